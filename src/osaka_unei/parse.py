@@ -1,0 +1,902 @@
+"""Lines of one ward 運営方針 page → a WardPolicy.
+
+One pass over the lines with a small state machine (which part of the page we are in),
+then the 経営課題 → 戦略 → 具体的取組 tree is assembled from the numbers, not from the order
+on the page (港区 R4 lists two strategies before their initiatives). The forms of every
+heading, section and budget live in ``variants``; this module holds only the rules that
+use them.
+
+Layout history of the pages, briefly (details in variants.py and the README):
+H25–26 素案 pages with 〔25予算額 …〕 budgets and 区運営の基本的な考え方(何に重点的に…);
+H27–R4 【経営課題1】/経営課題1 headings, 戦略 and 具体的取組 numbered 1-1 / 1-1-1 in many
+bracket styles, budgets in 千円; R5 on: 目標/使命 without 区の, 課題認識 blocks, unnumbered
+strategy bullets under 主な戦略(課題解決の方策) and 百万円 amounts on the 経営課題 itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Literal
+
+from osaka_unei import variants as v
+from osaka_unei.extract import (
+    EmptyInputError,
+    Line,
+    PageError,
+    UndecodableInputError,
+    extract,
+)
+from osaka_unei.models import Budget, Initiative, Issue, Reform, Strategy, WardPolicy
+from osaka_unei.text import join_lines
+from osaka_unei.wards import WARD_SLUGS, ward_named_in_title
+
+__all__ = [
+    "EmptyInputError",
+    "NotAPolicyPageError",
+    "NotAWardPageError",
+    "PageError",
+    "UndecodableInputError",
+    "parse_page",
+    "parse_source",
+    "render_summary",
+]
+
+
+class NotAPolicyPageError(PageError):
+    """The page is not a 運営方針 page at all."""
+
+
+class NotAWardPageError(PageError):
+    """A 運営方針 page, but of a bureau (局, 室), not of one of the 24 wards."""
+
+
+Kind = Literal["issue", "strategy", "initiative"]
+
+_ERA_BASE = {"平成": 1988, "令和": 2018}
+_ERA_YEAR = re.compile(r"(平成|令和)\s*(\d{1,2}|元)\s*(?:年度|年|度)")
+_GREGORIAN_YEAR = re.compile(r"(\d{4})\s*年度")
+_DATE = re.compile(r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日$")
+_PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*(\d+)$")
+_URL_PAGE = re.compile(r"/([a-z]+)/page/0*(\d+)\.html")
+_DRAFT = re.compile(r"\((?:素案|案)\)")
+_CODE_SEP = re.compile(r"\s*[-‐‑‒–—―−ー]\s*")
+_SDGS_ONLY = re.compile(r"^[\d\s、,・]+$")
+_LABEL_YEAR = re.compile(r"^(?:(令和|平成)\s*)?(\d{1,4}|元)")
+_TITLE_STRIP = "【】《》≪≫<>〈〉〔〕[] :"
+_SENTENCE_END = "。"
+# Budget text can only be where a budget word or a yen unit is.
+_BUDGET_HINT = re.compile(r"円|額")
+# Lines longer than this are not scanned for budgets: the amount pattern is not linear
+# on long digit runs, and no real budget line is anywhere near this long.
+_BUDGET_SCAN_LIMIT = 2_000
+_TITLE_SEARCH_LINES = 3
+
+
+# --- reading the source ----------------------------------------------------------------
+
+
+def _read_source(source: bytes | str | Path) -> tuple[bytes, bool | None]:
+    """Bytes and whether it is a text capture (.txt), or None to decide from the content."""
+    if isinstance(source, bytes):
+        return source, None
+    if isinstance(source, Path):
+        return source.read_bytes(), (True if source.suffix.lower() == ".txt" else None)
+    return source.encode("utf-8"), None
+
+
+def parse_page(
+    source: bytes | str | Path,
+    *,
+    url: str | None = None,
+    http_charset: str | None = None,
+) -> WardPolicy:
+    """Parse one page: raw HTML bytes, a text capture, str content, or a Path to either.
+
+    Raises PageError (one-line message) for empty or undecodable input and for a page that
+    is not a ward 運営方針 page; anything odd inside a page becomes a warning instead.
+    """
+    data, is_text = _read_source(source)
+    extracted = extract(data, http_charset, is_text=is_text)
+    return build_policy(
+        extracted.lines,
+        url=url,
+        source_format=extracted.source_format,
+        source_sha256=hashlib.sha256(data).hexdigest(),
+        warnings=extracted.warnings,
+    )
+
+
+def parse_source(source: str) -> WardPolicy:
+    """The CLI's entry: a path to a file, or an http(s) address fetched politely."""
+    if source.startswith(("http://", "https://")):
+        from osaka_unei.fetch import fetch_one
+
+        data, charset, final_url = fetch_one(source)
+        return parse_page(data, url=final_url, http_charset=charset)
+    path = Path(source)
+    if not path.is_file():
+        raise PageError(f"no such file: {source}")
+    try:
+        return parse_page(path)
+    except OSError as exc:
+        raise PageError(f"cannot read {source}: {exc.strerror or exc}") from exc
+
+
+# --- page metadata -----------------------------------------------------------------------
+
+
+def _matches_any(forms: tuple[v.LineForm, ...], text: str) -> bool:
+    return any(form.pattern.search(text) for form in forms)
+
+
+def _find_title(lines: list[Line]) -> int:
+    """Index of the title line: the first lines after the alt-text markers."""
+    seen = 0
+    for index, line in enumerate(lines):
+        if _matches_any(v.SKIP_FORMS, line.text):
+            continue
+        if "運営方針" in line.text and len(line.text) <= 100:
+            return index
+        seen += 1
+        if seen >= _TITLE_SEARCH_LINES:
+            break
+    first = next((line.text for line in lines if not _matches_any(v.SKIP_FORMS, line.text)), "")
+    raise NotAPolicyPageError(f"not a 運営方針 page (it starts with {first[:40]!r})")
+
+
+def era_year(era: str | None, number: str) -> int:
+    """平成N → 1988+N, 令和N → 2018+N, 元 = 1; a four-digit number is already Gregorian."""
+    value = 1 if number == "元" else int(number)
+    if era is None:
+        return value
+    return _ERA_BASE[era] + value
+
+
+def fiscal_year_from_title(title: str) -> tuple[int, str, list[str]]:
+    """Fiscal year (Gregorian start), the first 平成/令和 year as written, and warnings."""
+    era = _ERA_YEAR.search(title)
+    gregorian = _GREGORIAN_YEAR.search(title)
+    if era:
+        year = era_year(era.group(1), era.group(2))
+        warnings = []
+        if gregorian and int(gregorian.group(1)) != year:
+            warnings.append(f"title names two different years: {title}")
+        return year, era.group(0), warnings
+    if gregorian:
+        return int(gregorian.group(1)), gregorian.group(0), []
+    raise NotAPolicyPageError(f"the title names no fiscal year: {title}")
+
+
+def _label_fiscal_year(label: str, page_year: int) -> int | None:
+    """The year a budget label names; a bare 29 or 4 is read in the page's era."""
+    match = _LABEL_YEAR.match(label)
+    if not match:
+        return None
+    era, number = match.groups()
+    if era is not None or len(number) == 4:
+        return era_year(era, number)
+    value = 1 if number == "元" else int(number)
+    # Whichever era puts the year closest to the page's own (令和元年度 pages say 31年度 too).
+    return min((base + value for base in _ERA_BASE.values()), key=lambda y: abs(y - page_year))
+
+
+def _page_id_and_slug(url: str | None) -> tuple[str | None, str | None]:
+    match = _URL_PAGE.search(url or "")
+    return (match.group(2), match.group(1)) if match else (None, None)
+
+
+# --- budgets ----------------------------------------------------------------------------
+
+
+def amount_thousand_yen(text: str) -> int | None:
+    """'22,268千円' → 22268, '65百万円' → 65000, '6千9百万円' → 69000, exactly; None if not
+    a whole number of 千円."""
+    match = v.AMOUNT_PARTS.search(text)
+    if not match:
+        return None
+
+    def number(name: str) -> Decimal:
+        raw = match.group(name)
+        return Decimal(raw.replace(",", "")) if raw else Decimal(0)
+
+    try:
+        oku, sen, hyaku, ones = (number(n) for n in ("oku", "sen", "hyaku", "ones"))
+    except InvalidOperation:
+        return None
+    unit_yen = {"千円": 1000, "万円": 10_000, "円": 1}[match.group("unit")]
+    yen = oku * 100_000_000 + (sen * 1000 + hyaku * 100 + ones) * unit_yen
+    thousands = yen / 1000
+    return int(thousands) if thousands == thousands.to_integral_value() else None
+
+
+def _budget_kind(label: str | None) -> str:
+    if label is None:
+        return "budget"
+    if "CM" in label:
+        return "cm_budget"
+    if "決算" in label:
+        return "settled"
+    if "見込" in label:
+        return "estimate"
+    return "budget"
+
+
+@dataclass(slots=True)
+class _Budgets:
+    """Budget text found in one line, and the line without it."""
+
+    text: str
+    budgets: list[Budget]
+    warnings: list[str]
+
+
+def _make_budget(
+    label: str | None, amount_text: str | None, raw: str, page_year: int, warnings: list[str]
+) -> Budget:
+    amount = None
+    if amount_text is not None:
+        amount = amount_thousand_yen(amount_text)
+        if amount is None:
+            warnings.append(f"amount is not a whole number of 千円, kept as null: {raw}")
+    label = label.strip() if label else None
+    return Budget(
+        label=label,
+        fiscal_year=_label_fiscal_year(label, page_year) if label else None,
+        amount_thousand_yen=amount,
+        raw=raw,
+        kind=_budget_kind(label),
+    )
+
+
+def extract_budgets(text: str, page_year: int) -> _Budgets:
+    """Take every budget form (variants.BUDGET_FORMS, in order) out of a line."""
+    found: list[tuple[int, Budget]] = []
+    warnings: list[str] = []
+    if not _BUDGET_HINT.search(text):
+        return _Budgets(text, [], warnings)
+    if len(text) > _BUDGET_SCAN_LIMIT:
+        warnings.append(f"a line of {len(text)} characters was not scanned for budgets")
+        return _Budgets(text, [], warnings)
+    heading_label: str | None = None
+    for form in v.BUDGET_FORMS:
+        pieces = []
+        last = 0
+        for match in form.pattern.finditer(text):
+            pieces.append(text[last : match.start()])
+            last = match.end()
+            if form.place == "label_only":
+                heading_label = match.group("label")
+                continue
+            items = list(v.BUDGET_ITEM.finditer(match.group("body")))
+            whole = match.group(0).strip() if len(items) == 1 else None
+            for item in items:
+                if item.group("dash") and not item.group("label"):
+                    continue
+                found.append(
+                    (
+                        match.start(),
+                        _make_budget(
+                            item.group("label"),
+                            item.group("amount"),
+                            whole or item.group(0).strip(),
+                            page_year,
+                            warnings,
+                        ),
+                    )
+                )
+        if last:
+            pieces.append(text[last:])
+            text = " ".join(piece.strip() for piece in pieces if piece.strip())
+    budgets = [budget for _, budget in found]
+    if heading_label is not None:
+        # 【主な具体的取組(4年度予算額) title(77,800千円)】: the label names the bare amounts.
+        budgets = [
+            budget.model_copy(
+                update={
+                    "label": heading_label,
+                    "fiscal_year": _label_fiscal_year(heading_label, page_year),
+                    "kind": _budget_kind(heading_label),
+                }
+            )
+            if budget.label is None
+            else budget
+            for budget in budgets
+        ]
+    text = text.strip(" /、,")
+    return _Budgets(text, budgets, warnings)
+
+
+def choose_main(budgets: list[Budget], page_year: int, draft: bool) -> list[Budget]:
+    """Mark the node's main amount: the 予算額 of the page's year (or unlabelled); on a draft
+    its 算定見込額 first. Never a 決算額, another year's amount or a CM amount."""
+    eligible = [
+        b
+        for b in budgets
+        if b.kind in ("budget", "estimate") and b.fiscal_year in (None, page_year)
+    ]
+    preference = ("estimate", "budget") if draft else ("budget", "estimate")
+    for kind in preference:
+        for budget in eligible:
+            if budget.kind == kind:
+                return [b.model_copy(update={"is_main": b is budget}) for b in budgets]
+    return budgets
+
+
+def main_amount(budgets: list[Budget]) -> int | None:
+    return next((b.amount_thousand_yen for b in budgets if b.is_main), None)
+
+
+def has_main(budgets: list[Budget]) -> bool:
+    return any(b.is_main and b.amount_thousand_yen is not None for b in budgets)
+
+
+# --- headings ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Heading:
+    kind: Kind
+    code: str | None
+    title: str | None
+    rest: str | None
+    form: str
+
+
+def _clean_title(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    title = raw.strip(_TITLE_STRIP)
+    # 【経営課題 1】 「…」: quotes around the whole title are decoration, not wording.
+    if title.startswith("「") and title.endswith("」") and title.count("「") == 1:
+        title = title[1:-1].strip()
+    return title or None
+
+
+def normalize_code(raw: str) -> str:
+    return "-".join(str(int(part)) for part in _CODE_SEP.split(raw.strip()))
+
+
+def _kind_from_keyword(keyword: str | None) -> Kind | None:
+    if not keyword:
+        return None
+    return "strategy" if "戦略" in keyword else "initiative"
+
+
+def match_heading(text: str) -> Heading | None:
+    """The first form of variants.HEADING_FORMS that reads the line, or None."""
+    for form in v.HEADING_FORMS:
+        match = form.pattern.match(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        code = normalize_code(groups["code"]) if groups.get("code") else None
+        keyword_kind = _kind_from_keyword(groups.get("kw"))
+        kind: Kind | None
+        if form.role == "issue":
+            kind = "issue"
+        elif code is not None and code.count("-") in (1, 2):
+            kind = "strategy" if code.count("-") == 1 else "initiative"
+        else:
+            kind = keyword_kind
+        if kind is None:
+            continue
+        rest = (groups.get("rest") or "").strip() or None
+        return Heading(kind, code, _clean_title(groups.get("title")), rest, form.name)
+    return None
+
+
+def match_marker(text: str) -> tuple[v.MarkerName, re.Match[str]] | None:
+    for form in v.MARKER_FORMS:
+        match = form.pattern.match(text)
+        if match:
+            return form.name, match
+    return None
+
+
+def match_section(text: str) -> tuple[v.SectionName, re.Match[str]] | None:
+    for form in v.SECTION_FORMS:
+        match = form.pattern.match(text)
+        if match:
+            return form.name, match
+    return None
+
+
+def match_reform(text: str) -> re.Match[str] | None:
+    for form in v.REFORM_FORMS:
+        match = form.pattern.match(text)
+        if match:
+            return match
+    return None
+
+
+# --- the pass over the lines ------------------------------------------------------------
+
+
+@dataclass(eq=False, slots=True)
+class _Node:
+    kind: Kind
+    code: str | None
+    title: str | None
+    order: int
+    issue: _Node | None = None  # the 経営課題 the page was in when this node appeared
+    strategy: _Node | None = None  # nearest preceding 戦略 of that issue (for unnumbered)
+    lines: list[str] = field(default_factory=list)
+    budgets: list[Budget] = field(default_factory=list)
+    sdgs: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Reform:
+    plan: str | None
+    code: str | None
+    title: str | None
+    contents: list[str] = field(default_factory=list)
+
+
+Section = Literal["pre", "goal", "mission", "basic_policy", "issues", "reforms"]
+
+
+@dataclass(slots=True)
+class _PageState:
+    title: str
+    fiscal_year: int
+    section: Section = "pre"
+    published: dt.date | None = None
+    page_number: str | None = None
+    texts: dict[str, list[str]] = field(
+        default_factory=lambda: {"goal": [], "mission": [], "basic_policy": []}
+    )
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    nodes: list[_Node] = field(default_factory=list)
+    current: _Node | None = None
+    current_issue: _Node | None = None
+    last_strategy: _Node | None = None
+    strategy_list: bool = False  # after 主な戦略(課題解決の方策): lines are strategies
+    expect_sdgs: bool = False
+    plan: str | None = None
+    reforms: list[_Reform] = field(default_factory=list)
+    reform_style: Literal["explicit", "plain"] | None = None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def _is_repeated_title(text: str, title_key: str) -> bool:
+    key = text.replace(" ", "")
+    return key.startswith(title_key) and len(key) - len(title_key) <= 30
+
+
+def _drop_attachment_names(lines: list[Line]) -> list[Line]:
+    """In a capture an attachment's link text stands just before the Adobe licence note."""
+    adobe = v.SKIP_FORMS[-2].pattern
+    kept: list[Line] = []
+    for line in lines:
+        if adobe.search(line.text) and kept and _SENTENCE_END not in kept[-1].text:
+            kept.pop()
+        kept.append(line)
+    return kept
+
+
+def _start_node(state: _PageState, heading: Heading, budgets: list[Budget]) -> None:
+    node = _Node(heading.kind, heading.code, heading.title, len(state.nodes), budgets=budgets)
+    if heading.rest:
+        node.lines.append(heading.rest)
+    if heading.kind == "issue":
+        state.current_issue = node
+        state.last_strategy = None
+        state.strategy_list = False
+    else:
+        node.issue = state.current_issue
+        if heading.kind == "strategy":
+            state.last_strategy = node
+            if heading.code is not None:
+                state.strategy_list = False
+        else:
+            node.strategy = state.last_strategy
+            state.strategy_list = False
+    state.nodes.append(node)
+    state.current = node
+
+
+def _attach_budgets(state: _PageState, budgets: list[Budget], text: str) -> None:
+    if not budgets:
+        return
+    if state.current is None:
+        state.warn(f"budget outside any 経営課題/戦略/具体的取組, dropped: {text[:60]}")
+        return
+    state.current.budgets.extend(budgets)
+
+
+def _issue_line(state: _PageState, line: Line) -> None:
+    scanned = extract_budgets(line.text, state.fiscal_year)
+    state.warnings.extend(scanned.warnings)
+    text = scanned.text
+    if not text:
+        _attach_budgets(state, scanned.budgets, line.text)
+        return
+    if state.expect_sdgs:
+        state.expect_sdgs = False
+        if _SDGS_ONLY.match(text) and state.current_issue is not None:
+            state.current_issue.sdgs.extend(_sdg_goals(text))
+            return
+    marker = match_marker(text)
+    if marker is not None:
+        name, match = marker
+        if name == "sdgs":
+            goals = _sdg_goals(match.group("goals") or "")
+            if state.current_issue is not None:
+                state.current_issue.sdgs.extend(goals)
+            state.expect_sdgs = not goals
+        elif name == "strategy_list":
+            state.strategy_list = True
+        elif name == "initiative_list":
+            state.strategy_list = False
+        _attach_budgets(state, scanned.budgets, line.text)
+        return
+    heading = match_heading(text)
+    if heading is not None:
+        _start_node(state, heading, scanned.budgets)
+        return
+    if v.LOOKS_LIKE_HEADING.match(text):
+        state.warn(f"heading form not recognised, kept as text: {text[:60]}")
+    if state.strategy_list and state.current_issue is not None:
+        # 令和5年度+: 主な戦略(課題解決の方策) is followed by unnumbered strategy bullets.
+        _start_node(state, Heading("strategy", None, text, None, "strategy bullet"), scanned.budgets)
+        return
+    if state.current is None:
+        state.warn(f"text before the first 経営課題, not kept: {text[:60]}")
+        return
+    state.current.lines.append(text)
+    state.current.budgets.extend(scanned.budgets)
+
+
+def _sdg_goals(text: str) -> list[int]:
+    return [int(n) for n in re.findall(r"\d+", text) if 1 <= int(n) <= 17]
+
+
+def _reform_line(state: _PageState, line: Line) -> None:
+    text = line.text
+    match = match_reform(text)
+    if match is not None:
+        state.reform_style = "explicit"
+        code = match.group("code")
+        state.reforms.append(
+            _Reform(state.plan, str(int(code)) if code else None, _clean_title(match.group("title")))
+        )
+        return
+    marker = match_marker(text)
+    if marker is not None and marker[0] == "reform_contents":
+        return
+    heading_like = not line.bullet and len(text) <= 40 and not text.endswith(_SENTENCE_END)
+    if state.reform_style != "explicit" and heading_like:
+        # 港区 R4: plain item headings, each followed by its paragraph.
+        state.reform_style = "plain"
+        state.reforms.append(_Reform(state.plan, None, _clean_title(text)))
+        return
+    if not state.reforms:
+        state.reforms.append(_Reform(state.plan, None, None))
+    state.reforms[-1].contents.append(text)
+
+
+def _pre_line(state: _PageState, text: str) -> None:
+    if state.published is None and (date := _DATE.match(text)):
+        try:
+            state.published = dt.date(*(int(part) for part in date.groups()))
+        except ValueError:
+            state.warn(f"not a valid date: {text}")
+        return
+    if state.page_number is None and (number := _PAGE_NUMBER.match(text)):
+        state.page_number = str(int(number.group(1)))
+        return
+    state.notes.append(text)
+
+
+def _walk(state: _PageState, lines: list[Line]) -> None:
+    title_key = re.sub(_DRAFT, "", state.title).replace(" ", "")
+    for line in _drop_attachment_names(lines):
+        text = line.text
+        if _matches_any(v.END_FORMS, text):
+            break
+        if _matches_any(v.SKIP_FORMS, text) or _is_repeated_title(text, title_key):
+            continue
+        if _matches_any(v.NOTE_FORMS, text):
+            state.notes.append(text)
+            continue
+        section = match_section(text)
+        if section is not None:
+            name, match = section
+            if name == "reforms":
+                state.plan = match.group("plan")
+            if name != "block_heading":
+                state.section = name
+            continue
+        if state.section != "issues" and match_heading(
+            extract_budgets(text, state.fiscal_year).text
+        ):
+            # A heading outside the issues part (a page without the 重点的に… line).
+            state.section = "issues"
+        if state.section == "pre":
+            _pre_line(state, text)
+        elif state.section == "issues":
+            _issue_line(state, line)
+        elif state.section == "reforms":
+            _reform_line(state, line)
+        else:
+            state.texts[state.section].append(text)
+
+
+# --- assembling the tree from the numbers ----------------------------------------------
+
+
+def _code_key(code: str | None) -> tuple[int, ...]:
+    return tuple(int(part) for part in code.split("-")) if code else ()
+
+
+def _in_code_order(items: list[_Branch]) -> list[_Branch]:
+    """Code order where every item has a code, else page order."""
+    if items and all(item.code is not None for item in items):
+        return sorted(items, key=lambda item: (_code_key(item.code), item.order))
+    return sorted(items, key=lambda item: item.order)
+
+
+@dataclass(eq=False, slots=True)
+class _Branch:
+    """An issue or strategy being assembled, possibly a placeholder (node is None)."""
+
+    code: str | None
+    order: int
+    node: _Node | None
+    children: list[_Branch] = field(default_factory=list)
+    leaves: list[_Node] = field(default_factory=list)
+
+
+def _assemble(state: _PageState) -> list[_Branch]:
+    issues: list[_Branch] = []
+    branch_of: dict[int, _Branch] = {}  # id(node) → its branch
+
+    def find(branches: list[_Branch], code: str | None) -> _Branch | None:
+        return next((b for b in branches if code is not None and b.code == code), None)
+
+    def issue_for(code: str | None, context: _Node | None, node: _Node, what: str) -> _Branch:
+        if code is None and context is not None:
+            return branch_of[id(context)]
+        found = find(issues, code)
+        if found is None:
+            state.warn(f"{what}: no 経営課題 {code or ''} on the page; kept under a placeholder")
+            found = _Branch(code, node.order, None)
+            issues.append(found)
+        return found
+
+    for node in state.nodes:
+        if node.kind == "issue":
+            if find(issues, node.code) is not None:
+                state.warn(f"経営課題 {node.code} appears twice; both kept")
+            branch = _Branch(node.code, node.order, node)
+            issues.append(branch)
+            branch_of[id(node)] = branch
+        elif node.kind == "strategy":
+            what = f"戦略 {node.code or node.title}"
+            issue_code = node.code.split("-")[0] if node.code else None
+            if issue_code is not None and node.issue is not None and node.issue.code == issue_code:
+                issue = branch_of[id(node.issue)]  # the one just above, even if codes repeat
+            else:
+                issue = issue_for(issue_code, node.issue, node, what)
+            if find(issue.children, node.code) is not None:
+                state.warn(f"戦略 {node.code} appears twice; both kept")
+            branch = _Branch(node.code, node.order, node)
+            issue.children.append(branch)
+            branch_of[id(node)] = branch
+        else:
+            what = f"具体的取組 {node.code or node.title}"
+            if node.code is not None:
+                issue_code, strategy_code = node.code.split("-")[0], "-".join(node.code.split("-")[:2])
+                if node.issue is not None and node.issue.code == issue_code:
+                    issue = branch_of[id(node.issue)]
+                else:
+                    issue = issue_for(issue_code, None, node, what)
+                strategy = find(issue.children, strategy_code)
+                if strategy is None:
+                    state.warn(f"{what}: no 戦略 {strategy_code} on the page; kept under a placeholder")
+                    strategy = _Branch(strategy_code, node.order, None)
+                    issue.children.append(strategy)
+            elif node.strategy is not None:
+                strategy = branch_of[id(node.strategy)]
+            else:
+                issue = issue_for(None, node.issue, node, what) if node.issue else issue_for(
+                    None, None, node, what
+                )
+                state.warn(f"{what}: no 戦略 before it; kept under a placeholder")
+                strategy = _Branch(None, node.order, None)
+                issue.children.append(strategy)
+            if any(leaf.code == node.code for leaf in strategy.leaves if node.code):
+                state.warn(f"具体的取組 {node.code} appears twice; both kept")
+            strategy.leaves.append(node)
+    return issues
+
+
+def _node_fields(node: _Node | None, page_year: int, draft: bool) -> dict[str, object]:
+    if node is None:
+        return {"title": None, "description": None, "budget_thousand_yen": None, "budgets": []}
+    budgets = choose_main(node.budgets, page_year, draft)
+    return {
+        "title": node.title,
+        "description": join_lines(node.lines),
+        "budget_thousand_yen": main_amount(budgets),
+        "budgets": budgets,
+    }
+
+
+def _to_models(branches: list[_Branch], page_year: int, draft: bool) -> list[Issue]:
+    issues = []
+    for issue_pos, issue in enumerate(_in_code_order(branches), start=1):
+        strategies = []
+        for strategy_pos, strategy in enumerate(_in_code_order(issue.children), start=1):
+            initiatives = [
+                Initiative(
+                    code=leaf.code,
+                    position=position,
+                    **_node_fields(leaf, page_year, draft),  # type: ignore[arg-type]
+                )
+                for position, leaf in enumerate(_in_code_order(strategy.leaves), start=1)  # type: ignore[arg-type]
+            ]
+            strategies.append(
+                Strategy(
+                    code=strategy.code,
+                    position=strategy_pos,
+                    initiatives=initiatives,
+                    **_node_fields(strategy.node, page_year, draft),  # type: ignore[arg-type]
+                )
+            )
+        issues.append(
+            Issue(
+                code=issue.code,
+                position=issue_pos,
+                sdgs=sorted(set(issue.node.sdgs)) if issue.node else [],
+                strategies=strategies,
+                **_node_fields(issue.node, page_year, draft),  # type: ignore[arg-type]
+            )
+        )
+    return issues
+
+
+# --- the whole page ---------------------------------------------------------------------
+
+
+def build_policy(
+    lines: list[Line],
+    *,
+    url: str | None,
+    source_format: Literal["html", "text"],
+    source_sha256: str,
+    warnings: list[str] | None = None,
+) -> WardPolicy:
+    """Lines → WardPolicy; raises NotAPolicyPageError / NotAWardPageError."""
+    title_index = _find_title(lines)
+    title = lines[title_index].text
+    ward = ward_named_in_title(title)
+    if ward is None:
+        raise NotAWardPageError(f"not a ward 運営方針 page (a bureau's?): {title}")
+    fiscal_year, label, year_warnings = fiscal_year_from_title(title)
+    draft = _DRAFT.search(title) is not None
+    state = _PageState(title=title, fiscal_year=fiscal_year)
+    state.warnings.extend(warnings or [])
+    state.warnings.extend(year_warnings)
+    _walk(state, lines[title_index + 1 :])
+    issues = _to_models(_assemble(state), fiscal_year, draft)
+
+    url_page_id, url_slug = _page_id_and_slug(url)
+    ward_slug = WARD_SLUGS[ward]
+    if url_slug and url_slug != ward_slug and url_slug in WARD_SLUGS.values():
+        state.warn(f"address is under {url_slug} but the title names {ward}")
+    page_id = state.page_number or url_page_id
+    if state.page_number and url_page_id and state.page_number != url_page_id:
+        state.warn(f"page number {state.page_number} differs from the address ({url_page_id})")
+    policy = WardPolicy(
+        title=title,
+        ward=ward,
+        ward_slug=ward_slug,
+        fiscal_year=fiscal_year,
+        fiscal_year_label=label,
+        draft=draft,
+        published=state.published,
+        page_id=page_id,
+        url=url,
+        goal=join_lines(state.texts["goal"]),
+        mission=join_lines(state.texts["mission"]),
+        basic_policy=join_lines(state.texts["basic_policy"]),
+        issues=issues,
+        reforms=[
+            Reform(plan=r.plan, code=r.code, title=r.title, contents=r.contents)
+            for r in state.reforms
+        ],
+        notes=state.notes,
+        warnings=state.warnings,
+        source_format=source_format,
+        source_sha256=source_sha256,
+    )
+    _sanity_check(policy)
+    return policy
+
+
+def _sanity_check(policy: WardPolicy) -> None:
+    """Say loudly when a page gave nothing, or gave an odd tree."""
+    if not (policy.goal or policy.mission or policy.basic_policy or policy.issues):
+        policy.warnings.append("no policy content found (truncated or unrecognised page?)")
+    for issue in policy.issues:
+        if not issue.strategies and issue.title is not None and policy.fiscal_year < 2023:
+            policy.warnings.append(f"経営課題 {issue.code} has no 戦略")
+
+
+# --- the human-readable tree ------------------------------------------------------------
+
+
+def counted_budget(node: Issue | Strategy | Initiative) -> int:
+    """Main amounts under a node, each counted once: a node's own amount counts only where
+    none of its children carries one."""
+    children: list[Issue | Strategy | Initiative] = []
+    if isinstance(node, Issue):
+        children = list(node.strategies)
+    elif isinstance(node, Strategy):
+        children = list(node.initiatives)
+    below = sum(counted_budget(child) for child in children)
+    if children and any(has_main(child.budgets) or counted_budget(child) for child in children):
+        return below
+    return node.budget_thousand_yen or 0
+
+
+def total_budget(policy: WardPolicy) -> int:
+    return sum(counted_budget(issue) for issue in policy.issues)
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
+def _amount(value: int | None) -> str:
+    return f"{value:>10,} 千円" if value is not None else ""
+
+
+def render_summary(policy: WardPolicy) -> str:
+    """A readable tree with budgets and totals, for `osaka-unei parse --format summary`."""
+    lines = [
+        policy.title,
+        f"  {policy.ward} ({policy.ward_slug}), fiscal year {policy.fiscal_year}"
+        f" ({policy.fiscal_year_label}){', draft' if policy.draft else ''}"
+        f"; page {policy.page_id or '-'}, published {policy.published or '-'}",
+    ]
+    for name, value in (("目標", policy.goal), ("使命", policy.mission), ("方針", policy.basic_policy)):
+        if value:
+            first = value.split("\n")[0]
+            lines.append(f"  {name}: {first[:60]}{'…' if len(first) > 60 else ''}")
+    width = 64
+
+    def row(indent: int, label: str, amount: int | None) -> str:
+        # Pad by display width: most of a Japanese title is double-width in a terminal.
+        text = " " * indent + label
+        while _display_width(text) > width:
+            text = text[:-2] + "…"
+        return text + " " * (width - _display_width(text)) + _amount(amount)
+
+    n_strategies = n_initiatives = 0
+    for issue in policy.issues:
+        lines.append(row(0, f"経営課題{issue.code or ''} {issue.title or '(no title)'}", counted_budget(issue) or None))
+        for strategy in issue.strategies:
+            n_strategies += 1
+            lines.append(row(2, f"戦略{strategy.code or ''} {strategy.title or '(placeholder)'}", strategy.budget_thousand_yen))
+            for initiative in strategy.initiatives:
+                n_initiatives += 1
+                lines.append(row(4, f"取組{initiative.code or ''} {initiative.title or ''}", initiative.budget_thousand_yen))
+    for reform in policy.reforms:
+        lines.append(f"改革 {reform.plan or ''} {reform.code or ''} {reform.title or ''} ({len(reform.contents)} items)")
+    lines.append(
+        f"Total {total_budget(policy):,} 千円 — {len(policy.issues)} issues, {n_strategies} strategies, "
+        f"{n_initiatives} initiatives, {len(policy.reforms)} reform items, {len(policy.warnings)} warnings"
+    )
+    return "\n".join(lines)

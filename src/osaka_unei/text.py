@@ -1,0 +1,39 @@
+"""Text normalisation shared by every stage, so that a live page and a capture of it agree."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# NFKC would turn ①②③ into 1 2 3 and change the page's wording; the captures keep them.
+_PROTECTED = re.compile(r"[\u2460-\u24ff\u2776-\u2793\u3251-\u325f\u32b1-\u32bf]")
+_SPACES = re.compile(r"\s+")
+# C0/C1 controls other than tab/newline: stray bytes, and our own extraction sentinels.
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def nfkc(text: str) -> str:
+    """NFKC (full-width ASCII, ideographic space, CJK radicals folded), circled numbers kept."""
+    if text.isascii():
+        return text
+    if not _PROTECTED.search(text):
+        return unicodedata.normalize("NFKC", text)
+    parts = []
+    last = 0
+    for match in _PROTECTED.finditer(text):
+        parts.append(unicodedata.normalize("NFKC", text[last : match.start()]))
+        parts.append(match.group())
+        last = match.end()
+    parts.append(unicodedata.normalize("NFKC", text[last:]))
+    return "".join(parts)
+
+
+def clean_line(text: str) -> str:
+    """NFKC, then every run of white space (NBSP, U+3000, newlines) as one space, trimmed."""
+    return _SPACES.sub(" ", nfkc(text)).strip()
+
+
+def join_lines(lines: list[str]) -> str | None:
+    """One line per bullet or paragraph, joined with newlines; None when there is nothing."""
+    kept = [line for line in lines if line]
+    return "\n".join(kept) if kept else None
