@@ -58,8 +58,7 @@ _BLOCK_TAGS = (
 )
 # Not policy text wherever they sit: code, forms, attachments (PDF links + licence notes).
 _DROP_SELECTORS = (
-    "script,style,noscript,template,iframe,object,select,textarea,button,"
-    ".mol_attachfileblock"
+    "script,style,noscript,template,iframe,object,select,textarea,button,.mol_attachfileblock"
 )
 # Outside the body on the template; dropped in the no-#mol_contents fallback too.
 _CHROME_SELECTORS = "head,.mol_con,#footer,#header,#breadcrumbs,.breadcrumbs,#pankuzu,#rightbox"
@@ -107,9 +106,7 @@ def decode(data: bytes, http_charset: str | None = None) -> tuple[str, list[str]
     bad = text.count("\ufffd")
     if bad:
         if bad > max(16, len(text) // 20):
-            raise UndecodableInputError(
-                f"undecodable input: {bad} bytes are not valid {codec}"
-            )
+            raise UndecodableInputError(f"undecodable input: {bad} bytes are not valid {codec}")
         warnings.append(f"{bad} invalid byte(s) for {codec} replaced by U+FFFD")
     text = CONTROL_CHARS.sub("", text)
     if not text.strip():
@@ -208,7 +205,9 @@ def html_lines(text: str) -> list[Line]:
     return lines
 
 
-def extract(data: bytes, http_charset: str | None = None, *, is_text: bool | None = None) -> Extracted:
+def extract(
+    data: bytes, http_charset: str | None = None, *, is_text: bool | None = None
+) -> Extracted:
     """Bytes → lines. `is_text` forces a text capture (.txt); None decides from the content."""
     text, warnings = decode(data, http_charset)
     if is_text is None:

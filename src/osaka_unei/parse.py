@@ -76,6 +76,8 @@ _BUDGET_HINT = re.compile(r"円|額")
 # on long digit runs, and no real budget line is anywhere near this long.
 _BUDGET_SCAN_LIMIT = 2_000
 _TITLE_SEARCH_LINES = 3
+_OPENERS = re.compile(r"[(\[《〔≪【〈]")
+_CLOSERS = re.compile(r"[)\]》〕≫】〉]")
 
 
 # --- reading the source ----------------------------------------------------------------
@@ -265,11 +267,13 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
         return _Budgets(text, [], warnings)
     heading_label: str | None = None
     for form in v.BUDGET_FORMS:
-        pieces = []
-        last = 0
-        for match in form.pattern.finditer(text):
-            pieces.append(text[last : match.start()])
-            last = match.end()
+        matches = [
+            match
+            for match in form.pattern.finditer(text)
+            # '(総額 1,000千円)': a bracket is open, it just holds more than a budget.
+            if not (form.place == "missing_open" and _unclosed(text[: match.start()]))
+        ]
+        for match in matches:
             if form.place == "label_only":
                 heading_label = match.group("label")
                 continue
@@ -278,21 +282,13 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
             for item in items:
                 if item.group("dash") and not item.group("label"):
                     continue
-                found.append(
-                    (
-                        match.start(),
-                        _make_budget(
-                            item.group("label"),
-                            item.group("amount"),
-                            whole or item.group(0).strip(),
-                            page_year,
-                            warnings,
-                        ),
-                    )
+                raw = whole or item.group(0).strip()
+                budget = _make_budget(
+                    item.group("label"), item.group("amount"), raw, page_year, warnings
                 )
-        if last:
-            pieces.append(text[last:])
-            text = " ".join(piece.strip() for piece in pieces if piece.strip())
+                found.append((match.start(), budget))
+        if matches:
+            text = _without_spans(text, matches)
     budgets = [budget for _, budget in found]
     if heading_label is not None:
         # 【主な具体的取組(4年度予算額) title(77,800千円)】: the label names the bare amounts.
@@ -310,6 +306,20 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
         ]
     text = text.strip(" /、,")
     return _Budgets(text, budgets, warnings)
+
+
+def _unclosed(text: str) -> bool:
+    return len(_OPENERS.findall(text)) > len(_CLOSERS.findall(text))
+
+
+def _without_spans(text: str, matches: list[re.Match[str]]) -> str:
+    pieces = []
+    last = 0
+    for match in matches:
+        pieces.append(text[last : match.start()].strip())
+        last = match.end()
+    pieces.append(text[last:].strip())
+    return " ".join(piece for piece in pieces if piece)
 
 
 def choose_main(budgets: list[Budget], page_year: int, draft: bool) -> list[Budget]:
@@ -548,7 +558,9 @@ def _issue_line(state: _PageState, line: Line) -> None:
         state.warn(f"heading form not recognised, kept as text: {text[:60]}")
     if state.strategy_list and state.current_issue is not None:
         # 令和5年度+: 主な戦略(課題解決の方策) is followed by unnumbered strategy bullets.
-        _start_node(state, Heading("strategy", None, text, None, "strategy bullet"), scanned.budgets)
+        _start_node(
+            state, Heading("strategy", None, text, None, "strategy bullet"), scanned.budgets
+        )
         return
     if state.current is None:
         state.warn(f"text before the first 経営課題, not kept: {text[:60]}")
@@ -568,7 +580,9 @@ def _reform_line(state: _PageState, line: Line) -> None:
         state.reform_style = "explicit"
         code = match.group("code")
         state.reforms.append(
-            _Reform(state.plan, str(int(code)) if code else None, _clean_title(match.group("title")))
+            _Reform(
+                state.plan, str(int(code)) if code else None, _clean_title(match.group("title"))
+            )
         )
         return
     marker = match_marker(text)
@@ -696,21 +710,28 @@ def _assemble(state: _PageState) -> list[_Branch]:
         else:
             what = f"具体的取組 {node.code or node.title}"
             if node.code is not None:
-                issue_code, strategy_code = node.code.split("-")[0], "-".join(node.code.split("-")[:2])
+                issue_code, strategy_code = (
+                    node.code.split("-")[0],
+                    "-".join(node.code.split("-")[:2]),
+                )
                 if node.issue is not None and node.issue.code == issue_code:
                     issue = branch_of[id(node.issue)]
                 else:
                     issue = issue_for(issue_code, None, node, what)
                 strategy = find(issue.children, strategy_code)
                 if strategy is None:
-                    state.warn(f"{what}: no 戦略 {strategy_code} on the page; kept under a placeholder")
+                    state.warn(
+                        f"{what}: no 戦略 {strategy_code} on the page; kept under a placeholder"
+                    )
                     strategy = _Branch(strategy_code, node.order, None)
                     issue.children.append(strategy)
             elif node.strategy is not None:
                 strategy = branch_of[id(node.strategy)]
             else:
-                issue = issue_for(None, node.issue, node, what) if node.issue else issue_for(
-                    None, None, node, what
+                issue = (
+                    issue_for(None, node.issue, node, what)
+                    if node.issue
+                    else issue_for(None, None, node, what)
                 )
                 state.warn(f"{what}: no 戦略 before it; kept under a placeholder")
                 strategy = _Branch(None, node.order, None)
@@ -871,7 +892,11 @@ def render_summary(policy: WardPolicy) -> str:
         f" ({policy.fiscal_year_label}){', draft' if policy.draft else ''}"
         f"; page {policy.page_id or '-'}, published {policy.published or '-'}",
     ]
-    for name, value in (("目標", policy.goal), ("使命", policy.mission), ("方針", policy.basic_policy)):
+    for name, value in (
+        ("目標", policy.goal),
+        ("使命", policy.mission),
+        ("方針", policy.basic_policy),
+    ):
         if value:
             first = value.split("\n")[0]
             lines.append(f"  {name}: {first[:60]}{'…' if len(first) > 60 else ''}")
@@ -886,15 +911,35 @@ def render_summary(policy: WardPolicy) -> str:
 
     n_strategies = n_initiatives = 0
     for issue in policy.issues:
-        lines.append(row(0, f"経営課題{issue.code or ''} {issue.title or '(no title)'}", counted_budget(issue) or None))
+        lines.append(
+            row(
+                0,
+                f"経営課題{issue.code or ''} {issue.title or '(no title)'}",
+                counted_budget(issue) or None,
+            )
+        )
         for strategy in issue.strategies:
             n_strategies += 1
-            lines.append(row(2, f"戦略{strategy.code or ''} {strategy.title or '(placeholder)'}", strategy.budget_thousand_yen))
+            lines.append(
+                row(
+                    2,
+                    f"戦略{strategy.code or ''} {strategy.title or '(placeholder)'}",
+                    strategy.budget_thousand_yen,
+                )
+            )
             for initiative in strategy.initiatives:
                 n_initiatives += 1
-                lines.append(row(4, f"取組{initiative.code or ''} {initiative.title or ''}", initiative.budget_thousand_yen))
+                lines.append(
+                    row(
+                        4,
+                        f"取組{initiative.code or ''} {initiative.title or ''}",
+                        initiative.budget_thousand_yen,
+                    )
+                )
     for reform in policy.reforms:
-        lines.append(f"改革 {reform.plan or ''} {reform.code or ''} {reform.title or ''} ({len(reform.contents)} items)")
+        lines.append(
+            f"改革 {reform.plan or ''} {reform.code or ''} {reform.title or ''} ({len(reform.contents)} items)"
+        )
     lines.append(
         f"Total {total_budget(policy):,} 千円 — {len(policy.issues)} issues, {n_strategies} strategies, "
         f"{n_initiatives} initiatives, {len(policy.reforms)} reform items, {len(policy.warnings)} warnings"

@@ -208,7 +208,12 @@ def _line(name: str, era: str, example: str, regex: str) -> LineForm:
 END_FORMS: tuple[LineForm, ...] = (
     _line("share buttons", "all", "SNSリンクは別ウィンドウで開きます", r"^SNSリンクは別ウィンドウ"),
     _line("right box", "all", "探している情報が見つからない", r"^探している情報が見つからない"),
-    _line("feedback", "all", "このページに対してご意見をお聞かせください", r"^このページに対してご意見"),
+    _line(
+        "feedback",
+        "all",
+        "このページに対してご意見をお聞かせください",
+        r"^このページに対してご意見",
+    ),
     _line("contact box", "all", "このページの作成者・問合せ先", r"^このページの作成者"),
     _line("other routes", "all", "このページへの別ルート", r"^このページへの別ルート"),
 )
@@ -222,8 +227,15 @@ SKIP_FORMS: tuple[LineForm, ...] = (
         r"^(?:ページの先頭です|メニューの終端です。?|スマートフォン表示用の情報の終端です。?)$",
     ),
     _line("history link heading", "R2–", "策定経過", r"^策定経過$"),
-    _line("past pages link heading", "R3–", "過去の港区運営方針", r"^過去の.{0,20}運営方針(?:一覧)?$"),
-    _line("revision history attachment", "H29–", "平成29年度 西区運営方針改定履歴", r"運営方針改定履歴$"),
+    _line(
+        "past pages link heading", "R3–", "過去の港区運営方針", r"^過去の.{0,20}運営方針(?:一覧)?$"
+    ),
+    _line(
+        "revision history attachment",
+        "H29–",
+        "平成29年度 西区運営方針改定履歴",
+        r"運営方針改定履歴$",
+    ),
     _line(
         "attachment link",
         "all",
