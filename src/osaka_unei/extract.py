@@ -176,12 +176,28 @@ def _first_text(tree: LexborHTMLParser, selector: str) -> str | None:
     return text or None
 
 
+# <title>大阪市北区：平成31年度北区運営方針 （…>…）</title>: the page title sits between.
+_HEAD_TITLE = re.compile(r"^大阪市[^:]{0,12}:\s*(?P<title>.+?)\s*(?:\([^()]*\))?$")
+
+
+def _title_from_head(text: str | None) -> str | None:
+    """The page title from <title>, for pages with no h1."""
+    if not text:
+        return None
+    match = _HEAD_TITLE.match(text)
+    return match.group("title") if match else text
+
+
 def html_lines(text: str) -> list[Line]:
     """An HTML page: title, date and page number lines first, then the body's lines."""
     tree = LexborHTMLParser(text)
     for node in tree.css(_DROP_SELECTORS):
         node.decompose()
-    title = _first_text(tree, "#sub_h1_box h1") or _first_text(tree, "h1")
+    title = (
+        _first_text(tree, "#sub_h1_box h1")
+        or _first_text(tree, "h1")
+        or _title_from_head(_first_text(tree, "title"))
+    )
     body = tree.css_first("#mol_contents")
     if body is not None:
         head = [
@@ -202,6 +218,7 @@ def html_lines(text: str) -> list[Line]:
         for index, line in enumerate(lines):
             if line.text == title:
                 return lines[index:]
+        return [Line(title), *lines]
     return lines
 
 

@@ -133,22 +133,31 @@ def parse_source(source: str) -> WardPolicy:
 # --- page metadata -----------------------------------------------------------------------
 
 
-def _matches_any(forms: tuple[v.LineForm, ...], text: str) -> bool:
-    return any(form.pattern.search(text) for form in forms)
+def _union(forms: tuple[v.LineForm, ...]) -> re.Pattern[str]:
+    """One pattern for a whole table: one regex call per line instead of one per form."""
+    return re.compile("|".join(f"(?:{form.pattern.pattern})" for form in forms))
+
+
+_END = _union(v.END_FORMS)
+_SKIP = _union(v.SKIP_FORMS)
+_NOTE = _union(v.NOTE_FORMS)
+_ADOBE = next(form.pattern for form in v.SKIP_FORMS if form.name == "Adobe licence note")
+# Cheap test before the heading forms are tried on a line outside the issues part.
+_MAYBE_HEADING = re.compile(r"経営課題|戦略|取(?:り)?組|^[【《≪<\[〈〔]\s*\d")
 
 
 def _find_title(lines: list[Line]) -> int:
     """Index of the title line: the first lines after the alt-text markers."""
     seen = 0
     for index, line in enumerate(lines):
-        if _matches_any(v.SKIP_FORMS, line.text):
+        if _SKIP.search(line.text):
             continue
         if "運営方針" in line.text and len(line.text) <= 100:
             return index
         seen += 1
         if seen >= _TITLE_SEARCH_LINES:
             break
-    first = next((line.text for line in lines if not _matches_any(v.SKIP_FORMS, line.text)), "")
+    first = next((line.text for line in lines if not _SKIP.search(line.text)), "")
     raise NotAPolicyPageError(f"not a 運営方針 page (it starts with {first[:40]!r})")
 
 
@@ -485,10 +494,9 @@ def _is_repeated_title(text: str, title_key: str) -> bool:
 
 def _drop_attachment_names(lines: list[Line]) -> list[Line]:
     """In a capture an attachment's link text stands just before the Adobe licence note."""
-    adobe = v.SKIP_FORMS[-2].pattern
     kept: list[Line] = []
     for line in lines:
-        if adobe.search(line.text) and kept and _SENTENCE_END not in kept[-1].text:
+        if _ADOBE.search(line.text) and kept and _SENTENCE_END not in kept[-1].text:
             kept.pop()
         kept.append(line)
     return kept
@@ -616,11 +624,11 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
     title_key = re.sub(_DRAFT, "", state.title).replace(" ", "")
     for line in _drop_attachment_names(lines):
         text = line.text
-        if _matches_any(v.END_FORMS, text):
+        if _END.search(text):
             break
-        if _matches_any(v.SKIP_FORMS, text) or _is_repeated_title(text, title_key):
+        if _SKIP.search(text) or _is_repeated_title(text, title_key):
             continue
-        if _matches_any(v.NOTE_FORMS, text):
+        if _NOTE.search(text):
             state.notes.append(text)
             continue
         section = match_section(text)
@@ -631,8 +639,10 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
             if name != "block_heading":
                 state.section = name
             continue
-        if state.section != "issues" and match_heading(
-            extract_budgets(text, state.fiscal_year).text
+        if (
+            state.section != "issues"
+            and _MAYBE_HEADING.search(text)
+            and match_heading(extract_budgets(text, state.fiscal_year).text)
         ):
             # A heading outside the issues part (a page without the 重点的に… line).
             state.section = "issues"
