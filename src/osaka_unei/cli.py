@@ -58,7 +58,9 @@ def parse(
     if output_format is OutputFormat.summary:
         typer.echo(render_summary(policy))
     else:
-        typer.echo(policy.model_dump_json(indent=2, ensure_ascii=False))
+        # UTF-8 whatever the terminal's locale, Japanese unescaped.
+        sys.stdout.buffer.write(policy.model_dump_json(indent=2).encode("utf-8") + b"\n")
+        sys.stdout.flush()
 
 
 # --- fetch stage (issue 3) -------------------------------------------------------------
@@ -83,7 +85,3 @@ def discover() -> None:
 def build() -> None:
     """Parse the raw store into data/processed/ (not built yet)."""
     fail("build is not implemented yet")
-
-
-def _path_exists(path: str) -> bool:
-    return Path(path).exists()

@@ -142,6 +142,7 @@ _END = _union(v.END_FORMS)
 _SKIP = _union(v.SKIP_FORMS)
 _NOTE = _union(v.NOTE_FORMS)
 _ADOBE = next(form.pattern for form in v.SKIP_FORMS if form.name == "Adobe licence note")
+_ALT_MARKERS = next(form.pattern for form in v.SKIP_FORMS if form.name == "alt-text markers")
 # Cheap test before the heading forms are tried on a line outside the issues part.
 _MAYBE_HEADING = re.compile(r"経営課題|戦略|取(?:り)?組|^[【《≪<\[〈〔]\s*\d")
 
@@ -150,14 +151,14 @@ def _find_title(lines: list[Line]) -> int:
     """Index of the title line: the first lines after the alt-text markers."""
     seen = 0
     for index, line in enumerate(lines):
-        if _SKIP.search(line.text):
+        if _ALT_MARKERS.search(line.text):
             continue
         if "運営方針" in line.text and len(line.text) <= 100:
             return index
         seen += 1
         if seen >= _TITLE_SEARCH_LINES:
             break
-    first = next((line.text for line in lines if not _SKIP.search(line.text)), "")
+    first = next((line.text for line in lines if not _ALT_MARKERS.search(line.text)), "")
     raise NotAPolicyPageError(f"not a 運営方針 page (it starts with {first[:40]!r})")
 
 

@@ -231,6 +231,13 @@ SKIP_FORMS: tuple[LineForm, ...] = (
         "past pages link heading", "R3–", "過去の港区運営方針", r"^過去の.{0,20}運営方針(?:一覧)?$"
     ),
     _line(
+        "link to another year's page",
+        "R3– (the list under 過去の…運営方針)",
+        "令和3年度港区運営方針",
+        r"^(?:(?:平成|令和)\s*(?:\d{1,2}|元)\s*年?\s*度|\d{4}\s*年度)[^。]{0,24}運営方針"
+        r"(?:\((?:素案|案)\))?$",
+    ),
+    _line(
         "revision history attachment",
         "H29–",
         "平成29年度 西区運営方針改定履歴",
