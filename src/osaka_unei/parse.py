@@ -623,9 +623,12 @@ def _pre_line(state: _PageState, text: str) -> None:
 
 def _walk(state: _PageState, lines: list[Line]) -> None:
     title_key = re.sub(_DRAFT, "", state.title).replace(" ", "")
-    for line in _drop_attachment_names(lines):
+    body = _drop_attachment_names(lines)
+    ended = False
+    for line in body:
         text = line.text
         if _END.search(text):
+            ended = True
             break
         if _SKIP.search(text) or _is_repeated_title(text, title_key):
             continue
@@ -655,6 +658,9 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
             _reform_line(state, line)
         else:
             state.texts[state.section].append(text)
+    if not ended and body and _unclosed(body[-1].text):
+        # A capture cut mid-heading ('【経営'): keep what it holds, but say so.
+        state.warn(f"the page seems cut off after: {body[-1].text[-30:]}")
 
 
 # --- assembling the tree from the numbers ----------------------------------------------
