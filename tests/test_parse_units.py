@@ -6,6 +6,7 @@ import pytest
 
 from osaka_unei import variants as v
 from osaka_unei.extract import EmptyInputError, UndecodableInputError, decode, text_lines
+from osaka_unei.models import total_budget
 from osaka_unei.parse import (
     NotAPolicyPageError,
     NotAWardPageError,
@@ -18,7 +19,6 @@ from osaka_unei.parse import (
     match_section,
     normalize_code,
     parse_page,
-    total_budget,
 )
 from osaka_unei.text import clean_line
 

@@ -67,21 +67,218 @@ def parse(
 
 
 @app.command()
-def fetch() -> None:
-    """Download ward pages into data/raw/ (not built yet)."""
-    fail("fetch is not implemented yet")
+def fetch(
+    ward: Annotated[
+        list[str] | None, typer.Option("--ward", help="Only this ward slug (repeatable).")
+    ] = None,
+    year: Annotated[
+        list[int] | None, typer.Option("--year", help="Only this fiscal year (repeatable).")
+    ] = None,
+    sources: Annotated[
+        Path | None,
+        typer.Option("--sources", help="CSV replacing data/registry.csv (only `url` needed)."),
+    ] = None,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="Replace scheme and host of every address (a mirror)."),
+    ] = None,
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = Path("data/raw"),
+    delay: Annotated[
+        float, typer.Option("--delay", help="Seconds between two requests (at least).")
+    ] = 1.0,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not fetch; leave the store as it is.")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", hidden=True)] = 20.0,
+    connect_timeout: Annotated[float, typer.Option("--connect-timeout", hidden=True)] = 5.0,
+    retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
+    backoff: Annotated[float, typer.Option("--backoff", hidden=True)] = 1.0,
+    max_bytes: Annotated[int, typer.Option("--max-bytes", hidden=True)] = 10 * 1024 * 1024,
+    max_failures: Annotated[int, typer.Option("--max-failures", hidden=True)] = 5,
+) -> None:
+    """Download registry pages into data/raw/, politely, keeping every version.
+
+    Ends with one line: fetched / unchanged / failed / disallowed counts.
+
+    With --offline, or when the site cannot be reached, it says so in one line,
+    writes nothing and exits 0.
+
+    Exit 0: the run completed (failed pages are recorded in the manifest).
+
+    Exit 1: every page failed, or the run stopped after 5 failures in a row.
+
+    Exit 2: bad arguments or an unreadable registry.
+    """
+    from osaka_unei.fetch import (
+        DEFAULT_REGISTRY,
+        FetchOptions,
+        Unreachable,
+        is_http_url,
+        load_registry,
+        run_fetch_with_progress,
+        select_pages,
+    )
+    from osaka_unei.wards import SLUG_WARDS
+
+    if offline:
+        typer.echo(f"offline: not fetching; {raw_dir} left as it is")
+        return
+    unknown = sorted(set(ward or []) - set(SLUG_WARDS))
+    if unknown:
+        fail(f"unknown ward slug: {', '.join(unknown)}")
+    if base_url is not None and not is_http_url(base_url):
+        fail(f"--base-url must be an http(s) address: {base_url}")
+    registry = sources or DEFAULT_REGISTRY
+    try:
+        pages = select_pages(load_registry(registry), ward or [], year or [])
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {registry}: {exc}")
+    if not pages:
+        fail("no page in the registry matches --ward / --year")
+    options = FetchOptions(
+        raw_dir=raw_dir,
+        base_url=base_url,
+        delay=delay,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        retries=retries,
+        backoff=backoff,
+        max_bytes=max_bytes,
+        max_consecutive_failures=max_failures,
+    )
+    try:
+        summary = run_fetch_with_progress(pages, options)
+    except Unreachable as exc:
+        typer.echo(f"unreachable: {exc}; not fetching, {raw_dir} left as it is")
+        return
+    except ValueError as exc:  # a damaged manifest
+        fail(str(exc))
+    typer.echo(summary.line())
+    if summary.stopped:
+        fail(summary.stopped, 1)
+    if summary.all_failed:
+        fail("every page failed; see the manifest's messages", 1)
 
 
 @app.command()
-def discover() -> None:
-    """Find ward pages the registry lacks (not built yet)."""
-    fail("discover is not implemented yet")
+def discover(
+    registry: Annotated[Path, typer.Option("--registry", help="Registry to grow.")] = Path(
+        "data/registry.csv"
+    ),
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="Replace scheme and host of every address (a mirror)."),
+    ] = None,
+    raw_dir: Annotated[
+        Path, typer.Option("--raw-dir", help="Stored pages are read here, not refetched.")
+    ] = Path("data/raw"),
+    delay: Annotated[
+        float, typer.Option("--delay", help="Seconds between two requests (at least).")
+    ] = 1.0,
+    listing: Annotated[
+        list[str] | None, typer.Option("--listing", help="Also read this listing page.")
+    ] = None,
+    max_pages: Annotated[
+        int, typer.Option("--max-pages", help="At most this many pages fetched.")
+    ] = 200,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report, but do not write the registry.")
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", hidden=True)] = 20.0,
+    retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
+    backoff: Annotated[float, typer.Option("--backoff", hidden=True)] = 1.0,
+) -> None:
+    """Find ward 運営方針 pages the registry lacks and add them to the registry.
+
+    Reads the known pages' links (過去の…運営方針, 策定経過) and listing pages one level deep.
+
+    Prints one line per added page (url, ward slug, fiscal year), then a summary line.
+
+    Stored pages in --raw-dir are read, not refetched; the raw store is never written.
+    """
+    from osaka_unei.fetch import FetchOptions, is_http_url, load_registry, save_registry
+    from osaka_unei.fetch import discover as find_pages
+
+    if base_url is not None and not is_http_url(base_url):
+        fail(f"--base-url must be an http(s) address: {base_url}")
+    try:
+        pages = load_registry(registry)
+    except (OSError, ValueError) as exc:
+        fail(f"cannot read {registry}: {exc}")
+    options = FetchOptions(
+        raw_dir=raw_dir,
+        base_url=base_url,
+        delay=delay,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+    )
+    try:
+        result = find_pages(pages, options, listings=listing or [], max_fetches=max_pages)
+    except ValueError as exc:  # a damaged manifest
+        fail(str(exc))
+    for page in result.added:
+        typer.echo(f"added {page.url} {page.ward_slug or '-'} {page.fiscal_year or '-'}")
+    if result.added and not dry_run:
+        save_registry(registry, [*pages, *result.added])
+    typer.echo(result.line() + ("; dry run, registry not written" if dry_run else ""))
 
 
 # --- build stage (issue 4) -------------------------------------------------------------
 
 
 @app.command()
-def build() -> None:
-    """Parse the raw store into data/processed/ (not built yet)."""
-    fail("build is not implemented yet")
+def build(
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = Path("data/raw"),
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Dataset folder.")] = Path(
+        "data/processed"
+    ),
+    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Parse cache.")] = Path(
+        "data/cache"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Ignore the parse cache.")] = False,
+    allow_shrink: Annotated[
+        bool, typer.Option("--allow-shrink", help="Accept a ward losing rows.")
+    ] = False,
+) -> None:
+    """Parse the latest version of every raw page into tables in data/processed/.
+
+    Exit 0: tables written (pages that fail to parse are rows of parse_report).
+
+    Exit 1: a check failed; the previous tables are left as they were.
+
+    Exit 2: unreadable raw store or output folder.
+    """
+    from osaka_unei.export import CheckError, run_build
+
+    try:
+        result = run_build(raw_dir, out_dir, cache_dir, force=force, allow_shrink=allow_shrink)
+    except CheckError as exc:
+        fail(f"check failed, nothing written: {exc}", code=1)
+    except (OSError, ValueError) as exc:
+        fail(" ".join(str(exc).split()))  # pydantic's manifest errors span several lines
+    report = result.tables["parse_report"]
+    for row in report[report["status"] == "error"].itertuples():
+        typer.echo(f"  {row.path}: {row.messages}", err=True)
+    typer.echo(result.summary(out_dir))
+
+
+@app.command("add-capture")
+def add_capture(
+    file: Annotated[Path, typer.Argument(help="A text capture of a ward page (UTF-8).")],
+    url: Annotated[str, typer.Option("--url", help="The page's address.")],
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = Path("data/raw"),
+) -> None:
+    """Store a text capture of a ward page in the raw store, recorded with its address."""
+    import datetime as dt
+
+    from osaka_unei import export
+
+    try:
+        record, added = export.add_capture(raw_dir, file.read_bytes(), url, dt.datetime.now(dt.UTC))
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    except ValueError as exc:
+        fail(str(exc))
+    state = "stored" if added else "already stored"
+    typer.echo(f"{state}: {raw_dir / str(record.path)} ({record.url})")

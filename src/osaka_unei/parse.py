@@ -32,7 +32,16 @@ from osaka_unei.extract import (
     UndecodableInputError,
     extract,
 )
-from osaka_unei.models import Budget, Initiative, Issue, Reform, Strategy, WardPolicy
+from osaka_unei.models import (
+    Budget,
+    Initiative,
+    Issue,
+    Reform,
+    Strategy,
+    WardPolicy,
+    rolled_up_budget,
+    total_budget,
+)
 from osaka_unei.text import join_lines
 from osaka_unei.wards import WARD_SLUGS, ward_named_in_title
 
@@ -352,10 +361,6 @@ def main_amount(budgets: list[Budget]) -> int | None:
     return next((b.amount_thousand_yen for b in budgets if b.is_main), None)
 
 
-def has_main(budgets: list[Budget]) -> bool:
-    return any(b.is_main and b.amount_thousand_yen is not None for b in budgets)
-
-
 # --- headings ---------------------------------------------------------------------------
 
 
@@ -402,6 +407,9 @@ def match_heading(text: str) -> Heading | None:
             kind = "issue"
         elif code is not None and code.count("-") in (1, 2):
             kind = "strategy" if code.count("-") == 1 else "initiative"
+        elif code is not None:
+            # 【戦略1】: a code that fits no level; reported as an unread heading, not guessed.
+            continue
         else:
             kind = keyword_kind
         if kind is None:
@@ -875,24 +883,6 @@ def _sanity_check(policy: WardPolicy) -> None:
 # --- the human-readable tree ------------------------------------------------------------
 
 
-def counted_budget(node: Issue | Strategy | Initiative) -> int:
-    """Main amounts under a node, each counted once: a node's own amount counts only where
-    none of its children carries one."""
-    children: list[Issue | Strategy | Initiative] = []
-    if isinstance(node, Issue):
-        children = list(node.strategies)
-    elif isinstance(node, Strategy):
-        children = list(node.initiatives)
-    below = sum(counted_budget(child) for child in children)
-    if children and any(has_main(child.budgets) or counted_budget(child) for child in children):
-        return below
-    return node.budget_thousand_yen or 0
-
-
-def total_budget(policy: WardPolicy) -> int:
-    return sum(counted_budget(issue) for issue in policy.issues)
-
-
 def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
 
@@ -932,7 +922,7 @@ def render_summary(policy: WardPolicy) -> str:
             row(
                 0,
                 f"経営課題{issue.code or ''} {issue.title or '(no title)'}",
-                counted_budget(issue) or None,
+                rolled_up_budget(issue),
             )
         )
         for strategy in issue.strategies:
@@ -958,7 +948,7 @@ def render_summary(policy: WardPolicy) -> str:
             f"改革 {reform.plan or ''} {reform.code or ''} {reform.title or ''} ({len(reform.contents)} items)"
         )
     lines.append(
-        f"Total {total_budget(policy):,} 千円 — {len(policy.issues)} issues, {n_strategies} strategies, "
+        f"Total {total_budget(policy) or 0:,} 千円 — {len(policy.issues)} issues, {n_strategies} strategies, "
         f"{n_initiatives} initiatives, {len(policy.reforms)} reform items, {len(policy.warnings)} warnings"
     )
     return "\n".join(lines)
