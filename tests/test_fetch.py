@@ -33,7 +33,6 @@ from osaka_unei.fetch import (
     decode_html,
     discover,
     extract_links,
-    fiscal_year_from_title,
     load_registry,
     page_title,
     parse_charset,
@@ -43,6 +42,7 @@ from osaka_unei.fetch import (
     save_registry,
     select_pages,
     storage_key,
+    title_fiscal_year,
 )
 from osaka_unei.models import RawRecord
 
@@ -870,8 +870,8 @@ def test_link_extraction_uses_base_href() -> None:
         ("北区運営方針", None),
     ],
 )
-def test_fiscal_year_from_title(title: str, year: int | None) -> None:
-    assert fiscal_year_from_title(title) == year
+def test_title_fiscal_year(title: str, year: int | None) -> None:
+    assert title_fiscal_year(title) == year
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +28,9 @@ import pyarrow.parquet as pq
 
 from osaka_unei import store
 from osaka_unei.models import PARSER_VERSION, Budget, RawRecord, WardPolicy, total_budget
-from osaka_unei.wards import SLUG_WARDS
+from osaka_unei.wards import SLUG_WARDS, page_address
+
+SITE_PREFIXES = ("https://www.city.osaka.lg.jp/", "http://www.city.osaka.lg.jp/")
 
 DEFAULT_RAW_DIR = Path("data/raw")
 DEFAULT_OUT_DIR = Path("data/processed")
@@ -1121,17 +1122,15 @@ def _parse_one(
 
 # --- text captures ----------------------------------------------------------------------
 
-_PAGE_URL = re.compile(r"^https?://www\.city\.osaka\.lg\.jp/([a-z]+)/page/(\d+)\.html$")
-
 
 def capture_address(url: str) -> tuple[str, str, str]:
     """(normalised https url, ward slug, page id) of a ward page address, or ValueError."""
-    match = _PAGE_URL.match(url.strip())
-    if not match or match.group(1) not in SLUG_WARDS:
+    address = page_address(url.strip()) if url.strip().startswith(SITE_PREFIXES) else None
+    if address is None or address[0] not in SLUG_WARDS:
         raise ValueError(
             f"not a ward page address: {url} (expected {SOURCE_URL}{{ward}}/page/{{number}}.html)"
         )
-    slug, number = match.group(1), int(match.group(2))
+    slug, number = address[0], int(address[1])
     # The registry's form (10-digit page number), so a later fetch of the page supersedes it.
     return f"{SOURCE_URL}{slug}/page/{number:010d}.html", slug, str(number)
 

@@ -115,6 +115,14 @@ def decode(data: bytes, http_charset: str | None = None) -> tuple[str, list[str]
 
 
 def _detect(data: bytes) -> str | None:
+    """A Japanese site: Shift_JIS (cp932) or EUC-JP if either reads the bytes cleanly,
+    else a statistical guess."""
+    for codec in ("cp932", "euc_jp"):
+        try:
+            data.decode(codec)
+            return codec
+        except UnicodeDecodeError:
+            continue
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:200_000]).best()

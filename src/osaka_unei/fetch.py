@@ -33,7 +33,6 @@ import re
 import socket
 import threading
 import time
-import unicodedata
 import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,8 +49,11 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if
 from tenacity.stop import stop_after_attempt
 
 from osaka_unei import store
+from osaka_unei.extract import PageError, decode
 from osaka_unei.models import RawRecord
-from osaka_unei.wards import WARD_SLUGS, ward_named_in_title
+from osaka_unei.parse import fiscal_year_from_title
+from osaka_unei.text import clean_line
+from osaka_unei.wards import PAGE_PATH, WARD_SLUGS, page_address, ward_named_in_title
 
 USER_AGENT = "osaka-unei/0.1 (+https://github.com/osaka-unei/osaka-unei)"
 ROBOTS_AGENT = "osaka-unei"
@@ -66,7 +68,6 @@ OUTCOMES = ("fetched", "unchanged", "failed", "disallowed")
 
 Outcome = Literal["fetched", "unchanged", "failed", "disallowed"]
 
-_PAGE_PATH = re.compile(r"^/([a-z0-9_-]+)/page/(\d+)\.html$")
 _CATEGORY_PATH = re.compile(r"^/([a-z0-9_-]+)/category/[\d-]+\.html$")
 _SAFE_PART = re.compile(r"^[a-z0-9_-]{1,64}$")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
@@ -161,12 +162,12 @@ def select_pages(pages: Iterable[Page], wards: Sequence[str], years: Sequence[in
 def storage_key(page: Page) -> tuple[str, str]:
     """(ward_slug, page_id) naming the page's files: from the row, else the URL path, else
     'unknown' and a hash of the URL; never URL text, so no path can be smuggled in."""
-    match = _PAGE_PATH.match(urlsplit(page.url).path)
+    address = page_address(page.url)
     slug = page.ward_slug if page.ward_slug and _SAFE_PART.match(page.ward_slug) else None
-    slug = slug or (match.group(1) if match else None) or "unknown"
+    slug = slug or (address[0] if address else None) or "unknown"
     page_id = page.page_id if page.page_id and page.page_id.isdigit() else None
-    if page_id is None and match:
-        page_id = str(int(match.group(2)))
+    if page_id is None and address:
+        page_id = address[1]
     if page_id is None:
         page_id = hashlib.sha256(page.url.encode("utf-8")).hexdigest()[:12]
     return slug, page_id
@@ -702,11 +703,7 @@ def run_fetch_with_progress(pages: Sequence[Page], options: FetchOptions) -> Fet
 
 # --- discovery --------------------------------------------------------------------------
 
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-_XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
-_YEAR = re.compile(r"(?:(令和|平成)\s*(元|\d{1,2})|(\d{4}))\s*年?度")
 _LISTING_WORDS = ("策定経過", "過去", "一覧", "バックナンバー")
-_ERA_START = {"令和": 2018, "平成": 1988}
 
 
 @dataclass(frozen=True)
@@ -716,24 +713,12 @@ class Link:
 
 
 def decode_html(data: bytes, charset: str | None = None) -> str:
-    """Header charset, else BOM / XML declaration / meta charset, else UTF-8, else cp932."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    head = data[:4096]
-    declared = _XML_ENCODING.search(head) or _META_CHARSET.search(head)
-    names = [charset, declared.group(1).decode("ascii") if declared else None, "utf-8"]
-    for name in names:
-        if not name:
-            continue
-        try:
-            return data.decode(name)
-        except (LookupError, UnicodeDecodeError):
-            continue
-    return data.decode("cp932", errors="replace")
-
-
-def _nfkc(text: str) -> str:
-    return re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
+    """The parser's own decoding (HTTP charset, BOM, declaration, UTF-8, detection); an
+    empty or undecodable page reads as no text, so discovery just finds no links in it."""
+    try:
+        return decode(data, charset)[0]
+    except PageError:
+        return ""
 
 
 def extract_links(html: str, page_url: str) -> list[Link]:
@@ -746,7 +731,7 @@ def extract_links(html: str, page_url: str) -> list[Link]:
         href = (anchor.attributes.get("href") or "").strip()
         if not href or href.startswith(("#", "javascript:", "mailto:", "tel:")):
             continue
-        links.append(Link(urljoin(base, href), _nfkc(anchor.text(separator=" "))))
+        links.append(Link(urljoin(base, href), clean_line(anchor.text(separator=" "))))
     return links
 
 
@@ -755,26 +740,23 @@ def page_title(html: str) -> str | None:
     tree = LexborHTMLParser(html)
     for selector in ("#sub_h1_box h1", "title"):
         node = tree.css_first(selector)
-        if node is not None and (text := _nfkc(node.text(separator=" "))):
+        if node is not None and (text := clean_line(node.text(separator=" "))):
             return text
     return None
 
 
-def fiscal_year_from_title(text: str) -> int | None:
-    """The first fiscal year a title names: 平成N → 1988+N, 令和N → 2018+N, 元 = 1, YYYY."""
-    match = _YEAR.search(_nfkc(text))
-    if match is None:
+def title_fiscal_year(title: str) -> int | None:
+    """The fiscal year a title names (the parser's rule), or None."""
+    try:
+        return fiscal_year_from_title(clean_line(title))[0]
+    except PageError:
         return None
-    era, number, gregorian = match.groups()
-    if gregorian:
-        return int(gregorian)
-    return _ERA_START[era] + (1 if number == "元" else int(number))
 
 
 def classify_text(text: str) -> Literal["policy", "listing", "other"] | None:
     """What a link text or a title says: a ward's 運営方針, a list of them (過去の…,
     策定経過), some other 運営方針 (a bureau's, or no ward named), or nothing relevant."""
-    text = _nfkc(text)
+    text = clean_line(text)
     if "運営方針" not in text:
         return None
     if any(word in text for word in _LISTING_WORDS):
@@ -784,7 +766,7 @@ def classify_text(text: str) -> Literal["policy", "listing", "other"] | None:
 
 def link_kind(url: str) -> Literal["page", "category"] | None:
     path = urlsplit(url).path
-    if _PAGE_PATH.match(path):
+    if PAGE_PATH.match(path):
         return "page"
     if _CATEGORY_PATH.match(path):
         return "category"
@@ -793,14 +775,14 @@ def link_kind(url: str) -> Literal["page", "category"] | None:
 
 def page_from_title(url: str, title: str) -> Page:
     """A registry row for a ward 運営方針 page found at `url` under `title`."""
-    ward = ward_named_in_title(_nfkc(title))
-    match = _PAGE_PATH.match(urlsplit(url).path)
+    ward = ward_named_in_title(clean_line(title))
+    address = page_address(url)
     return Page(
         url=url,
         ward=ward,
-        ward_slug=WARD_SLUGS.get(ward or "") or (match.group(1) if match else None),
-        fiscal_year=fiscal_year_from_title(title),
-        page_id=str(int(match.group(2))) if match else None,
+        ward_slug=WARD_SLUGS.get(ward or "") or (address[0] if address else None),
+        fiscal_year=title_fiscal_year(title),
+        page_id=address[1] if address else None,
     )
 
 

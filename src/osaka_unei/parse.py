@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -43,7 +44,7 @@ from osaka_unei.models import (
     total_budget,
 )
 from osaka_unei.text import join_lines
-from osaka_unei.wards import WARD_SLUGS, ward_named_in_title
+from osaka_unei.wards import WARD_SLUGS, page_address, ward_named_in_title
 
 __all__ = [
     "EmptyInputError",
@@ -72,7 +73,6 @@ _ERA_YEAR = re.compile(r"(平成|令和)\s*(\d{1,2}|元)\s*(?:年度|年|度)")
 _GREGORIAN_YEAR = re.compile(r"(\d{4})\s*年度")
 _DATE = re.compile(r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日$")
 _PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*(\d+)$")
-_URL_PAGE = re.compile(r"/([a-z]+)/page/0*(\d+)\.html")
 _DRAFT = re.compile(r"\((?:素案|案)\)")
 _CODE_SEP = re.compile(r"\s*[-‐‑‒–—―−ー]\s*")
 _SDGS_ONLY = re.compile(r"^[\d\s、,・]+$")
@@ -80,7 +80,10 @@ _LABEL_YEAR = re.compile(r"^(?:(令和|平成)\s*)?(\d{1,4}|元)")
 _TITLE_STRIP = "【】《》≪≫<>〈〉〔〕[] :"
 _SENTENCE_END = "。"
 # Budget text can only be where a budget word or a yen unit is.
-_BUDGET_HINT = re.compile(r"円|額")
+_BUDGET_HINT = ("円", "額")
+# Every label (variants.LABEL) ends in 額; an amount ends in 円, then missing_open's bracket.
+_LABEL_END = "額"
+_BUDGET_CLOSERS = ")]》〕≫】〉"
 # Lines longer than this are not scanned for budgets: the amount pattern is not linear
 # on long digit runs, and no real budget line is anywhere near this long.
 _BUDGET_SCAN_LIMIT = 2_000
@@ -142,14 +145,59 @@ def parse_source(source: str) -> WardPolicy:
 # --- page metadata -----------------------------------------------------------------------
 
 
-def _union(forms: tuple[v.LineForm, ...]) -> re.Pattern[str]:
-    """One pattern for a whole table: one regex call per line instead of one per form."""
-    return re.compile("|".join(f"(?:{form.pattern.pattern})" for form in forms))
+def _anchored(pattern: str) -> bool:
+    """Whether a pattern can only match at the start: a leading ^ and no top-level |."""
+    if not pattern.startswith("^"):
+        return False
+    depth, escaped, in_class = 0, False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return False
+    return True
 
 
-_END = _union(v.END_FORMS)
-_SKIP = _union(v.SKIP_FORMS)
-_NOTE = _union(v.NOTE_FORMS)
+class _LineTable:
+    """Does any form of a table match a line? The ^-anchored forms share one `match` call;
+    the others keep their own `search`: in a union their literal-prefix scan is lost and
+    every position of the line tries every form (profiled: 3x slower)."""
+
+    __slots__ = ("_floating", "_start")
+
+    def __init__(self, forms: tuple[v.LineForm, ...]) -> None:
+        starts = [form.pattern.pattern for form in forms if _anchored(form.pattern.pattern)]
+        self._start = re.compile("|".join(f"(?:{p})" for p in starts)) if starts else None
+        self._floating = tuple(
+            form.pattern for form in forms if not _anchored(form.pattern.pattern)
+        )
+
+    def search(self, text: str) -> bool:
+        if self._start is not None and self._start.match(text):
+            return True
+        return any(pattern.search(text) for pattern in self._floating)
+
+
+def _any_form(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
+    """All forms of a table as one pattern without groups: one call tells whether any form
+    can match, so the loop over the forms runs only for the few lines where one does."""
+    bare = (re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern) for pattern in patterns)
+    return re.compile("|".join(f"(?:{p})" for p in bare))
+
+
+_END = _LineTable(v.END_FORMS)
+_SKIP = _LineTable(v.SKIP_FORMS)
+_NOTE = _LineTable(v.NOTE_FORMS)
 _ADOBE = next(form.pattern for form in v.SKIP_FORMS if form.name == "Adobe licence note")
 _ALT_MARKERS = next(form.pattern for form in v.SKIP_FORMS if form.name == "alt-text markers")
 # Cheap test before the heading forms are tried on a line outside the issues part.
@@ -205,11 +253,6 @@ def _label_fiscal_year(label: str, page_year: int) -> int | None:
     value = 1 if number == "元" else int(number)
     # Whichever era puts the year closest to the page's own (令和元年度 pages say 31年度 too).
     return min((base + value for base in _ERA_BASE.values()), key=lambda y: abs(y - page_year))
-
-
-def _page_id_and_slug(url: str | None) -> tuple[str | None, str | None]:
-    match = _URL_PAGE.search(url or "")
-    return (match.group(2), match.group(1)) if match else (None, None)
 
 
 # --- budgets ----------------------------------------------------------------------------
@@ -279,13 +322,15 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
     """Take every budget form (variants.BUDGET_FORMS, in order) out of a line."""
     found: list[tuple[int, Budget]] = []
     warnings: list[str] = []
-    if not _BUDGET_HINT.search(text):
+    if not any(hint in text for hint in _BUDGET_HINT):
         return _Budgets(text, [], warnings)
     if len(text) > _BUDGET_SCAN_LIMIT:
         warnings.append(f"a line of {len(text)} characters was not scanned for budgets")
         return _Budgets(text, [], warnings)
     heading_label: str | None = None
     for form in v.BUDGET_FORMS:
+        if not _may_hold(form.place, text):
+            continue
         matches = [
             match
             for match in form.pattern.finditer(text)
@@ -325,6 +370,17 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
         ]
     text = text.strip(" /、,")
     return _Budgets(text, budgets, warnings)
+
+
+def _may_hold(place: v.BudgetPlace, text: str) -> bool:
+    """A cheap necessary condition for a form: the amount pattern is slow to fail (it tries
+    every position and backtracks on digits), and most lines hold no label at all."""
+    if place in ("label_only", "unbracketed"):
+        return _LABEL_END in text
+    if place == "missing_open":
+        end = text.rstrip()
+        return end[-1:] in _BUDGET_CLOSERS and end[:-1].rstrip().endswith("円")
+    return True
 
 
 def _unclosed(text: str) -> bool:
@@ -393,8 +449,16 @@ def _kind_from_keyword(keyword: str | None) -> Kind | None:
     return "strategy" if "戦略" in keyword else "initiative"
 
 
+# Most lines are text: one call rules out every form of a table before the loop runs.
+_ANY_HEADING = _any_form(form.pattern for form in v.HEADING_FORMS)
+_ANY_MARKER = _any_form(form.pattern for form in v.MARKER_FORMS)
+_ANY_SECTION = _any_form(form.pattern for form in v.SECTION_FORMS)
+
+
 def match_heading(text: str) -> Heading | None:
     """The first form of variants.HEADING_FORMS that reads the line, or None."""
+    if not _ANY_HEADING.match(text):
+        return None
     for form in v.HEADING_FORMS:
         match = form.pattern.match(text)
         if match is None:
@@ -420,6 +484,8 @@ def match_heading(text: str) -> Heading | None:
 
 
 def match_marker(text: str) -> tuple[v.MarkerName, re.Match[str]] | None:
+    if not _ANY_MARKER.match(text):
+        return None
     for form in v.MARKER_FORMS:
         match = form.pattern.match(text)
         if match:
@@ -428,6 +494,8 @@ def match_marker(text: str) -> tuple[v.MarkerName, re.Match[str]] | None:
 
 
 def match_section(text: str) -> tuple[v.SectionName, re.Match[str]] | None:
+    if not _ANY_SECTION.match(text):
+        return None
     for form in v.SECTION_FORMS:
         match = form.pattern.match(text)
         if match:
@@ -837,7 +905,7 @@ def build_policy(
     _walk(state, lines[title_index + 1 :])
     issues = _to_models(_assemble(state), fiscal_year, draft)
 
-    url_page_id, url_slug = _page_id_and_slug(url)
+    url_slug, url_page_id = page_address(url) or (None, None)
     ward_slug = WARD_SLUGS[ward]
     if url_slug and url_slug != ward_slug and url_slug in WARD_SLUGS.values():
         state.warn(f"address is under {url_slug} but the title names {ward}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
 WARD_SLUGS: dict[str, str] = {
     "北区": "kita",
@@ -42,3 +43,13 @@ def ward_named_in_title(title: str) -> str | None:
     """The ward (e.g. '北区') a 運営方針 title names before 運営方針, or None (bureau, other)."""
     match = WARD_TITLE_RE.search(title)
     return match.group(1) + "区" if match else None
+
+
+# A page's path on the site: /{section}/page/{page number, zero-padded to 10 digits}.html
+PAGE_PATH = re.compile(r"^/([a-z0-9_-]+)/page/(\d{1,12})\.html$")
+
+
+def page_address(url: str | None) -> tuple[str, str] | None:
+    """(section slug, page id without zero padding) of a page address, or None."""
+    match = PAGE_PATH.match(urlsplit(url or "").path)
+    return (match.group(1), str(int(match.group(2)))) if match else None
