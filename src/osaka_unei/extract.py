@@ -18,7 +18,7 @@ from typing import Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from osaka_unei.text import CONTROL_CHARS, clean_line
+from osaka_unei.text import CONTROL_CHARS, clean_line, nfkc
 
 
 class PageError(Exception):
@@ -52,10 +52,24 @@ _CAPTURE_NUMBERED = re.compile(r"^\s+\d{1,2}\.\s+")
 _LINE_SEP = "\x1e"  # stripped from input by CONTROL_CHARS, so it cannot occur in page text
 _BULLET_MARK = "\x1f"
 
-_BLOCK_TAGS = (
-    "p,div,h1,h2,h3,h4,h5,h6,ul,ol,dl,dt,dd,table,tr,td,th,caption,blockquote,pre,"
-    "section,article,header,footer,nav,aside,main,address,figure,figcaption,hr,center,form"
+# fmt: off
+_BLOCK_TAGS = frozenset((
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "dl", "dt", "dd", "table",
+    "tr", "td", "th", "caption", "blockquote", "pre", "section", "article", "header",
+    "footer", "nav", "aside", "main", "address", "figure", "figcaption", "hr", "center",
+    "form",
+))
+# fmt: on
+# Characters NFKC leaves alone that never combine with a neighbour (NFKC_QC=Yes, combining
+# class 0, never the second half of a composition): ASCII, common CJK punctuation, kana and
+# the unified ideographs. A page is normalized between them only, in runs of other
+# characters: NFKC of a whole Japanese page costs ~80 ns a character (profiled: the largest
+# cost of extraction). test_adversarial checks the ranges against unicodedata.
+_NFKC_STABLE = (
+    "\x00-\x7f\u2010\u2012-\u2016\u2018-\u2023\u2027\u3001-\u3029\u3030-\u3035\u3037"
+    "\u303b-\u303f\u3041-\u3096\u309d\u309e\u30a0-\u30fe\u4e00-\u9fff"
 )
+_NFKC_RUN = re.compile(f"[^{_NFKC_STABLE}]+")
 # Not policy text wherever they sit: code, forms, attachments (PDF links + licence notes).
 _DROP_SELECTORS = (
     "script,style,noscript,template,iframe,object,select,textarea,button,.mol_attachfileblock"
@@ -81,8 +95,34 @@ def _codec(name: str | None) -> str | None:
         return None
 
 
+# CONTROL_CHARS as bytes, for UTF-8 input: a C0 control or DEL is one byte that never occurs
+# inside a multi-byte sequence, a C1 control is always C2 80-9F. Checking the bytes costs a
+# fifth of running the regex over the decoded page (profiled); any other pattern for
+# CONTROL_CHARS turns the shortcut off.
+_UTF8_SHORTCUT = CONTROL_CHARS.pattern == r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+_C0_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+
+
+def _utf8_has_controls(data: bytes) -> bool:
+    if len(data.translate(None, _C0_BYTES)) != len(data):
+        return True
+    at = data.find(b"\xc2")
+    while at != -1:
+        if at + 1 < len(data) and 0x80 <= data[at + 1] <= 0x9F:
+            return True
+        at = data.find(b"\xc2", at + 1)
+    return False
+
+
 def decode(data: bytes, http_charset: str | None = None) -> tuple[str, list[str]]:
     """Decode explicitly: HTTP charset, else BOM / meta charset, else UTF-8, else detection."""
+    text, warnings, _ = _decode(data, http_charset)
+    return text, warnings
+
+
+def _decode(data: bytes, http_charset: str | None) -> tuple[str, list[str], bool]:
+    """decode(), and whether the text is exactly the UTF-8 bytes (no BOM, nothing replaced
+    or removed): then the bytes can go to Lexbor as they are, with no re-encoding."""
     if not data.strip():
         raise EmptyInputError("empty input")
     warnings: list[str] = []
@@ -97,7 +137,9 @@ def decode(data: bytes, http_charset: str | None = None) -> tuple[str, list[str]
             data.decode("utf-8")
             codec = "utf-8"
         except UnicodeDecodeError:
-            codec = _detect(data)
+            # A few stray bytes in a UTF-8 page: UTF-8 with replacements and a warning, not a
+            # refusal (or a guess at another encoding) for the whole page.
+            codec = "utf-8" if _few_bad_utf8(data) else _detect(data)
     if codec is None:
         raise UndecodableInputError("undecodable input: no text encoding fits these bytes")
     text = data.decode(codec, errors="replace")
@@ -108,10 +150,23 @@ def decode(data: bytes, http_charset: str | None = None) -> tuple[str, list[str]
         if bad > max(16, len(text) // 20):
             raise UndecodableInputError(f"undecodable input: {bad} bytes are not valid {codec}")
         warnings.append(f"{bad} invalid byte(s) for {codec} replaced by U+FFFD")
-    text = CONTROL_CHARS.sub("", text)
+    same = codec == "utf-8" and not bad and not data.startswith(codecs.BOM_UTF8)
+    if not (same and _UTF8_SHORTCUT) or _utf8_has_controls(data):
+        text = CONTROL_CHARS.sub("", text)
+        same = False
     if not text.strip():
         raise UndecodableInputError("undecodable input: no text after decoding")
-    return text, warnings
+    return text, warnings, same
+
+
+_ASCII = bytes(range(0x80))
+
+
+def _few_bad_utf8(data: bytes) -> bool:
+    """UTF-8 but for a few stray bytes: at most one bad sequence per 20 non-ASCII bytes. A
+    Shift_JIS or EUC-JP page read as UTF-8 breaks on nearly every two-byte character."""
+    bad = data.decode("utf-8", errors="replace").count("\ufffd")
+    return bad * 20 <= len(data.translate(None, _ASCII))
 
 
 def _detect(data: bytes) -> str | None:
@@ -153,26 +208,67 @@ def text_lines(text: str) -> list[Line]:
     return lines
 
 
+def nfkc_text(text: str) -> str:
+    """text.nfkc of a long text, calling unicodedata only on the runs that need it.
+
+    A boundary before a stable character is a normalization boundary, so each run is
+    normalized with the one character before it (か + U+3099 compose to が) and the result
+    equals nfkc of the whole text.
+    """
+    pieces = []
+    last = 0
+    for match in _NFKC_RUN.finditer(text):
+        start, end = match.span()
+        if start > last:
+            start -= 1
+        pieces.append(text[last:start])
+        pieces.append(nfkc(text[start:end]))
+        last = end
+    if not pieces:
+        return text
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
 def _node_lines(node: LexborNode) -> list[Line]:
     """Lines of a subtree: block starts/ends and <br> break lines, <li> marks a bullet.
 
     Sentinels are inserted into the tree and the text is taken in one C-level call, which
-    is several times faster than walking the nodes in Python.
+    is several times faster than walking the text nodes in Python. The elements are found
+    in one walk over the elements, cheaper than Lexbor matching 33 selectors at each one.
     """
-    for br in node.css("br"):
+    breaks, blocks, items = [], [], []
+    for element in node.traverse():
+        tag = element.tag
+        if tag in _BLOCK_TAGS:
+            blocks.append(element)
+        elif tag == "br":
+            breaks.append(element)
+        elif tag == "li":
+            items.append(element)
+    for br in breaks:
         br.insert_before(_LINE_SEP)
-    for block in node.css(_BLOCK_TAGS):
+    for block in blocks:
         block.insert_before(_LINE_SEP)
         block.insert_after(_LINE_SEP)
-    for item in node.css("li"):
+    for item in items:
         item.insert_before(_LINE_SEP + _BULLET_MARK)
         item.insert_after(_LINE_SEP)
+    # Normalized once for the whole subtree (the sentinels are stable characters), then
+    # each line only has its white space folded: clean_line without its NFKC.
+    text = nfkc_text(node.text(deep=True, separator="", strip=False) or "")
     lines = []
-    for chunk in (node.text(deep=True, separator="", strip=False) or "").split(_LINE_SEP):
+    for chunk in text.split(_LINE_SEP):
         bullet = chunk.startswith(_BULLET_MARK)
-        line = _make_line(chunk.lstrip(_BULLET_MARK), bullet)
-        if line is not None:
-            lines.append(line)
+        folded = " ".join(chunk.lstrip(_BULLET_MARK).split())
+        if not folded:
+            continue
+        match = _BULLET.match(folded)
+        if match:
+            folded = folded[match.end() :]
+            bullet = True
+        if folded:
+            lines.append(Line(folded, bullet))
     return lines
 
 
@@ -196,9 +292,12 @@ def _title_from_head(text: str | None) -> str | None:
     return match.group("title") if match else text
 
 
-def html_lines(text: str) -> list[Line]:
-    """An HTML page: title, date and page number lines first, then the body's lines."""
-    tree = LexborHTMLParser(text)
+def html_lines(text: str, utf8: bytes | None = None) -> list[Line]:
+    """An HTML page: title, date and page number lines first, then the body's lines.
+
+    `utf8`: the same page as UTF-8 bytes, if at hand (Lexbor would encode the text again).
+    """
+    tree = LexborHTMLParser(utf8 if utf8 is not None else text)
     for node in tree.css(_DROP_SELECTORS):
         node.decompose()
     title = (
@@ -234,9 +333,9 @@ def extract(
     data: bytes, http_charset: str | None = None, *, is_text: bool | None = None
 ) -> Extracted:
     """Bytes → lines. `is_text` forces a text capture (.txt); None decides from the content."""
-    text, warnings = decode(data, http_charset)
+    text, warnings, same = _decode(data, http_charset)
     if is_text is None:
         is_text = not looks_like_html(text)
     if is_text:
         return Extracted(text_lines(text), "text", warnings)
-    return Extracted(html_lines(text), "html", warnings)
+    return Extracted(html_lines(text, data if same else None), "html", warnings)

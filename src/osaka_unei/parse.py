@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -168,36 +168,81 @@ def _anchored(pattern: str) -> bool:
     return True
 
 
-class _LineTable:
-    """Does any form of a table match a line? The ^-anchored forms share one `match` call;
-    the others keep their own `search`: in a union their literal-prefix scan is lost and
-    every position of the line tries every form (profiled: 3x slower)."""
+def _required_text(pattern: re.Pattern[str]) -> str:
+    """The longest run of plain characters at the top level of a pattern, which every match
+    contains ('' if none): `run in line` is a far cheaper test than the pattern itself."""
+    if pattern.flags & re.IGNORECASE:
+        return ""
+    try:
+        from re import _constants, _parser  # private: without them, no shortcut
 
-    __slots__ = ("_floating", "_start")
-
-    def __init__(self, forms: tuple[v.LineForm, ...]) -> None:
-        starts = [form.pattern.pattern for form in forms if _anchored(form.pattern.pattern)]
-        self._start = re.compile("|".join(f"(?:{p})" for p in starts)) if starts else None
-        self._floating = tuple(
-            form.pattern for form in forms if not _anchored(form.pattern.pattern)
-        )
-
-    def search(self, text: str) -> bool:
-        if self._start is not None and self._start.match(text):
-            return True
-        return any(pattern.search(text) for pattern in self._floating)
+        items = list(_parser.parse(pattern.pattern))
+    except Exception:
+        return ""
+    runs, run = [], ""
+    for op, value in items:
+        if op is _constants.LITERAL:
+            run += chr(value)
+        else:
+            runs.append(run)
+            run = ""
+    return max([*runs, run], key=len)
 
 
-def _any_form(patterns: Iterable[re.Pattern[str]]) -> re.Pattern[str]:
-    """All forms of a table as one pattern without groups: one call tells whether any form
-    can match, so the loop over the forms runs only for the few lines where one does."""
+class _LineKinds:
+    """Which table of line forms matches a line first, in table order, or None.
+
+    The ^-anchored forms of all tables share one `match` call (the first alternative that
+    matches names its table); the others keep their own `search`, tried only where the
+    text they require is: in a union their literal-prefix scan is lost and every position
+    tries every form (profiled: 3x slower than one search per form).
+    """
+
+    def __init__(self, tables: tuple[tuple[str, tuple[v.LineForm, ...]], ...]) -> None:
+        alternatives = []
+        self._floating: list[tuple[str, list[tuple[str, re.Pattern[str]]]]] = []
+        for name, forms in tables:
+            starts = [
+                re.sub(r"\(\?P<\w+>", "(?:", form.pattern.pattern)
+                for form in forms
+                if _anchored(form.pattern.pattern)
+            ]
+            if starts:
+                alternatives.append(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in starts)})")
+            floating = [
+                (_required_text(form.pattern), form.pattern)
+                for form in forms
+                if not _anchored(form.pattern.pattern)
+            ]
+            self._floating.append((name, floating))
+        self._start = re.compile("|".join(alternatives)) if alternatives else None
+
+    def __call__(self, text: str) -> str | None:
+        match = self._start.match(text) if self._start is not None else None
+        first = match.lastgroup if match else None
+        for name, floating in self._floating:
+            if name == first:
+                return name
+            for required, pattern in floating:
+                if required in text and pattern.search(text):
+                    return name
+        return None
+
+
+def _any_form(patterns: Iterable[re.Pattern[str]]) -> Callable[[str], object]:
+    """One call that tells whether any form of a table can match a line, so the loop over
+    the forms runs only for the few lines where one does: a search for the text every form
+    requires where each has some, else all forms as one pattern without groups."""
+    patterns = list(patterns)
+    required = [_required_text(pattern) for pattern in patterns]
+    if all(required):
+        return re.compile("|".join(re.escape(text) for text in required)).search
     bare = (re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern) for pattern in patterns)
-    return re.compile("|".join(f"(?:{p})" for p in bare))
+    return re.compile("|".join(f"(?:{p})" for p in bare)).match
 
 
-_END = _LineTable(v.END_FORMS)
-_SKIP = _LineTable(v.SKIP_FORMS)
-_NOTE = _LineTable(v.NOTE_FORMS)
+# Where the body ends, lines to drop, page-history notes: in the order _walk tests them.
+_LINE_KIND = _LineKinds((("end", v.END_FORMS), ("skip", v.SKIP_FORMS), ("note", v.NOTE_FORMS)))
 _ADOBE = next(form.pattern for form in v.SKIP_FORMS if form.name == "Adobe licence note")
 _ALT_MARKERS = next(form.pattern for form in v.SKIP_FORMS if form.name == "alt-text markers")
 # Cheap test before the heading forms are tried on a line outside the issues part.
@@ -265,6 +310,19 @@ def amount_thousand_yen(text: str) -> int | None:
     if not match:
         return None
 
+    if "." not in match.group(0):
+        # Whole numbers (nearly all amounts): int arithmetic, exact and several times faster.
+        try:
+            oku, sen, hyaku, ones = (
+                int(part.replace(",", "")) if part else 0
+                for part in match.group("oku", "sen", "hyaku", "ones")
+            )
+        except ValueError:  # ',' alone
+            return None
+        unit = {"千円": 1000, "万円": 10_000, "円": 1}[match.group("unit")]
+        whole = oku * 100_000_000 + (sen * 1000 + hyaku * 100 + ones) * unit
+        return whole // 1000 if whole % 1000 == 0 else None
+
     def number(name: str) -> Decimal:
         raw = match.group(name)
         return Decimal(raw.replace(",", "")) if raw else Decimal(0)
@@ -322,7 +380,7 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
     """Take every budget form (variants.BUDGET_FORMS, in order) out of a line."""
     found: list[tuple[int, Budget]] = []
     warnings: list[str] = []
-    if not any(hint in text for hint in _BUDGET_HINT):
+    if _BUDGET_HINT[0] not in text and _BUDGET_HINT[1] not in text:
         return _Budgets(text, [], warnings)
     if len(text) > _BUDGET_SCAN_LIMIT:
         warnings.append(f"a line of {len(text)} characters was not scanned for budgets")
@@ -409,7 +467,13 @@ def choose_main(budgets: list[Budget], page_year: int, draft: bool) -> list[Budg
     for kind in preference:
         for budget in eligible:
             if budget.kind == kind:
-                return [b.model_copy(update={"is_main": b is budget}) for b in budgets]
+                # Copies only where is_main changes: model_copy is the slow part here.
+                return [
+                    b.model_copy(update={"is_main": b is budget})
+                    if b.is_main != (b is budget)
+                    else b
+                    for b in budgets
+                ]
     return budgets
 
 
@@ -457,7 +521,7 @@ _ANY_SECTION = _any_form(form.pattern for form in v.SECTION_FORMS)
 
 def match_heading(text: str) -> Heading | None:
     """The first form of variants.HEADING_FORMS that reads the line, or None."""
-    if not _ANY_HEADING.match(text):
+    if not _ANY_HEADING(text):
         return None
     for form in v.HEADING_FORMS:
         match = form.pattern.match(text)
@@ -484,7 +548,7 @@ def match_heading(text: str) -> Heading | None:
 
 
 def match_marker(text: str) -> tuple[v.MarkerName, re.Match[str]] | None:
-    if not _ANY_MARKER.match(text):
+    if not _ANY_MARKER(text):
         return None
     for form in v.MARKER_FORMS:
         match = form.pattern.match(text)
@@ -494,7 +558,7 @@ def match_marker(text: str) -> tuple[v.MarkerName, re.Match[str]] | None:
 
 
 def match_section(text: str) -> tuple[v.SectionName, re.Match[str]] | None:
-    if not _ANY_SECTION.match(text):
+    if not _ANY_SECTION(text):
         return None
     for form in v.SECTION_FORMS:
         match = form.pattern.match(text)
@@ -559,6 +623,7 @@ class _PageState:
     plan: str | None = None
     reforms: list[_Reform] = field(default_factory=list)
     reform_style: Literal["explicit", "plain"] | None = None
+    issue_lines: set[int] = field(default_factory=set)  # id() of each line read as issues
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -703,12 +768,13 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
     ended = False
     for line in body:
         text = line.text
-        if _END.search(text):
+        kind = _LINE_KIND(text)
+        if kind == "end":
             ended = True
             break
-        if _SKIP.search(text) or _is_repeated_title(text, title_key):
+        if kind == "skip" or _is_repeated_title(text, title_key):
             continue
-        if _NOTE.search(text):
+        if kind == "note":
             state.notes.append(text)
             continue
         section = match_section(text)
@@ -729,6 +795,7 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
         if state.section == "pre":
             _pre_line(state, text)
         elif state.section == "issues":
+            state.issue_lines.add(id(line))
             _issue_line(state, line)
         elif state.section == "reforms":
             _reform_line(state, line)
@@ -737,6 +804,27 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
     if not ended and body and _unclosed(body[-1].text):
         # A capture cut mid-heading ('【経営'): keep what it holds, but say so.
         state.warn(f"the page seems cut off after: {body[-1].text[-30:]}")
+
+
+def _warn_unread_initiatives(state: _PageState, lines: list[Line]) -> None:
+    """No numbered 具体的取組 leaves a page silently: a heading line the walk did not read
+    as issues text (before the title, after the end of the body, skipped, or in another
+    part) is named in a warning unless its code is in the tree anyway."""
+    read = {node.code for node in state.nodes if node.kind == "initiative"}
+    for line in lines:
+        text = line.text
+        if id(line) in state.issue_lines:
+            continue
+        if _BUDGET_HINT[0] not in text and _BUDGET_HINT[1] not in text and not _ANY_HEADING(text):
+            continue  # no budget to strip, and no heading form starts the line
+        heading = match_heading(extract_budgets(text, state.fiscal_year).text)
+        if heading is None or heading.kind != "initiative" or heading.code is None:
+            continue
+        if heading.code not in read:
+            read.add(heading.code)
+            state.warn(
+                f"具体的取組 {heading.code} outside the policy text, not read: {line.text[:60]}"
+            )
 
 
 # --- assembling the tree from the numbers ----------------------------------------------
@@ -903,6 +991,7 @@ def build_policy(
     state.warnings.extend(warnings or [])
     state.warnings.extend(year_warnings)
     _walk(state, lines[title_index + 1 :])
+    _warn_unread_initiatives(state, lines)
     issues = _to_models(_assemble(state), fiscal_year, draft)
 
     url_slug, url_page_id = page_address(url) or (None, None)
