@@ -157,7 +157,7 @@ def test_prose_is_not_a_budget(line: str) -> None:
 
 def test_every_budget_form_example_yields_a_budget() -> None:
     for form in v.BUDGET_FORMS:
-        assert form.pattern.search(form.example), form.place
+        assert form.pattern.search(form.example), form.name
 
 
 def _budgets(line: str, year: int) -> list:

@@ -258,7 +258,9 @@ def _node_lines(node: LexborNode) -> list[Line]:
     # each line only has its white space folded: clean_line without its NFKC.
     text = nfkc_text(node.text(deep=True, separator="", strip=False) or "")
     lines = []
-    for chunk in text.split(_LINE_SEP):
+    # Most chunks are the white space between two sentinels: dropped before any other work
+    # (the bullet mark is white space too, so a lone mark goes with them).
+    for chunk in [chunk for chunk in text.split(_LINE_SEP) if not chunk.isspace() and chunk]:
         bullet = chunk.startswith(_BULLET_MARK)
         folded = " ".join(chunk.lstrip(_BULLET_MARK).split())
         if not folded:

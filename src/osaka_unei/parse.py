@@ -189,6 +189,11 @@ def _required_text(pattern: re.Pattern[str]) -> str:
     return max([*runs, run], key=len)
 
 
+def _without_names(pattern: str) -> str:
+    """A pattern's named groups made plain, so that patterns can be joined in one union."""
+    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
+
+
 class _LineKinds:
     """Which table of line forms matches a line first, in table order, or None.
 
@@ -200,33 +205,33 @@ class _LineKinds:
 
     def __init__(self, tables: tuple[tuple[str, tuple[v.LineForm, ...]], ...]) -> None:
         alternatives = []
-        self._floating: list[tuple[str, list[tuple[str, re.Pattern[str]]]]] = []
+        # (table, required text, pattern) of the unanchored forms, in table order; and for
+        # each table, those of the tables before it (they win over its anchored match).
+        self._floating: list[tuple[str, str, re.Pattern[str]]] = []
+        self._before: dict[str, list[tuple[str, str, re.Pattern[str]]]] = {}
         for name, forms in tables:
+            self._before[name] = list(self._floating)
             starts = [
-                re.sub(r"\(\?P<\w+>", "(?:", form.pattern.pattern)
+                _without_names(form.pattern.pattern)
                 for form in forms
                 if _anchored(form.pattern.pattern)
             ]
             if starts:
                 alternatives.append(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in starts)})")
-            floating = [
-                (_required_text(form.pattern), form.pattern)
+            self._floating.extend(
+                (name, _required_text(form.pattern), form.pattern)
                 for form in forms
                 if not _anchored(form.pattern.pattern)
-            ]
-            self._floating.append((name, floating))
+            )
         self._start = re.compile("|".join(alternatives)) if alternatives else None
 
     def __call__(self, text: str) -> str | None:
         match = self._start.match(text) if self._start is not None else None
         first = match.lastgroup if match else None
-        for name, floating in self._floating:
-            if name == first:
+        for name, required, pattern in self._before[first] if first else self._floating:
+            if required in text and pattern.search(text):
                 return name
-            for required, pattern in floating:
-                if required in text and pattern.search(text):
-                    return name
-        return None
+        return first
 
 
 def _any_form(patterns: Iterable[re.Pattern[str]]) -> Callable[[str], object]:
@@ -237,7 +242,7 @@ def _any_form(patterns: Iterable[re.Pattern[str]]) -> Callable[[str], object]:
     required = [_required_text(pattern) for pattern in patterns]
     if all(required):
         return re.compile("|".join(re.escape(text) for text in required)).search
-    bare = (re.sub(r"\(\?P<\w+>", "(?:", pattern.pattern) for pattern in patterns)
+    bare = (_without_names(pattern.pattern) for pattern in patterns)
     return re.compile("|".join(f"(?:{p})" for p in bare)).match
 
 
@@ -387,16 +392,16 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
         return _Budgets(text, [], warnings)
     heading_label: str | None = None
     for form in v.BUDGET_FORMS:
-        if not _may_hold(form.place, text):
+        if not _may_hold(form.name, text):
             continue
         matches = [
             match
             for match in form.pattern.finditer(text)
             # '(総額 1,000千円)': a bracket is open, it just holds more than a budget.
-            if not (form.place == "missing_open" and _unclosed(text[: match.start()]))
+            if not (form.name == "missing_open" and _unclosed(text[: match.start()]))
         ]
         for match in matches:
-            if form.place == "label_only":
+            if form.name == "label_only":
                 heading_label = match.group("label")
                 continue
             items = list(v.BUDGET_ITEM.finditer(match.group("body")))
@@ -515,15 +520,23 @@ def _kind_from_keyword(keyword: str | None) -> Kind | None:
 
 # Most lines are text: one call rules out every form of a table before the loop runs.
 _ANY_HEADING = _any_form(form.pattern for form in v.HEADING_FORMS)
+# The same for headings, naming the first form that matches: the loop starts there.
+_FIRST_HEADING = re.compile(
+    "|".join(
+        f"(?P<f{index}>{_without_names(form.pattern.pattern)})"
+        for index, form in enumerate(v.HEADING_FORMS)
+    )
+)
 _ANY_MARKER = _any_form(form.pattern for form in v.MARKER_FORMS)
 _ANY_SECTION = _any_form(form.pattern for form in v.SECTION_FORMS)
 
 
 def match_heading(text: str) -> Heading | None:
     """The first form of variants.HEADING_FORMS that reads the line, or None."""
-    if not _ANY_HEADING(text):
+    first = _FIRST_HEADING.match(text)
+    if first is None:
         return None
-    for form in v.HEADING_FORMS:
+    for form in v.HEADING_FORMS[int(first.lastgroup[1:]) :]:  # type: ignore[index]
         match = form.pattern.match(text)
         if match is None:
             continue

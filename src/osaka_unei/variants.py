@@ -27,25 +27,32 @@ Role = Literal["issue", "node", "node_unnumbered"]
 
 
 @dataclass(frozen=True, slots=True)
-class HeadingForm:
-    """A heading of an issue (経営課題), strategy (戦略) or initiative (具体的取組).
-
-    role "node": strategy or initiative, told apart by the depth of the code (1-1 / 1-1-1),
-    falling back on the keyword; "node_unnumbered": the keyword says which.
-    """
+class Form:
+    """One form of a line: its name, the era it belongs to, an example as the page prints
+    it, and the pattern. `role` says what a heading form reads (see HEADING_FORMS)."""
 
     name: str
-    role: Role
     era: str
     example: str
     pattern: re.Pattern[str]
+    role: Role | None = None
 
 
-def _form(name: str, role: Role, era: str, example: str, regex: str) -> HeadingForm:
-    return HeadingForm(name, role, era, example, re.compile(regex))
+# Names kept for readers and annotations: every table holds Forms.
+HeadingForm = SectionForm = LineForm = MarkerForm = ReformForm = BudgetForm = Form
 
 
-HEADING_FORMS: tuple[HeadingForm, ...] = (
+def _form(name: str, role: Role, era: str, example: str, regex: str) -> Form:
+    """A heading form. role "node": strategy or initiative, told apart by the depth of the
+    code (1-1 / 1-1-1), falling back on the keyword; "node_unnumbered": the keyword says."""
+    return Form(name, era, example, re.compile(regex), role)
+
+
+def _plain(name: str, era: str, example: str, regex: str) -> Form:
+    return Form(name, era, example, re.compile(regex))
+
+
+HEADING_FORMS: tuple[Form, ...] = (
     _form(
         "issue: number alone in brackets, title after",
         "issue",
@@ -126,62 +133,50 @@ HEADING_FORMS: tuple[HeadingForm, ...] = (
 SectionName = Literal["goal", "mission", "basic_policy", "issues", "reforms", "block_heading"]
 
 
-@dataclass(frozen=True, slots=True)
-class SectionForm:
-    name: SectionName
-    era: str
-    example: str
-    pattern: re.Pattern[str]
-
-
 _O = rf"(?:\d\s*)?{OPEN}?\s*"
 _C = rf"\s*{CLOSE}?"
 _ERA_YEAR = r"(?:(?:平成|令和)\s*(?:\d{1,2}|元)\s*年?\s*度|\d{4}\s*年度(?:\([^)]{0,12}\))?)?\s*"
 
 
-def _section(name: SectionName, era: str, example: str, regex: str) -> SectionForm:
-    return SectionForm(name, era, example, re.compile(regex))
-
-
-SECTION_FORMS: tuple[SectionForm, ...] = (
-    _section(
+SECTION_FORMS: tuple[Form, ...] = (
+    _plain(
         "block_heading",
         "R5– (a few pages)",
         "「目標」「使命」及び「所属運営の基本的な考え方」",
         r"^「目標」「使命」及び「[^」]*基本的な考え方」$",
     ),
-    _section(
+    _plain(
         "goal",
         "all (区の dropped from R5; 区・局の on some pages; unbalanced bracket typo)",
         "【区の目標(何をめざすのか)】",
         rf"^{_O}(?:区・局の|区の|局の)?目標\s*(?:\(何をめざすのか\)?)?{_C}$",
     ),
-    _section(
+    _plain(
         "mission",
         "all (区の dropped from R5)",
         "【区の使命(どのような役割を担うのか)】",
         rf"^{_O}(?:区・局の|区の|局の)?使命\s*(?:\(どのような役割を担うのか\)?)?{_C}$",
     ),
-    _section(
+    _plain(
         "basic_policy",
         "H25–26: 区運営の基本的な考え方(何に重点的に…); H27–R4: (区長の方針); R5–: 所属運営の…",
         "【平成31年度 区運営の基本的な考え方(区長の方針)】",
         rf"^{_O}{_ERA_YEAR}(?:区|区政|区・局|所属|区の)?\s*(?:運営|運営方針)?の?\s*基本的な考え方"
         r"[^。]{0,70}$",
     ),
-    _section(
+    _plain(
         "basic_policy",
         "some pages: a bare 区長の方針 / 区・局長の方針 heading",
         "【区・局長の方針】",
         rf"^{_O}(?:区・局|区|局|所属)長の方針{_C}$",
     ),
-    _section(
+    _plain(
         "issues",
         "all ((様式2) after it, a number before it, 主な dropped from R5)",
         "重点的に取り組む主な経営課題",
         rf"^{_O}重点的に取り組む(?:主な)?経営課題{_C}\s*(?:\(様式2(?:より)?\))?$",
     ),
-    _section(
+    _plain(
         "reforms",
         "H27–R4 (プラン2.0, 3.0, 3.1 …)",
         "「市政改革プラン2.0」に基づく取組等",
@@ -190,95 +185,83 @@ SECTION_FORMS: tuple[SectionForm, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class LineForm:
-    """A line with a fixed meaning that is neither a heading nor a section start."""
-
-    name: str
-    era: str
-    example: str
-    pattern: re.Pattern[str]
-
-
-def _line(name: str, era: str, example: str, regex: str) -> LineForm:
-    return LineForm(name, era, example, re.compile(regex))
-
-
 # Where the page body ends: share buttons, the right box, the contact box.
-END_FORMS: tuple[LineForm, ...] = (
-    _line("share buttons", "all", "SNSリンクは別ウィンドウで開きます", r"^SNSリンクは別ウィンドウ"),
-    _line("right box", "all", "探している情報が見つからない", r"^探している情報が見つからない"),
-    _line(
+END_FORMS: tuple[Form, ...] = (
+    _plain(
+        "share buttons", "all", "SNSリンクは別ウィンドウで開きます", r"^SNSリンクは別ウィンドウ"
+    ),
+    _plain("right box", "all", "探している情報が見つからない", r"^探している情報が見つからない"),
+    _plain(
         "feedback",
         "all",
         "このページに対してご意見をお聞かせください",
         r"^このページに対してご意見",
     ),
-    _line("contact box", "all", "このページの作成者・問合せ先", r"^このページの作成者"),
-    _line("other routes", "all", "このページへの別ルート", r"^このページへの別ルート"),
+    _plain("contact box", "all", "このページの作成者・問合せ先", r"^このページの作成者"),
+    _plain("other routes", "all", "このページへの別ルート", r"^このページへの別ルート"),
 )
 
 # Not policy text, dropped wherever they appear in the body.
-SKIP_FORMS: tuple[LineForm, ...] = (
-    _line(
+SKIP_FORMS: tuple[Form, ...] = (
+    _plain(
         "alt-text markers",
         "all captures",
         "ページの先頭です",
         r"^(?:ページの先頭です|メニューの終端です。?|スマートフォン表示用の情報の終端です。?)$",
     ),
-    _line("history link heading", "R2–", "策定経過", r"^策定経過$"),
-    _line(
+    _plain("history link heading", "R2–", "策定経過", r"^策定経過$"),
+    _plain(
         "past pages link heading", "R3–", "過去の港区運営方針", r"^過去の.{0,20}運営方針(?:一覧)?$"
     ),
-    _line(
+    _plain(
         "link to another year's page",
         "R3– (the list under 過去の…運営方針)",
         "令和3年度港区運営方針",
         r"^(?:(?:平成|令和)\s*(?:\d{1,2}|元)\s*年?\s*度|\d{4}\s*年度)[^。]{0,24}運営方針"
         r"(?:\((?:素案|案)\))?$",
     ),
-    _line(
+    _plain(
         "revision history attachment",
         "H29–",
         "平成29年度 西区運営方針改定履歴",
         r"運営方針改定履歴$",
     ),
-    _line(
+    _plain(
         "attachment link",
         "all",
         "平成29年度 西区運営方針(PDF形式, 92.62KB)",
         r"\((?:PDF|Word|Excel|ワード|エクセル)形式[^)]*\)$",
     ),
-    _line(
+    _plain(
         "Adobe licence note",
         "all",
         "Adobe Acrobat Reader DCのダウンロード(無償)別ウィンドウで開く",
         r"^(?:Adobe |PDFファイルを閲覧できない|PDF形式のファイルをご覧いただく)",
     ),
-    _line("form sheet marker", "H27–R4", "(様式2より)", r"^\(様式\d(?:より)?\)$"),
+    _plain("form sheet marker", "H27–R4", "(様式2より)", r"^\(様式\d(?:より)?\)$"),
 )
 
 # Page-history notes near the top (kept in `notes`, never in policy text).
-NOTE_FORMS: tuple[LineForm, ...] = (
-    _line(
+NOTE_FORMS: tuple[Form, ...] = (
+    _plain(
         "progress note",
         "H27–",
         "運営方針の進捗管理(中間)を実施しました。その結果について、…(平成29年9月29日)",
         r"^運営方針の進捗管理.{0,12}を実施しました",
     ),
-    _line(
+    _plain(
         "standard intro",
         "R1–",
         "運営方針は「施策の選択と集中」の全体像を示す方針として…",
         r"^運営方針は「施策の選択と集中」",
     ),
-    _line(
+    _plain(
         "draft notice",
         "H25– (素案/案 pages)",
         "この運営方針(素案)は、予算編成の過程で変更となる場合があります。",
         r"(?:素案|\(案\)).{0,40}(?:予算|変更|修正)",
     ),
-    _line(
+    _plain(
         "evaluation note",
         "R6–",
         "アウトカム指標の達成状況等を踏まえ自己評価を行い、今後の方針を記載しています。",
@@ -290,42 +273,30 @@ NOTE_FORMS: tuple[LineForm, ...] = (
 MarkerName = Literal["overview", "strategy_list", "initiative_list", "reform_contents", "sdgs"]
 
 
-@dataclass(frozen=True, slots=True)
-class MarkerForm:
-    name: MarkerName
-    era: str
-    example: str
-    pattern: re.Pattern[str]
-
-
-def _marker(name: MarkerName, era: str, example: str, regex: str) -> MarkerForm:
-    return MarkerForm(name, era, example, re.compile(regex))
-
-
 _OB = r"[【《≪<\[〈〔(]?\s*"
 _CB = r"\s*[】》≫>\]〉〕)]?"
 
-MARKER_FORMS: tuple[MarkerForm, ...] = (
-    _marker(
+MARKER_FORMS: tuple[Form, ...] = (
+    _plain(
         "overview",
         "H27–R4 (経営課題の概要, (概要), ≪概要≫); R5– 課題認識",
         "【経営課題の概要】",
         rf"^{_OB}(?:経営課題の概要|概要|課題認識|現状と課題){_CB}$",
     ),
-    _marker(
+    _plain(
         "strategy_list",
         "R4 (鶴見区 《主な戦略》); R5– 主な戦略(課題解決の方策) then unnumbered bullets",
         "主な戦略(課題解決の方策)",
         rf"^{_OB}主な戦略{_CB}\s*(?:\(課題解決の方策\))?$",
     ),
-    _marker(
+    _plain(
         "initiative_list",
         "R4 (鶴見区)",
         "《主な具体的取組》",
         rf"^{_OB}主な具体的な?取(?:り)?組(?:み)?{_CB}$",
     ),
-    _marker("reform_contents", "H31 (北区)", "【取組内容】", rf"^{_OB}取組内容{_CB}$"),
-    _marker(
+    _plain("reform_contents", "H31 (北区)", "【取組内容】", rf"^{_OB}取組内容{_CB}$"),
+    _plain(
         "sdgs",
         "R2– (SDGs tags on issues)",
         "関連するSDGs 11 17",
@@ -334,32 +305,20 @@ MARKER_FORMS: tuple[MarkerForm, ...] = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ReformForm:
-    name: str
-    era: str
-    example: str
-    pattern: re.Pattern[str]
-
-
-def _reform(name: str, era: str, example: str, regex: str) -> ReformForm:
-    return ReformForm(name, era, example, re.compile(regex))
-
-
-REFORM_FORMS: tuple[ReformForm, ...] = (
-    _reform(
+REFORM_FORMS: tuple[Form, ...] = (
+    _plain(
         "item number in brackets, title after",
         "H31–R2 (北区, 東住吉区)",
         "【取組項目2】 職員の育成と人材マネジメント",
         rf"^{OPEN}\s*取組項目\s*(?P<code>\d{{1,2}})?\s*{CLOSE}{_TITLE_SEP}(?P<title>.+)$",
     ),
-    _reform(
+    _plain(
         "item and title in brackets",
         "H27–R4",
         "【取組項目1 国民健康保険料の収納率向上】",
         rf"^{OPEN}\s*(?:主な)?取組項目\s*(?P<code>\d{{1,2}})?{_TITLE_SEP}(?P<title>{_NOT_CLOSE}+?)\s*{CLOSE}$",
     ),
-    _reform(
+    _plain(
         "主な取組項目, plain",
         "H29 (西区)",
         "主な取組項目 未収金対策の強化",
@@ -404,40 +363,28 @@ AMOUNT_PARTS = re.compile(
 BudgetPlace = Literal["bracketed", "label_only", "missing_open", "unbracketed"]
 
 
-@dataclass(frozen=True, slots=True)
-class BudgetForm:
-    place: BudgetPlace
-    era: str
-    example: str
-    pattern: re.Pattern[str]
-
-
-def _budget(place: BudgetPlace, era: str, example: str, regex: str) -> BudgetForm:
-    return BudgetForm(place, era, example, re.compile(regex))
-
-
 # Applied in this order; each removes what it matched before the next looks.
-BUDGET_FORMS: tuple[BudgetForm, ...] = (
-    _budget(
+BUDGET_FORMS: tuple[Form, ...] = (
+    _plain(
         "bracketed",
         "all: (29年度予算額 22,268千円) 《5,237千円》 (32,550千円) 〔25予算額 29,474 千円〕 "
         "[予算額 263千円] (31算定見込額 11,050千円) (29年度予算額 - ) (7年度予算額65百万円)",
         "(29年度予算額 22,268千円)",
         rf"{_B_OPEN}\s*(?P<body>{_ITEM}(?:\s*[/、,]\s*{_ITEM})*)\s*{_B_CLOSE}",
     ),
-    _budget(
+    _plain(
         "label_only",
         "R4: the label in the heading, the amount after the title",
         "【主な具体的取組(4年度予算額) 地域活動の支援(77,800千円)】",
         rf"\(\s*(?P<label>{LABEL})\s*\)",
     ),
-    _budget(
+    _plain(
         "missing_open",
         "R4 (港区): the opening bracket is missing",
         "…取組の促進を支援2,025千円)",
         rf"(?P<body>(?:{LABEL}\s*:?\s*)?{AMOUNT})\s*{_B_CLOSE}\s*$",
     ),
-    _budget(
+    _plain(
         "unbracketed",
         "R5–: labelled amounts without brackets, several years on one line",
         "令和3年度決算額 6千9百万円 / 令和4年度予算額 5千3百万円",
