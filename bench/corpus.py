@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osaka_unei import parse as p
+from osaka_unei import variants as v
 from osaka_unei.extract import decode
 from osaka_unei.text import clean_line
 from osaka_unei.wards import WARD_SLUGS
@@ -59,6 +60,8 @@ _TEXT = re.compile(r">([^<>]+)<")
 _ENTITY = re.compile(r"(&#?\w+;)")
 _AMOUNT = re.compile(r"([0-9][0-9,]*|[０-９][０-９，]*)(?=\s*千円)")
 _MILLIONS = re.compile(r"([0-9]+|[０-９]+)(?=百万円)")
+_DATE = re.compile(r"^\d{4}年\s*\d{1,2}月\s*\d{1,2}日$")  # the page date: kept whole
+_LINE_FORMS = (*v.END_FORMS, *v.SKIP_FORMS, *v.NOTE_FORMS)
 _CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
 
@@ -223,9 +226,9 @@ def _fixed_line(text: str) -> bool:
     return bool(
         p.match_section(line)
         or p.match_marker(line)
-        or p._LINE_KIND(line)
+        or any(form.pattern.search(line) for form in _LINE_FORMS)
         or "案" in line
-        or p._DATE.match(line)
+        or _DATE.match(line)
     )
 
 
