@@ -9,6 +9,13 @@ from typing import Annotated, NoReturn
 
 import typer
 
+from osaka_unei.store import (
+    DEFAULT_CACHE_DIR,
+    DEFAULT_OUT_DIR,
+    DEFAULT_RAW_DIR,
+    DEFAULT_REGISTRY,
+)
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -82,7 +89,7 @@ def fetch(
         str | None,
         typer.Option("--base-url", help="Replace scheme and host of every address (a mirror)."),
     ] = None,
-    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = Path("data/raw"),
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
     delay: Annotated[
         float, typer.Option("--delay", help="Seconds between two requests (at least).")
     ] = 1.0,
@@ -110,7 +117,6 @@ def fetch(
     Exit 2: bad arguments or an unreadable registry.
     """
     from osaka_unei.fetch import (
-        DEFAULT_REGISTRY,
         FetchOptions,
         Unreachable,
         is_http_url,
@@ -162,16 +168,16 @@ def fetch(
 
 @app.command()
 def discover(
-    registry: Annotated[Path, typer.Option("--registry", help="Registry to grow.")] = Path(
-        "data/registry.csv"
-    ),
+    registry: Annotated[
+        Path, typer.Option("--registry", help="Registry to grow.")
+    ] = DEFAULT_REGISTRY,
     base_url: Annotated[
         str | None,
         typer.Option("--base-url", help="Replace scheme and host of every address (a mirror)."),
     ] = None,
     raw_dir: Annotated[
         Path, typer.Option("--raw-dir", help="Stored pages are read here, not refetched.")
-    ] = Path("data/raw"),
+    ] = DEFAULT_RAW_DIR,
     delay: Annotated[
         float, typer.Option("--delay", help="Seconds between two requests (at least).")
     ] = 1.0,
@@ -229,13 +235,11 @@ def discover(
 
 @app.command()
 def build(
-    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = Path("data/raw"),
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Dataset folder.")] = Path(
-        "data/processed"
-    ),
-    cache_dir: Annotated[Path, typer.Option("--cache-dir", help="Parse cache.")] = Path(
-        "data/cache"
-    ),
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Dataset folder.")] = DEFAULT_OUT_DIR,
+    cache_dir: Annotated[
+        Path, typer.Option("--cache-dir", help="Parse cache.")
+    ] = DEFAULT_CACHE_DIR,
     force: Annotated[bool, typer.Option("--force", help="Ignore the parse cache.")] = False,
     allow_shrink: Annotated[
         bool, typer.Option("--allow-shrink", help="Accept a ward losing rows.")
@@ -267,7 +271,7 @@ def build(
 def add_capture(
     file: Annotated[Path, typer.Argument(help="A text capture of a ward page (UTF-8).")],
     url: Annotated[str, typer.Option("--url", help="The page's address.")],
-    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = Path("data/raw"),
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
 ) -> None:
     """Store a text capture of a ward page in the raw store, recorded with its address."""
     import datetime as dt

@@ -28,13 +28,11 @@ import pyarrow.parquet as pq
 
 from osaka_unei import store
 from osaka_unei.models import PARSER_VERSION, Budget, RawRecord, WardPolicy, total_budget
+from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from osaka_unei.wards import SLUG_WARDS, page_address
 
 SITE_PREFIXES = ("https://www.city.osaka.lg.jp/", "http://www.city.osaka.lg.jp/")
 
-DEFAULT_RAW_DIR = Path("data/raw")
-DEFAULT_OUT_DIR = Path("data/processed")
-DEFAULT_CACHE_DIR = Path("data/cache")
 STATS_NAME = "build_stats.json"
 DATAPACKAGE_NAME = "datapackage.json"
 SOURCE_URL = "https://www.city.osaka.lg.jp/"

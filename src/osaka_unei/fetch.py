@@ -52,6 +52,7 @@ from osaka_unei import store
 from osaka_unei.extract import PageError, decode
 from osaka_unei.models import RawRecord
 from osaka_unei.parse import fiscal_year_from_title
+from osaka_unei.store import DEFAULT_RAW_DIR
 from osaka_unei.text import clean_line
 from osaka_unei.wards import PAGE_PATH, WARD_SLUGS, page_address, ward_named_in_title
 
@@ -59,8 +60,6 @@ USER_AGENT = "osaka-unei/0.1 (+https://github.com/osaka-unei/osaka-unei)"
 ROBOTS_AGENT = "osaka-unei"
 SITE_HOST = "www.city.osaka.lg.jp"
 SITE_ORIGIN = f"https://{SITE_HOST}"
-DEFAULT_REGISTRY = Path("data/registry.csv")
-DEFAULT_RAW_DIR = Path("data/raw")
 MAX_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
 REGISTRY_FIELDS = ("url", "ward", "ward_slug", "fiscal_year", "page_id")

@@ -18,6 +18,11 @@ from pathlib import Path
 from osaka_unei.models import RawRecord
 
 MANIFEST_NAME = "manifest.jsonl"
+# Where the project keeps its data, relative to the repository root (where make runs).
+DEFAULT_RAW_DIR = Path("data/raw")
+DEFAULT_REGISTRY = Path("data/registry.csv")
+DEFAULT_OUT_DIR = Path("data/processed")
+DEFAULT_CACHE_DIR = Path("data/cache")
 _SAFE_PART = re.compile(r"^[a-z0-9_-]{1,64}$")
 
 
