@@ -351,7 +351,7 @@ FIXTURE_LINES = sorted(
 )
 def test_form_gates_let_matching_lines_through(text: str) -> None:
     for gate, forms in (
-        (p._ANY_HEADING, v.HEADING_FORMS),
+        (p._FIRST_HEADING.match, v.HEADING_FORMS),
         (p._ANY_MARKER, v.MARKER_FORMS),
         (p._ANY_SECTION, v.SECTION_FORMS),
     ):

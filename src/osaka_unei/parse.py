@@ -250,8 +250,6 @@ def _any_form(patterns: Iterable[re.Pattern[str]]) -> Callable[[str], object]:
 _LINE_KIND = _LineKinds((("end", v.END_FORMS), ("skip", v.SKIP_FORMS), ("note", v.NOTE_FORMS)))
 _ADOBE = next(form.pattern for form in v.SKIP_FORMS if form.name == "Adobe licence note")
 _ALT_MARKERS = next(form.pattern for form in v.SKIP_FORMS if form.name == "alt-text markers")
-# Cheap test before the heading forms are tried on a line outside the issues part.
-_MAYBE_HEADING = re.compile(r"経営課題|戦略|取(?:り)?組|^[【《≪<\[〈〔]\s*\d")
 
 
 def _find_title(lines: list[Line]) -> int:
@@ -518,9 +516,8 @@ def _kind_from_keyword(keyword: str | None) -> Kind | None:
     return "strategy" if "戦略" in keyword else "initiative"
 
 
-# Most lines are text: one call rules out every form of a table before the loop runs.
-_ANY_HEADING = _any_form(form.pattern for form in v.HEADING_FORMS)
-# The same for headings, naming the first form that matches: the loop starts there.
+# Most lines are text: one call rules out every form of a table before the loop runs;
+# for headings it also names the first form that matches, where the loop starts.
 _FIRST_HEADING = re.compile(
     "|".join(
         f"(?P<f{index}>{_without_names(form.pattern.pattern)})"
@@ -798,11 +795,7 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
             if name != "block_heading":
                 state.section = name
             continue
-        if (
-            state.section != "issues"
-            and _MAYBE_HEADING.search(text)
-            and match_heading(extract_budgets(text, state.fiscal_year).text)
-        ):
+        if state.section != "issues" and _heading_without_budgets(text, state.fiscal_year):
             # A heading outside the issues part (a page without the 重点的に… line).
             state.section = "issues"
         if state.section == "pre":
@@ -819,6 +812,12 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
         state.warn(f"the page seems cut off after: {body[-1].text[-30:]}")
 
 
+def _heading_without_budgets(text: str, page_year: int) -> Heading | None:
+    """The heading a line outside the issues part reads as, once its budget text is out
+    (both steps return at once on the plain text most such lines are)."""
+    return match_heading(extract_budgets(text, page_year).text)
+
+
 def _warn_unread_initiatives(state: _PageState, lines: list[Line]) -> None:
     """No numbered 具体的取組 leaves a page silently: a heading line the walk did not read
     as issues text (before the title, after the end of the body, skipped, or in another
@@ -828,9 +827,7 @@ def _warn_unread_initiatives(state: _PageState, lines: list[Line]) -> None:
         text = line.text
         if id(line) in state.issue_lines:
             continue
-        if _BUDGET_HINT[0] not in text and _BUDGET_HINT[1] not in text and not _ANY_HEADING(text):
-            continue  # no budget to strip, and no heading form starts the line
-        heading = match_heading(extract_budgets(text, state.fiscal_year).text)
+        heading = _heading_without_budgets(text, state.fiscal_year)
         if heading is None or heading.kind != "initiative" or heading.code is None:
             continue
         if heading.code not in read:
