@@ -333,10 +333,18 @@ def test_decode_shortcut_equals_regex(data: bytes) -> None:
         assert text.encode("utf-8") == data
 
 
-# The gates in front of the form tables let through every line a form matches.
+# The form index: asking each table what FORMS.read(text) knows finds the form that trying
+# every form of the table, in order, finds.
 FIXTURE_LINES = sorted(
     {line.text for path in PAGE_FILES for line in _safe_lines(path.read_bytes())}
 )
+
+
+def _brute_force(forms: tuple[v.Form, ...], text: str) -> str | None:
+    for form in forms:
+        if (form.pattern.search if form.hints else form.pattern.match)(text):
+            return form.name
+    return None
 
 
 @settings(max_examples=500, deadline=None, derandomize=not EXPLORE)
@@ -346,22 +354,35 @@ FIXTURE_LINES = sorted(
         st.tuples(st.sampled_from(FIXTURE_LINES), st.text(max_size=6), st.integers(0, 80)).map(
             lambda t: t[0][: t[2]] + t[1] + t[0][t[2] :]
         ),
+        st.tuples(st.sampled_from(FIXTURE_LINES), st.sampled_from(FIXTURE_LINES)).map(
+            lambda t: t[0][:12] + t[1][-12:]
+        ),
         st.text(max_size=30),
     )
 )
-def test_form_gates_let_matching_lines_through(text: str) -> None:
-    for gate, forms in (
-        (p._FIRST_HEADING.match, v.HEADING_FORMS),
-        (p._ANY_MARKER, v.MARKER_FORMS),
-        (p._ANY_SECTION, v.SECTION_FORMS),
-    ):
-        if any(form.pattern.match(text) for form in forms):
-            assert gate(text), text
-    tables = (("end", v.END_FORMS), ("skip", v.SKIP_FORMS), ("note", v.NOTE_FORMS))
-    first = next(
-        (name for name, forms in tables if any(f.pattern.search(text) for f in forms)), None
-    )
-    assert p._LINE_KIND(text) == first, text
+def test_form_index_finds_the_first_form_of_every_table(text: str) -> None:
+    reading = p.FORMS.read(text)
+    for table, span in p.FORMS.spans.items():
+        forms = tuple(p.FORMS.forms[at] for at in range(*span))
+        found = p.FORMS.match(table, text, reading)
+        assert (found[1].name if found else None) == _brute_force(forms, text), (table, text)
+
+
+def test_every_form_is_anchored_or_has_hints_in_its_example() -> None:
+    """A form without hints is matched at the start of the line: in the tables whose forms
+    may stand anywhere (end, skip, note) each must say so with ^; a hinted form's example
+    holds a hint, and the hint is plain text of its pattern."""
+    for table in ("end", "skip", "note"):
+        for at in range(*p.FORMS.spans[table]):
+            form = p.FORMS.forms[at]
+            if form.hints:
+                assert any(hint in form.example for hint in form.hints), form.name
+                assert all(
+                    re.escape(hint) in form.pattern.pattern or hint in form.pattern.pattern
+                    for hint in form.hints
+                ), form.name
+            else:
+                assert form.pattern.pattern.startswith("^"), form.name
 
 
 # --- very large inputs, in a child process -------------------------------------------------

@@ -152,7 +152,7 @@ def test_extract_budgets(
     ],
 )
 def test_prose_is_not_a_budget(line: str) -> None:
-    assert extract_budgets(line, 2022).budgets == []
+    assert not extract_budgets(line, 2022).budgets
 
 
 def test_every_budget_form_example_yields_a_budget() -> None:

@@ -13,6 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 PARSER_VERSION = "1.0.0"
 
 
+BudgetKind = Literal["budget", "estimate", "settled", "cm_budget"]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -29,9 +32,7 @@ class Budget(_Model):
         description="Amount in 千円; null where the page prints no amount ('-')."
     )
     raw: str = Field(description="The budget text as on the page (normalised).")
-    kind: Literal["budget", "estimate", "settled", "cm_budget"] = Field(
-        description="予算額 / 算定見込額 / 決算額 / 区CM予算額."
-    )
+    kind: BudgetKind = Field(description="予算額 / 算定見込額 / 決算額 / 区CM予算額.")
     is_main: bool = Field(
         default=False, description="True for the amount chosen as budget_thousand_yen."
     )

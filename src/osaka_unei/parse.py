@@ -19,11 +19,13 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
+
+import regex
 
 from osaka_unei import variants as v
 from osaka_unei.extract import (
@@ -35,10 +37,7 @@ from osaka_unei.extract import (
 )
 from osaka_unei.models import (
     Budget,
-    Initiative,
-    Issue,
-    Reform,
-    Strategy,
+    BudgetKind,
     WardPolicy,
     rolled_up_budget,
     total_budget,
@@ -74,7 +73,9 @@ _GREGORIAN_YEAR = re.compile(r"(\d{4})\s*年度")
 _DATE = re.compile(r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日$")
 _PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*(\d+)$")
 _DRAFT = re.compile(r"\((?:素案|案)\)")
-_CODE_SEP = re.compile(r"\s*[-‐‑‒–—―−ー]\s*")
+_DASH_TO_HYPHEN = str.maketrans(dict.fromkeys(v.DASHES, "-"))
+# What every three-part code (1-1-1, a 具体的取組's) contains.
+_THREE_PART_CODE = re.compile(rf"\d{v.SEP}\d{{1,2}}{v.SEP}\d")
 _SDGS_ONLY = re.compile(r"^[\d\s、,・]+$")
 _LABEL_YEAR = re.compile(r"^(?:(令和|平成)\s*)?(\d{1,4}|元)")
 _TITLE_STRIP = "【】《》≪≫<>〈〉〔〕[] :"
@@ -145,109 +146,106 @@ def parse_source(source: str) -> WardPolicy:
 # --- page metadata -----------------------------------------------------------------------
 
 
-def _anchored(pattern: str) -> bool:
-    """Whether a pattern can only match at the start: a leading ^ and no top-level |."""
-    if not pattern.startswith("^"):
-        return False
-    depth, escaped, in_class = 0, False, False
-    for char in pattern:
-        if escaped:
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            return False
-    return True
-
-
-def _required_text(pattern: re.Pattern[str]) -> str:
-    """The longest run of plain characters at the top level of a pattern, which every match
-    contains ('' if none): `run in line` is a far cheaper test than the pattern itself."""
-    if pattern.flags & re.IGNORECASE:
-        return ""
-    try:
-        from re import _constants, _parser  # private: without them, no shortcut
-
-        items = list(_parser.parse(pattern.pattern))
-    except Exception:
-        return ""
-    runs, run = [], ""
-    for op, value in items:
-        if op is _constants.LITERAL:
-            run += chr(value)
-        else:
-            runs.append(run)
-            run = ""
-    return max([*runs, run], key=len)
-
-
 def _without_names(pattern: str) -> str:
     """A pattern's named groups made plain, so that patterns can be joined in one union."""
     return re.sub(r"\(\?P<\w+>", "(?:", pattern)
 
 
-class _LineKinds:
-    """Which table of line forms matches a line first, in table order, or None.
+# What the form index knows of a line, (at, match): every form before position `at` fails
+# to read it; `match` is the match of the form at `at` when it reads the line (None: not
+# known). A plain tuple: a line's reading is made for every line.
+Reading = tuple[int, re.Match[str] | None]
 
-    The ^-anchored forms of all tables share one `match` call (the first alternative that
-    matches names its table); the others keep their own `search`, tried only where the
-    text they require is: in a union their literal-prefix scan is lost and every position
-    tries every form (profiled: 3x slower than one search per form).
+
+class _FormIndex:
+    """Every line form of every table, in the order the rules try them, and the first of
+    them that reads a line (`read`). Forms before that one are known to fail, so a table
+    is tried from there on only (`match`) and a line that no form reads is not tried at
+    all: most lines are settled by one call.
+
+    The forms worth trying on a line are those that can begin with its first two
+    characters, worked out once per pair by partial matching (the `regex` module: can a
+    match start with these characters?). Forms with hints may match anywhere in a line and
+    are tried only where one of their hints occurs.
     """
 
-    def __init__(self, tables: tuple[tuple[str, tuple[v.LineForm, ...]], ...]) -> None:
-        alternatives = []
-        # (table, required text, pattern) of the unanchored forms, in table order; and for
-        # each table, those of the tables before it (they win over its anchored match).
-        self._floating: list[tuple[str, str, re.Pattern[str]]] = []
-        self._before: dict[str, list[tuple[str, str, re.Pattern[str]]]] = {}
-        for name, forms in tables:
-            self._before[name] = list(self._floating)
-            starts = [
-                _without_names(form.pattern.pattern)
-                for form in forms
-                if _anchored(form.pattern.pattern)
-            ]
-            if starts:
-                alternatives.append(f"(?P<{name}>{'|'.join(f'(?:{p})' for p in starts)})")
-            self._floating.extend(
-                (name, _required_text(form.pattern), form.pattern)
-                for form in forms
-                if not _anchored(form.pattern.pattern)
-            )
-        self._start = re.compile("|".join(alternatives)) if alternatives else None
+    def __init__(self, tables: dict[str, tuple[v.Form, ...]]) -> None:
+        self.forms: list[v.Form] = []
+        self.spans: dict[str, tuple[int, int]] = {}  # table → (start, stop) positions
+        for name, forms in tables.items():
+            self.spans[name] = (len(self.forms), len(self.forms) + len(forms))
+            self.forms.extend(forms)
+        self.none = len(self.forms)  # `at` of a line that no form reads
+        self.table_at = [
+            name for name, (start, stop) in self.spans.items() for _ in range(start, stop)
+        ]
+        self.table_at.append(None)
+        self._floating = tuple(at for at, form in enumerate(self.forms) if form.hints)
+        self._any_hint = re.compile(
+            "|".join(re.escape(hint) for form in self.forms for hint in form.hints)
+        )
+        self._starts = [
+            (at, regex.compile(form.pattern.pattern))
+            for at, form in enumerate(self.forms)
+            if not form.hints
+        ]
+        # first two characters → (forms that can begin so, the same with the hinted forms)
+        self._by_start: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
 
-    def __call__(self, text: str) -> str | None:
-        match = self._start.match(text) if self._start is not None else None
-        first = match.lastgroup if match else None
-        for name, required, pattern in self._before[first] if first else self._floating:
-            if required in text and pattern.search(text):
-                return name
-        return first
+    def _first(self, text: str, start: int, stop: int) -> Reading:
+        """The first form from position `start` to `stop` that reads `text`."""
+        begin = text[:2]
+        candidates = self._by_start.get(begin)
+        if candidates is None:
+            can = tuple(at for at, form in self._starts if form.match(begin, partial=True))
+            candidates = self._by_start[begin] = (can, tuple(sorted(can + self._floating)))
+        for at in candidates[1] if self._any_hint.search(text) else candidates[0]:
+            if at < start:
+                continue
+            if at >= stop:
+                break
+            form = self.forms[at]
+            match = form.pattern.search(text) if form.hints else form.pattern.match(text)
+            if match is not None:
+                return at, match
+        return self.none, None
+
+    def read(self, text: str) -> Reading:
+        """The first form that reads `text` and its match; (self.none, None) if none."""
+        return self._first(text, 0, self.none)
+
+    def match(
+        self, table: str, text: str, reading: Reading
+    ) -> tuple[int, v.Form, re.Match[str]] | None:
+        """The first form of `table` that reads `text` (position, form, match), given what
+        `reading` knows."""
+        start, stop = self.spans[table]
+        at, match = reading
+        if at >= stop:  # every form of the table fails: most calls
+            return None
+        if at < start or match is None:
+            at, match = self._first(text, max(at, start), stop)
+            if match is None:
+                return None
+        return at, self.forms[at], match
 
 
-def _any_form(patterns: Iterable[re.Pattern[str]]) -> Callable[[str], object]:
-    """One call that tells whether any form of a table can match a line, so the loop over
-    the forms runs only for the few lines where one does: a search for the text every form
-    requires where each has some, else all forms as one pattern without groups."""
-    patterns = list(patterns)
-    required = [_required_text(pattern) for pattern in patterns]
-    if all(required):
-        return re.compile("|".join(re.escape(text) for text in required)).search
-    bare = (_without_names(pattern.pattern) for pattern in patterns)
-    return re.compile("|".join(f"(?:{p})" for p in bare)).match
+# In the order _walk tries them. The rules ask each table they need; the order only decides
+# which table's form `read` finds when forms of two tables read a line.
+FORMS = _FormIndex(
+    {
+        "end": v.END_FORMS,  # where the body ends
+        "skip": v.SKIP_FORMS,  # lines to drop
+        "note": v.NOTE_FORMS,  # page-history notes
+        "section": v.SECTION_FORMS,
+        "marker": v.MARKER_FORMS,
+        "heading": v.HEADING_FORMS,
+        "reform": v.REFORM_FORMS,
+        "unread_heading": (v.LOOKS_LIKE_HEADING,),
+    }
+)
 
 
-# Where the body ends, lines to drop, page-history notes: in the order _walk tests them.
-_LINE_KIND = _LineKinds((("end", v.END_FORMS), ("skip", v.SKIP_FORMS), ("note", v.NOTE_FORMS)))
 _ADOBE = next(form.pattern for form in v.SKIP_FORMS if form.name == "Adobe licence note")
 _ALT_MARKERS = next(form.pattern for form in v.SKIP_FORMS if form.name == "alt-text markers")
 
@@ -340,7 +338,7 @@ def amount_thousand_yen(text: str) -> int | None:
     return int(thousands) if thousands == thousands.to_integral_value() else None
 
 
-def _budget_kind(label: str | None) -> str:
+def _budget_kind(label: str | None) -> BudgetKind:
     if label is None:
         return "budget"
     if "CM" in label:
@@ -352,42 +350,62 @@ def _budget_kind(label: str | None) -> str:
     return "budget"
 
 
-@dataclass(slots=True)
-class _Budgets:
+class FoundBudget(NamedTuple):
+    """A budget as a line states it; it becomes a models.Budget (the same fields and
+    is_main) once its node's main amount is chosen (choose_main)."""
+
+    label: str | None
+    fiscal_year: int | None
+    amount_thousand_yen: int | None
+    raw: str
+    kind: BudgetKind
+
+
+class _Budgets(NamedTuple):
     """Budget text found in one line, and the line without it."""
 
     text: str
-    budgets: list[Budget]
-    warnings: list[str]
+    budgets: tuple[FoundBudget, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 def _make_budget(
     label: str | None, amount_text: str | None, raw: str, page_year: int, warnings: list[str]
-) -> Budget:
+) -> FoundBudget:
     amount = None
     if amount_text is not None:
         amount = amount_thousand_yen(amount_text)
         if amount is None:
             warnings.append(f"amount is not a whole number of 千円, kept as null: {raw}")
     label = label.strip() if label else None
-    return Budget(
-        label=label,
-        fiscal_year=_label_fiscal_year(label, page_year) if label else None,
-        amount_thousand_yen=amount,
-        raw=raw,
-        kind=_budget_kind(label),
+    return FoundBudget(
+        label,
+        _label_fiscal_year(label, page_year) if label else None,
+        amount,
+        raw,
+        _budget_kind(label),
     )
 
 
 def extract_budgets(text: str, page_year: int) -> _Budgets:
     """Take every budget form (variants.BUDGET_FORMS, in order) out of a line."""
-    found: list[tuple[int, Budget]] = []
-    warnings: list[str] = []
+    return _Budgets(*_split_budgets(text, page_year))
+
+
+_NO_BUDGETS: tuple[FoundBudget, ...] = ()
+
+
+def _split_budgets(
+    text: str, page_year: int
+) -> tuple[str, tuple[FoundBudget, ...], tuple[str, ...]]:
+    """extract_budgets as a plain tuple, for the walk: it runs on nearly every line, and
+    most lines hold no budget (they are returned as they are, the same object)."""
     if _BUDGET_HINT[0] not in text and _BUDGET_HINT[1] not in text:
-        return _Budgets(text, [], warnings)
+        return text, _NO_BUDGETS, ()
     if len(text) > _BUDGET_SCAN_LIMIT:
-        warnings.append(f"a line of {len(text)} characters was not scanned for budgets")
-        return _Budgets(text, [], warnings)
+        return text, (), (f"a line of {len(text)} characters was not scanned for budgets",)
+    found: list[tuple[int, FoundBudget]] = []
+    warnings: list[str] = []
     heading_label: str | None = None
     for form in v.BUDGET_FORMS:
         if not _may_hold(form.name, text):
@@ -418,19 +436,17 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
     if heading_label is not None:
         # 【主な具体的取組(4年度予算額) title(77,800千円)】: the label names the bare amounts.
         budgets = [
-            budget.model_copy(
-                update={
-                    "label": heading_label,
-                    "fiscal_year": _label_fiscal_year(heading_label, page_year),
-                    "kind": _budget_kind(heading_label),
-                }
+            budget._replace(
+                label=heading_label,
+                fiscal_year=_label_fiscal_year(heading_label, page_year),
+                kind=_budget_kind(heading_label),
             )
             if budget.label is None
             else budget
             for budget in budgets
         ]
     text = text.strip(" /、,")
-    return _Budgets(text, budgets, warnings)
+    return text, tuple(budgets), tuple(warnings)
 
 
 def _may_hold(place: v.BudgetPlace, text: str) -> bool:
@@ -458,37 +474,35 @@ def _without_spans(text: str, matches: list[re.Match[str]]) -> str:
     return " ".join(piece for piece in pieces if piece)
 
 
-def choose_main(budgets: list[Budget], page_year: int, draft: bool) -> list[Budget]:
-    """Mark the node's main amount: the 予算額 of the page's year (or unlabelled); on a draft
-    its 算定見込額 first. Never a 決算額, another year's amount or a CM amount."""
+def _main_budget(budgets: Sequence[FoundBudget], page_year: int, draft: bool) -> FoundBudget | None:
+    """A node's main amount: the 予算額 of the page's year (or unlabelled); on a draft its
+    算定見込額 first. Never a 決算額, another year's amount or a CM amount."""
     eligible = [
         b
         for b in budgets
         if b.kind in ("budget", "estimate") and b.fiscal_year in (None, page_year)
     ]
     preference = ("estimate", "budget") if draft else ("budget", "estimate")
-    for kind in preference:
-        for budget in eligible:
-            if budget.kind == kind:
-                # Copies only where is_main changes: model_copy is the slow part here.
-                return [
-                    b.model_copy(update={"is_main": b is budget})
-                    if b.is_main != (b is budget)
-                    else b
-                    for b in budgets
-                ]
-    return budgets
+    return next((b for kind in preference for b in eligible if b.kind == kind), None)
 
 
-def main_amount(budgets: list[Budget]) -> int | None:
-    return next((b.amount_thousand_yen for b in budgets if b.is_main), None)
+def _budget_fields(
+    budgets: Sequence[FoundBudget], page_year: int, draft: bool
+) -> list[dict[str, object]]:
+    """A node's budgets as the fields of models.Budget, its main amount marked."""
+    main = _main_budget(budgets, page_year, draft)
+    return [{**budget._asdict(), "is_main": budget is main} for budget in budgets]
+
+
+def choose_main(budgets: Sequence[FoundBudget], page_year: int, draft: bool) -> list[Budget]:
+    """A node's budgets as models, its main amount marked (see _main_budget)."""
+    return [Budget(**fields) for fields in _budget_fields(budgets, page_year, draft)]  # type: ignore[arg-type]
 
 
 # --- headings ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Heading:
+class Heading(NamedTuple):
     kind: Kind
     code: str | None
     title: str | None
@@ -507,7 +521,11 @@ def _clean_title(raw: str | None) -> str | None:
 
 
 def normalize_code(raw: str) -> str:
-    return "-".join(str(int(part)) for part in _CODE_SEP.split(raw.strip()))
+    """'1 ‐ 01' → '1-1': any dash, no spaces, no leading zeros."""
+    code = "".join(raw.split()).translate(_DASH_TO_HYPHEN)
+    if code.isascii() and not code.startswith("0") and "-0" not in code:
+        return code  # already plain: nearly every code
+    return "-".join(str(int(part)) for part in code.split("-"))
 
 
 def _kind_from_keyword(keyword: str | None) -> Kind | None:
@@ -516,73 +534,51 @@ def _kind_from_keyword(keyword: str | None) -> Kind | None:
     return "strategy" if "戦略" in keyword else "initiative"
 
 
-# Most lines are text: one call rules out every form of a table before the loop runs;
-# for headings it also names the first form that matches, where the loop starts.
-_FIRST_HEADING = re.compile(
-    "|".join(
-        f"(?P<f{index}>{_without_names(form.pattern.pattern)})"
-        for index, form in enumerate(v.HEADING_FORMS)
-    )
-)
-_ANY_MARKER = _any_form(form.pattern for form in v.MARKER_FORMS)
-_ANY_SECTION = _any_form(form.pattern for form in v.SECTION_FORMS)
+def _reading(text: str, reading: Reading | None) -> Reading:
+    return FORMS.read(text) if reading is None else reading
 
 
-def match_heading(text: str) -> Heading | None:
-    """The first form of variants.HEADING_FORMS that reads the line, or None."""
-    first = _FIRST_HEADING.match(text)
-    if first is None:
-        return None
-    for form in v.HEADING_FORMS[int(first.lastgroup[1:]) :]:  # type: ignore[index]
-        match = form.pattern.match(text)
-        if match is None:
-            continue
+def match_heading(text: str, reading: Reading | None = None) -> Heading | None:
+    """The first form of variants.HEADING_FORMS that reads the line, or None. `reading`:
+    FORMS.read(text), if the caller has it."""
+    reading = _reading(text, reading)
+    while (found := FORMS.match("heading", text, reading)) is not None:
+        at, form, match = found
         groups = match.groupdict()
         code = normalize_code(groups["code"]) if groups.get("code") else None
-        keyword_kind = _kind_from_keyword(groups.get("kw"))
         kind: Kind | None
         if form.role == "issue":
             kind = "issue"
         elif code is not None and code.count("-") in (1, 2):
             kind = "strategy" if code.count("-") == 1 else "initiative"
         elif code is not None:
-            # 【戦略1】: a code that fits no level; reported as an unread heading, not guessed.
-            continue
+            kind = None  # 【戦略1】: a code that fits no level; reported as unread, not guessed
         else:
-            kind = keyword_kind
-        if kind is None:
-            continue
-        rest = (groups.get("rest") or "").strip() or None
-        return Heading(kind, code, _clean_title(groups.get("title")), rest, form.name)
+            kind = _kind_from_keyword(groups.get("kw"))
+        if kind is not None:
+            rest = (groups.get("rest") or "").strip() or None
+            return Heading(kind, code, _clean_title(groups.get("title")), rest, form.name)
+        reading = (at + 1, None)  # the forms after it may still read the line
     return None
 
 
-def match_marker(text: str) -> tuple[v.MarkerName, re.Match[str]] | None:
-    if not _ANY_MARKER(text):
-        return None
-    for form in v.MARKER_FORMS:
-        match = form.pattern.match(text)
-        if match:
-            return form.name, match
-    return None
+def match_marker(
+    text: str, reading: Reading | None = None
+) -> tuple[v.MarkerName, re.Match[str]] | None:
+    found = FORMS.match("marker", text, _reading(text, reading))
+    return (found[1].name, found[2]) if found is not None else None  # type: ignore[return-value]
 
 
-def match_section(text: str) -> tuple[v.SectionName, re.Match[str]] | None:
-    if not _ANY_SECTION(text):
-        return None
-    for form in v.SECTION_FORMS:
-        match = form.pattern.match(text)
-        if match:
-            return form.name, match
-    return None
+def match_section(
+    text: str, reading: Reading | None = None
+) -> tuple[v.SectionName, re.Match[str]] | None:
+    found = FORMS.match("section", text, _reading(text, reading))
+    return (found[1].name, found[2]) if found is not None else None  # type: ignore[return-value]
 
 
-def match_reform(text: str) -> re.Match[str] | None:
-    for form in v.REFORM_FORMS:
-        match = form.pattern.match(text)
-        if match:
-            return match
-    return None
+def match_reform(text: str, reading: Reading | None = None) -> re.Match[str] | None:
+    found = FORMS.match("reform", text, _reading(text, reading))
+    return found[2] if found is not None else None
 
 
 # --- the pass over the lines ------------------------------------------------------------
@@ -597,7 +593,7 @@ class _Node:
     issue: _Node | None = None  # the 経営課題 the page was in when this node appeared
     strategy: _Node | None = None  # nearest preceding 戦略 of that issue (for unnumbered)
     lines: list[str] = field(default_factory=list)
-    budgets: list[Budget] = field(default_factory=list)
+    budgets: list[FoundBudget] = field(default_factory=list)
     sdgs: list[int] = field(default_factory=list)
 
 
@@ -640,6 +636,8 @@ class _PageState:
 
 
 def _is_repeated_title(text: str, title_key: str) -> bool:
+    if text[:1] != title_key[:1]:  # lines are trimmed: most lines end here
+        return False
     key = text.replace(" ", "")
     return key.startswith(title_key) and len(key) - len(title_key) <= 30
 
@@ -648,14 +646,14 @@ def _drop_attachment_names(lines: list[Line]) -> list[Line]:
     """In a capture an attachment's link text stands just before the Adobe licence note."""
     kept: list[Line] = []
     for line in lines:
-        if _ADOBE.search(line.text) and kept and _SENTENCE_END not in kept[-1].text:
+        if _ADOBE.match(line.text) and kept and _SENTENCE_END not in kept[-1].text:
             kept.pop()
         kept.append(line)
     return kept
 
 
-def _start_node(state: _PageState, heading: Heading, budgets: list[Budget]) -> None:
-    node = _Node(heading.kind, heading.code, heading.title, len(state.nodes), budgets=budgets)
+def _start_node(state: _PageState, heading: Heading, budgets: Sequence[FoundBudget]) -> None:
+    node = _Node(heading.kind, heading.code, heading.title, len(state.nodes), budgets=list(budgets))
     if heading.rest:
         node.lines.append(heading.rest)
     if heading.kind == "issue":
@@ -675,7 +673,7 @@ def _start_node(state: _PageState, heading: Heading, budgets: list[Budget]) -> N
     state.current = node
 
 
-def _attach_budgets(state: _PageState, budgets: list[Budget], text: str) -> None:
+def _attach_budgets(state: _PageState, budgets: Sequence[FoundBudget], text: str) -> None:
     if not budgets:
         return
     if state.current is None:
@@ -684,58 +682,59 @@ def _attach_budgets(state: _PageState, budgets: list[Budget], text: str) -> None
     state.current.budgets.extend(budgets)
 
 
-def _issue_line(state: _PageState, line: Line) -> None:
-    scanned = extract_budgets(line.text, state.fiscal_year)
-    state.warnings.extend(scanned.warnings)
-    text = scanned.text
+def _issue_line(state: _PageState, line: Line, reading: Reading) -> None:
+    text, budgets, warnings = _split_budgets(line.text, state.fiscal_year)
+    if warnings:
+        state.warnings.extend(warnings)
+    if text is not line.text:
+        reading = FORMS.read(text)
     if not text:
-        _attach_budgets(state, scanned.budgets, line.text)
+        _attach_budgets(state, budgets, line.text)
         return
     if state.expect_sdgs:
         state.expect_sdgs = False
         if _SDGS_ONLY.match(text) and state.current_issue is not None:
             state.current_issue.sdgs.extend(_sdg_goals(text))
             return
-    marker = match_marker(text)
-    if marker is not None:
-        name, match = marker
-        if name == "sdgs":
-            goals = _sdg_goals(match.group("goals") or "")
-            if state.current_issue is not None:
-                state.current_issue.sdgs.extend(goals)
-            state.expect_sdgs = not goals
-        elif name == "strategy_list":
-            state.strategy_list = True
-        elif name == "initiative_list":
-            state.strategy_list = False
-        _attach_budgets(state, scanned.budgets, line.text)
-        return
-    heading = match_heading(text)
-    if heading is not None:
-        _start_node(state, heading, scanned.budgets)
-        return
-    if v.LOOKS_LIKE_HEADING.match(text):
-        state.warn(f"heading form not recognised, kept as text: {text[:60]}")
+    if reading[0] < FORMS.none:  # some form reads the line
+        marker = match_marker(text, reading)
+        if marker is not None:
+            name, match = marker
+            if name == "sdgs":
+                goals = _sdg_goals(match.group("goals") or "")
+                if state.current_issue is not None:
+                    state.current_issue.sdgs.extend(goals)
+                state.expect_sdgs = not goals
+            elif name == "strategy_list":
+                state.strategy_list = True
+            elif name == "initiative_list":
+                state.strategy_list = False
+            _attach_budgets(state, budgets, line.text)
+            return
+        heading = match_heading(text, reading)
+        if heading is not None:
+            _start_node(state, heading, budgets)
+            return
+        if FORMS.match("unread_heading", text, reading) is not None:
+            state.warn(f"heading form not recognised, kept as text: {text[:60]}")
     if state.strategy_list and state.current_issue is not None:
         # 令和5年度+: 主な戦略(課題解決の方策) is followed by unnumbered strategy bullets.
-        _start_node(
-            state, Heading("strategy", None, text, None, "strategy bullet"), scanned.budgets
-        )
+        _start_node(state, Heading("strategy", None, text, None, "strategy bullet"), budgets)
         return
     if state.current is None:
         state.warn(f"text before the first 経営課題, not kept: {text[:60]}")
         return
     state.current.lines.append(text)
-    state.current.budgets.extend(scanned.budgets)
+    state.current.budgets.extend(budgets)
 
 
 def _sdg_goals(text: str) -> list[int]:
     return [int(n) for n in re.findall(r"\d+", text) if 1 <= int(n) <= 17]
 
 
-def _reform_line(state: _PageState, line: Line) -> None:
+def _reform_line(state: _PageState, line: Line, reading: Reading) -> None:
     text = line.text
-    match = match_reform(text)
+    match = match_reform(text, reading)
     if match is not None:
         state.reform_style = "explicit"
         code = match.group("code")
@@ -745,7 +744,7 @@ def _reform_line(state: _PageState, line: Line) -> None:
             )
         )
         return
-    marker = match_marker(text)
+    marker = match_marker(text, reading)
     if marker is not None and marker[0] == "reform_contents":
         return
     heading_like = not line.bullet and len(text) <= 40 and not text.endswith(_SENTENCE_END)
@@ -778,33 +777,34 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
     ended = False
     for line in body:
         text = line.text
-        kind = _LINE_KIND(text)
-        if kind == "end":
+        reading = FORMS.read(text)
+        at, match = reading
+        table = FORMS.table_at[at]  # the first table with a form that reads the line
+        if table == "end":
             ended = True
             break
-        if kind == "skip" or _is_repeated_title(text, title_key):
+        if table == "skip" or _is_repeated_title(text, title_key):
             continue
-        if kind == "note":
+        if table == "note":
             state.notes.append(text)
             continue
-        section = match_section(text)
-        if section is not None:
-            name, match = section
+        if table == "section":
+            name = FORMS.forms[at].name
             if name == "reforms":
-                state.plan = match.group("plan")
+                state.plan = match.group("plan")  # type: ignore[union-attr]
             if name != "block_heading":
-                state.section = name
+                state.section = name  # type: ignore[assignment]
             continue
-        if state.section != "issues" and _heading_without_budgets(text, state.fiscal_year):
+        if state.section != "issues" and _heading_without_budgets(text, state.fiscal_year, reading):
             # A heading outside the issues part (a page without the 重点的に… line).
             state.section = "issues"
         if state.section == "pre":
             _pre_line(state, text)
         elif state.section == "issues":
             state.issue_lines.add(id(line))
-            _issue_line(state, line)
+            _issue_line(state, line, reading)
         elif state.section == "reforms":
-            _reform_line(state, line)
+            _reform_line(state, line, reading)
         else:
             state.texts[state.section].append(text)
     if not ended and body and _unclosed(body[-1].text):
@@ -812,10 +812,11 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
         state.warn(f"the page seems cut off after: {body[-1].text[-30:]}")
 
 
-def _heading_without_budgets(text: str, page_year: int) -> Heading | None:
+def _heading_without_budgets(text: str, page_year: int, reading: Reading) -> Heading | None:
     """The heading a line outside the issues part reads as, once its budget text is out
-    (both steps return at once on the plain text most such lines are)."""
-    return match_heading(extract_budgets(text, page_year).text)
+    (`reading`: FORMS.read(text); both steps return at once on plain text)."""
+    without = _split_budgets(text, page_year)[0]
+    return match_heading(without, reading if without is text else None)
 
 
 def _warn_unread_initiatives(state: _PageState, lines: list[Line]) -> None:
@@ -827,7 +828,10 @@ def _warn_unread_initiatives(state: _PageState, lines: list[Line]) -> None:
         text = line.text
         if id(line) in state.issue_lines:
             continue
-        heading = _heading_without_budgets(text, state.fiscal_year)
+        without = _split_budgets(text, state.fiscal_year)[0]
+        if not _THREE_PART_CODE.search(without):
+            continue
+        heading = match_heading(without)
         if heading is None or heading.kind != "initiative" or heading.code is None:
             continue
         if heading.code not in read:
@@ -936,44 +940,42 @@ def _assemble(state: _PageState) -> list[_Branch]:
 def _node_fields(node: _Node | None, page_year: int, draft: bool) -> dict[str, object]:
     if node is None:
         return {"title": None, "description": None, "budget_thousand_yen": None, "budgets": []}
-    budgets = choose_main(node.budgets, page_year, draft)
+    main = _main_budget(node.budgets, page_year, draft)
     return {
         "title": node.title,
         "description": join_lines(node.lines),
-        "budget_thousand_yen": main_amount(budgets),
-        "budgets": budgets,
+        "budget_thousand_yen": main.amount_thousand_yen if main is not None else None,
+        "budgets": [{**budget._asdict(), "is_main": budget is main} for budget in node.budgets],
     }
 
 
-def _to_models(branches: list[_Branch], page_year: int, draft: bool) -> list[Issue]:
+def _issue_fields(branches: list[_Branch], page_year: int, draft: bool) -> list[dict[str, object]]:
+    """The tree as the fields of the models (Issue → Strategy → Initiative): the policy is
+    validated once, as a whole, which is several times faster than a model per node."""
     issues = []
     for issue_pos, issue in enumerate(_in_code_order(branches), start=1):
         strategies = []
         for strategy_pos, strategy in enumerate(_in_code_order(issue.children), start=1):
             initiatives = [
-                Initiative(
-                    code=leaf.code,
-                    position=position,
-                    **_node_fields(leaf, page_year, draft),  # type: ignore[arg-type]
-                )
+                {"code": leaf.code, "position": position, **_node_fields(leaf, page_year, draft)}
                 for position, leaf in enumerate(_in_code_order(strategy.leaves), start=1)  # type: ignore[arg-type]
             ]
             strategies.append(
-                Strategy(
-                    code=strategy.code,
-                    position=strategy_pos,
-                    initiatives=initiatives,
-                    **_node_fields(strategy.node, page_year, draft),  # type: ignore[arg-type]
-                )
+                {
+                    "code": strategy.code,
+                    "position": strategy_pos,
+                    "initiatives": initiatives,
+                    **_node_fields(strategy.node, page_year, draft),
+                }
             )
         issues.append(
-            Issue(
-                code=issue.code,
-                position=issue_pos,
-                sdgs=sorted(set(issue.node.sdgs)) if issue.node else [],
-                strategies=strategies,
-                **_node_fields(issue.node, page_year, draft),  # type: ignore[arg-type]
-            )
+            {
+                "code": issue.code,
+                "position": issue_pos,
+                "sdgs": sorted(set(issue.node.sdgs)) if issue.node else [],
+                "strategies": strategies,
+                **_node_fields(issue.node, page_year, draft),
+            }
         )
     return issues
 
@@ -1002,7 +1004,7 @@ def build_policy(
     state.warnings.extend(year_warnings)
     _walk(state, lines[title_index + 1 :])
     _warn_unread_initiatives(state, lines)
-    issues = _to_models(_assemble(state), fiscal_year, draft)
+    issues = _issue_fields(_assemble(state), fiscal_year, draft)
 
     url_slug, url_page_id = page_address(url) or (None, None)
     ward_slug = WARD_SLUGS[ward]
@@ -1011,28 +1013,30 @@ def build_policy(
     page_id = state.page_number or url_page_id
     if state.page_number and url_page_id and state.page_number != url_page_id:
         state.warn(f"page number {state.page_number} differs from the address ({url_page_id})")
-    policy = WardPolicy(
-        title=title,
-        ward=ward,
-        ward_slug=ward_slug,
-        fiscal_year=fiscal_year,
-        fiscal_year_label=label,
-        draft=draft,
-        published=state.published,
-        page_id=page_id,
-        url=url,
-        goal=join_lines(state.texts["goal"]),
-        mission=join_lines(state.texts["mission"]),
-        basic_policy=join_lines(state.texts["basic_policy"]),
-        issues=issues,
-        reforms=[
-            Reform(plan=r.plan, code=r.code, title=r.title, contents=r.contents)
-            for r in state.reforms
-        ],
-        notes=state.notes,
-        warnings=state.warnings,
-        source_format=source_format,
-        source_sha256=source_sha256,
+    policy = WardPolicy.model_validate(
+        {
+            "title": title,
+            "ward": ward,
+            "ward_slug": ward_slug,
+            "fiscal_year": fiscal_year,
+            "fiscal_year_label": label,
+            "draft": draft,
+            "published": state.published,
+            "page_id": page_id,
+            "url": url,
+            "goal": join_lines(state.texts["goal"]),
+            "mission": join_lines(state.texts["mission"]),
+            "basic_policy": join_lines(state.texts["basic_policy"]),
+            "issues": issues,
+            "reforms": [
+                {"plan": r.plan, "code": r.code, "title": r.title, "contents": r.contents}
+                for r in state.reforms
+            ],
+            "notes": state.notes,
+            "warnings": state.warnings,
+            "source_format": source_format,
+            "source_sha256": source_sha256,
+        }
     )
     _sanity_check(policy)
     return policy

@@ -15,11 +15,15 @@ from typing import Literal
 # Brackets the pages put around headings, in any pairing (the city's typos included).
 OPEN = r"[【《≪<\[〈〔]"
 CLOSE = r"[】》≫>\]〉〕]"
+# A title runs to the first closing bracket. Greedy, not lazy: the trailing spaces it takes
+# are stripped with the brackets (parse._clean_title), and a lazy run costs a test of the
+# rest of the pattern at every character (profiled: half the time of a heading match).
 _NOT_CLOSE = r"[^】》≫>\]〉〕]"
 # 1-1 or 1-1-1; the hyphen may be any dash the pages use.
-_SEP = r"\s*[-‐‑‒–—―−ー]\s*"
-_CODE = rf"\d{{1,2}}(?:{_SEP}\d{{1,2}}){{0,2}}"
-_CODE2 = rf"\d{{1,2}}{_SEP}\d{{1,2}}(?:{_SEP}\d{{1,2}})?"  # at least two parts
+DASHES = "-‐‑‒–—―−ー"
+SEP = rf"\s*[{DASHES}]\s*"
+_CODE = rf"\d{{1,2}}(?:{SEP}\d{{1,2}}){{0,2}}"
+_CODE2 = rf"\d{{1,2}}{SEP}\d{{1,2}}(?:{SEP}\d{{1,2}})?"  # at least two parts
 _KW = r"(?P<kw>(?:主な)?\s*(?:戦略|具体的な?取(?:り)?組(?:み)?))"
 _TITLE_SEP = r"\s*[::.]?\s*"
 
@@ -29,13 +33,18 @@ Role = Literal["issue", "node", "node_unnumbered"]
 @dataclass(frozen=True, slots=True)
 class Form:
     """One form of a line: its name, the era it belongs to, an example as the page prints
-    it, and the pattern. `role` says what a heading form reads (see HEADING_FORMS)."""
+    it, and the pattern. `role` says what a heading form reads (see HEADING_FORMS).
+
+    A form is matched at the start of the line, unless it has `hints`: then it may match
+    anywhere in the line, and every match contains one of the hints (the line is searched
+    only where one occurs)."""
 
     name: str
     era: str
     example: str
     pattern: re.Pattern[str]
     role: Role | None = None
+    hints: tuple[str, ...] = ()
 
 
 # Names kept for readers and annotations: every table holds Forms.
@@ -48,8 +57,8 @@ def _form(name: str, role: Role, era: str, example: str, regex: str) -> Form:
     return Form(name, era, example, re.compile(regex), role)
 
 
-def _plain(name: str, era: str, example: str, regex: str) -> Form:
-    return Form(name, era, example, re.compile(regex))
+def _plain(name: str, era: str, example: str, regex: str, hints: tuple[str, ...] = ()) -> Form:
+    return Form(name, era, example, re.compile(regex), hints=hints)
 
 
 HEADING_FORMS: tuple[Form, ...] = (
@@ -65,7 +74,7 @@ HEADING_FORMS: tuple[Form, ...] = (
         "issue",
         "H27–R4",
         "【経営課題1 地域福祉の推進】",
-        rf"^{OPEN}\s*経営課題\s*(?P<code>\d{{1,2}}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+?)\s*"
+        rf"^{OPEN}\s*経営課題\s*(?P<code>\d{{1,2}}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+)\s*"
         rf"(?:{CLOSE}\s*(?P<rest>.*))?$",
     ),
     _form(
@@ -87,7 +96,7 @@ HEADING_FORMS: tuple[Form, ...] = (
         "node",
         "H25–R4 (北区 H31, 港区 R4 with 主な, H25 with a colon)",
         "【戦略1-1 地域防災】",
-        rf"^(?:主な)?{OPEN}\s*{_KW}\s*(?P<code>{_CODE}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+?)\s*"
+        rf"^(?:主な)?{OPEN}\s*{_KW}\s*(?P<code>{_CODE}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+)\s*"
         rf"(?:{CLOSE}\s*(?P<rest>.*))?$",
     ),
     _form(
@@ -95,7 +104,7 @@ HEADING_FORMS: tuple[Form, ...] = (
         "node",
         "H25–H29 (西区 H29)",
         "主な戦略【1-1 地域活動協議会の活動支援】",
-        rf"^{_KW}\s*{OPEN}\s*(?P<code>{_CODE}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}*?)\s*"
+        rf"^{_KW}\s*{OPEN}\s*(?P<code>{_CODE}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}*)\s*"
         rf"(?:{CLOSE}\s*(?P<rest>.*))?$",
     ),
     _form(
@@ -103,7 +112,7 @@ HEADING_FORMS: tuple[Form, ...] = (
         "node",
         "H25–R4 (鶴見区 R4; <1-1 …> in H25–26)",
         "【1-1 地域共生社会の実現】",
-        rf"^{OPEN}\s*(?P<code>{_CODE2}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+?)\s*"
+        rf"^{OPEN}\s*(?P<code>{_CODE2}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+)\s*"
         rf"(?:{CLOSE}\s*(?P<rest>.*))?$",
     ),
     _form(
@@ -125,7 +134,7 @@ HEADING_FORMS: tuple[Form, ...] = (
         "node_unnumbered",
         "R4 (label '(4年度予算額)' in the heading, amount after the title)",
         "【主な具体的取組(4年度予算額) 地域活動の支援(77,800千円)】",
-        rf"^{OPEN}\s*{_KW}{_TITLE_SEP}(?P<title>{_NOT_CLOSE}+?)\s*{CLOSE}\s*(?P<rest>.*)$",
+        rf"^{OPEN}\s*{_KW}{_TITLE_SEP}(?P<title>{_NOT_CLOSE}+)\s*{CLOSE}\s*(?P<rest>.*)$",
     ),
 )
 
@@ -225,12 +234,14 @@ SKIP_FORMS: tuple[Form, ...] = (
         "H29–",
         "平成29年度 西区運営方針改定履歴",
         r"運営方針改定履歴$",
+        hints=("運営方針改定履歴",),
     ),
     _plain(
         "attachment link",
         "all",
         "平成29年度 西区運営方針(PDF形式, 92.62KB)",
         r"\((?:PDF|Word|Excel|ワード|エクセル)形式[^)]*\)$",
+        hints=("形式",),
     ),
     _plain(
         "Adobe licence note",
@@ -260,12 +271,14 @@ NOTE_FORMS: tuple[Form, ...] = (
         "H25– (素案/案 pages)",
         "この運営方針(素案)は、予算編成の過程で変更となる場合があります。",
         r"(?:素案|\(案\)).{0,40}(?:予算|変更|修正)",
+        hints=("素案", "(案)"),
     ),
     _plain(
         "evaluation note",
         "R6–",
         "アウトカム指標の達成状況等を踏まえ自己評価を行い、今後の方針を記載しています。",
         r"アウトカム指標.{0,60}(?:自己評価|今後の方針)",
+        hints=("アウトカム指標",),
     ),
 )
 
@@ -316,7 +329,7 @@ REFORM_FORMS: tuple[Form, ...] = (
         "item and title in brackets",
         "H27–R4",
         "【取組項目1 国民健康保険料の収納率向上】",
-        rf"^{OPEN}\s*(?:主な)?取組項目\s*(?P<code>\d{{1,2}})?{_TITLE_SEP}(?P<title>{_NOT_CLOSE}+?)\s*{CLOSE}$",
+        rf"^{OPEN}\s*(?:主な)?取組項目\s*(?P<code>\d{{1,2}})?{_TITLE_SEP}(?P<title>{_NOT_CLOSE}+)\s*{CLOSE}$",
     ),
     _plain(
         "主な取組項目, plain",
@@ -327,8 +340,11 @@ REFORM_FORMS: tuple[Form, ...] = (
 )
 
 # A heading-like line that no form matched: reported, never silently taken as text.
-LOOKS_LIKE_HEADING = re.compile(
-    rf"^(?:主な)?{OPEN}?\s*(?:主な)?\s*(?:経営課題|戦略|具体的な?取(?:り)?組)\s*\d"
+LOOKS_LIKE_HEADING = _plain(
+    "numbered heading that no form reads",
+    "all (the city's typos: a code that fits no level, a bracket in the wrong place)",
+    "【戦略1】 地域防災力の向上",
+    rf"^(?:主な)?{OPEN}?\s*(?:主な)?\s*(?:経営課題|戦略|具体的な?取(?:り)?組)\s*\d",
 )
 
 
