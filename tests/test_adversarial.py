@@ -26,16 +26,25 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from osaka_unei import parse as p
 from osaka_unei import variants as v
 from osaka_unei.extract import (
+    _BLOCK_TAGS,
+    _BULLET,
+    _BULLET_START,
+    _CHROME_SELECTORS,
+    _NFKC_BOUNDARY_BEFORE,
     _NFKC_STABLE,
     CONTROL_CHARS,
     Line,
     PageError,
     _decode,
+    _first_text,
+    _title_from_head,
     extract,
+    html_lines,
     nfkc_text,
 )
 from osaka_unei.models import WardPolicy
@@ -301,8 +310,27 @@ def test_nfkc_stable_ranges() -> None:
             assert code not in seconds, hex(code)
 
 
+def test_nfkc_boundary_ranges() -> None:
+    """A run starting with a character of _NFKC_BOUNDARY_BEFORE is normalized on its own:
+    the first character of its NFKD is a starter that never composes with the character
+    before it (a canonical pair, or Hangul: a vowel after a leading consonant, a trailing
+    consonant after a syllable)."""
+    seconds = _composition_seconds() | set(range(0x1161, 0x1176)) | set(range(0x11A8, 0x11C3))
+    stable = re.compile(f"[{_NFKC_STABLE}]")
+    boundary = re.compile(f"[{_NFKC_BOUNDARY_BEFORE}]")
+    for code in range(0x10000):
+        char = chr(code)
+        if boundary.match(char) and not stable.match(char):
+            first = unicodedata.normalize("NFKD", char)[0]
+            assert unicodedata.combining(first) == 0, hex(code)
+            assert ord(first) not in seconds, hex(code)
+
+
+# Compositions with the character before a run (か + U+3099, ᄀ + ㅏ, ｶ + ﾞ, ଇ + ା), inside a
+# run (Ａ + U+0301), and runs that start with a boundary character (（, U+3000, Å, ①, ㈱ …).
 _TRICKY = (
     "か\u3099は\u309aｶﾞﾊﾟ①②\u3000（１）ＡＢ\u00a0e\u0301\u1100\u1161\u11a8㈱㌔\uf900\u2f00・ー。"
+    "\u314f\u3131\uff76\uff9e\u0b47\u0b3e\u0483\u20d0\u2025\u216b\u212b\uff3f\uac00€※"
 )
 
 
@@ -310,6 +338,20 @@ _TRICKY = (
 @given(st.text(alphabet=st.one_of(st.sampled_from(_TRICKY), st.characters()), max_size=80))
 def test_nfkc_text_equals_nfkc(text: str) -> None:
     assert nfkc_text(text) == nfkc(text)
+
+
+@settings(max_examples=300, deadline=None, derandomize=not EXPLORE)
+@given(st.text(alphabet=st.sampled_from(_TRICKY + "aか一"), max_size=40))
+def test_nfkc_text_equals_nfkc_on_tricky_text(text: str) -> None:
+    """Only tricky characters: both ways of normalizing a run (on its own, or with the
+    character before it) are taken often."""
+    assert nfkc_text(text) == nfkc(text)
+
+
+def test_bullet_start_holds_every_bullet() -> None:
+    """_node_lines tries _BULLET only on lines that start with a character of _BULLET_START."""
+    starts = {chr(code) for code in range(0x10000) if _BULLET.match(chr(code) + " ")}
+    assert starts <= _BULLET_START
 
 
 @settings(max_examples=300, deadline=None, derandomize=not EXPLORE)
@@ -331,6 +373,128 @@ def test_decode_shortcut_equals_regex(data: bytes) -> None:
     assert not CONTROL_CHARS.search(text)
     if same:
         assert text.encode("utf-8") == data
+
+
+# --- html_lines equals sentinels after dropping everything first --------------------------
+
+_SENTINEL = "\x1e"
+_MARK = "\x1f"
+_ALL_DROPPED = (
+    "script,style,noscript,template,iframe,object,select,textarea,button,.mol_attachfileblock"
+)
+
+
+def _sentinel_lines(node: LexborNode) -> list[Line]:
+    """The plain _node_lines: a sentinel text node before and after each block and <li>
+    (with the bullet mark) and before each <br>, then the text split at the sentinels."""
+    for element in list(node.traverse()):
+        if element.tag in _BLOCK_TAGS:
+            element.insert_before(_SENTINEL)
+            element.insert_after(_SENTINEL)
+        elif element.tag == "br":
+            element.insert_before(_SENTINEL)
+        elif element.tag == "li":
+            element.insert_before(_SENTINEL + _MARK)
+            element.insert_after(_SENTINEL)
+    lines = []
+    for chunk in nfkc(node.text(deep=True, separator="", strip=False) or "").split(_SENTINEL):
+        bullet = chunk.startswith(_MARK)
+        folded = " ".join(chunk.lstrip(_MARK).split())
+        match = _BULLET.match(folded)
+        if match:
+            folded = folded[match.end() :]
+            bullet = True
+        if folded:
+            lines.append(Line(folded, bullet))
+    return lines
+
+
+def _plain_html_lines(html: str) -> list[Line]:
+    """The plain html_lines: every element to drop removed before any look-up."""
+    tree = LexborHTMLParser(html)
+    for node in tree.css(_ALL_DROPPED):
+        node.decompose()
+    title = (
+        _first_text(tree, "#sub_h1_box h1")
+        or _first_text(tree, "h1")
+        or _title_from_head(_first_text(tree, "title"))
+    )
+    body = tree.css_first("#mol_contents")
+    if body is not None:
+        head = [
+            title,
+            _first_text(tree, ".page_day01 p") or _first_text(tree, ".page_day01"),
+            _first_text(tree, ".page_num01 .p_coler01") or _first_text(tree, ".page_num01"),
+        ]
+        return [Line(value) for value in head if value] + _sentinel_lines(body)
+    for node in tree.css(_CHROME_SELECTORS):
+        node.decompose()
+    if tree.body is None:
+        return []
+    lines = _sentinel_lines(tree.body)
+    if title is not None:
+        for index, line in enumerate(lines):
+            if line.text == title:
+                return lines[index:]
+        return [Line(title), *lines]
+    return lines
+
+
+# Text with white space, bullets, entities for the separator and the bullet mark, a mark to
+# compose, a comment; tags: blocks, inline, foreign, unknown, upper case, tags to drop.
+# fmt: off
+_HTML_TEXT = st.sampled_from((
+    "a", "テキスト", " ", "\n\t", "\u3000", "（１）", "・項目", "- x", "• y", "○", "-", "&nbsp;",
+    "&#x1e;", "&#x1f;", "&amp;", "か\u3099", "\u3099x", "①", "<!-- c -->", "<![CDATA[z]]>",
+))
+_HTML_TAG = st.sampled_from((
+    "p", "div", "span", "strong", "a", "li", "ul", "br", "h2", "table", "tr", "td", "img",
+    "font", "x-foo", "LI", "Br", "svg", "math", "title", "h1", "option", "wbr", "hr",
+    "script", "style", "noscript", "template", "iframe", "object", "select", "textarea",
+    "button",
+))
+_HTML_ATTRS = st.sampled_from((
+    "", "", "", ' id="mol_contents"', ' id="sub_h1_box"', ' class="mol_attachfileblock"',
+    ' class="page_day01"', ' class="page_num01"', ' class="p_coler01"',
+))
+# fmt: on
+_HTML = st.recursive(
+    _HTML_TEXT,
+    lambda inner: st.builds(
+        lambda tag, attrs, children, close: (
+            f"<{tag}{attrs}>{''.join(children)}" + (f"</{tag}>" if close else "")
+        ),
+        _HTML_TAG,
+        _HTML_ATTRS,
+        st.lists(inner, max_size=4),
+        st.booleans(),
+    ),
+    max_leaves=40,
+)
+_HTML_PAGES = st.one_of(
+    _HTML,
+    st.builds(
+        lambda before, h1, day, num, body, after: (
+            f"<title>大阪市北区:{before}</title>{before}"
+            f'<div id="sub_h1_box"><h1>{h1}</h1></div><div class="page_day01"><p>{day}</p></div>'
+            f'<div class="page_num01"><span class="p_coler01">{num}</span></div>'
+            f'<div id="mol_contents">{body}</div>{after}'
+        ),
+        *[_HTML] * 6,
+    ),
+)
+
+
+@PROPERTY
+@given(_HTML_PAGES)
+@example('<div id="sub_h1_box"><h1>t<script>x</script></h1></div><div id="mol_contents">b</div>')
+@example('<noscript><div id="mol_contents">a</div></noscript><div id="mol_contents">b</div>')
+@example('<object><h1>a</h1><p class="page_day01">d</p></object><h1>b</h1><p id="mol_contents">c')
+@example('<div id="mol_contents"><li><b>a</b>b<br>c<object>d</object>e</li><li><p>f</p></li>')
+def test_html_lines_equal_plain_html_lines(html: str) -> None:
+    """Unwrapping, a separator between text nodes and dropping by tag only near what is
+    read give the lines of sentinels after dropping every element to drop."""
+    assert html_lines(html) == _plain_html_lines(html)
 
 
 # The form index: asking each table what FORMS.read(text) knows finds the form that trying
@@ -383,6 +547,15 @@ def test_every_form_is_anchored_or_has_hints_in_its_example() -> None:
                 ), form.name
             else:
                 assert form.pattern.pattern.startswith("^"), form.name
+
+
+@settings(max_examples=2000, deadline=None, derandomize=not EXPLORE)
+@given(
+    st.text(alphabet="0123456789, 千円万百億.٢", max_size=10),
+    st.sampled_from(["千円", " 千円", "円", "万円", ""]),
+)
+def test_amount_shortcut_reads_as_the_parts_do(digits: str, unit: str) -> None:
+    assert p.amount_thousand_yen(digits + unit) == p._amount_by_parts(digits + unit)
 
 
 # --- very large inputs, in a child process -------------------------------------------------

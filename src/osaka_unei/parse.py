@@ -297,8 +297,10 @@ def _label_fiscal_year(label: str, page_year: int) -> int | None:
     if era is not None or len(number) == 4:
         return era_year(era, number)
     value = 1 if number == "元" else int(number)
-    # Whichever era puts the year closest to the page's own (令和元年度 pages say 31年度 too).
-    return min((base + value for base in _ERA_BASE.values()), key=lambda y: abs(y - page_year))
+    # Whichever era puts the year closest to the page's own (令和元年度 pages say 31年度 too);
+    # 平成 on a tie.
+    heisei, reiwa = _ERA_BASE["平成"] + value, _ERA_BASE["令和"] + value
+    return heisei if abs(heisei - page_year) <= abs(reiwa - page_year) else reiwa
 
 
 # --- budgets ----------------------------------------------------------------------------
@@ -307,6 +309,15 @@ def _label_fiscal_year(label: str, page_year: int) -> int | None:
 def amount_thousand_yen(text: str) -> int | None:
     """'22,268千円' → 22268, '65百万円' → 65000, '6千9百万円' → 69000, exactly; None if not
     a whole number of 千円."""
+    if text.endswith("千円"):
+        digits = text[:-2].rstrip(" ").replace(",", "")
+        if digits.isdecimal():
+            return int(digits)  # '22,268千円': nearly every amount, read as _amount_by_parts would
+    return _amount_by_parts(text)
+
+
+def _amount_by_parts(text: str) -> int | None:
+    """amount_thousand_yen, through the parts of the amount (億, 千, 百, units)."""
     match = v.AMOUNT_PARTS.search(text)
     if not match:
         return None
