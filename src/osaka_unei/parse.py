@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -146,11 +146,6 @@ def parse_source(source: str) -> WardPolicy:
 # --- page metadata -----------------------------------------------------------------------
 
 
-def _without_names(pattern: str) -> str:
-    """A pattern's named groups made plain, so that patterns can be joined in one union."""
-    return re.sub(r"\(\?P<\w+>", "(?:", pattern)
-
-
 # What the form index knows of a line, (at, match): every form before position `at` fails
 # to read it; `match` is the match of the form at `at` when it reads the line (None: not
 # known). A plain tuple: a line's reading is made for every line.
@@ -184,21 +179,35 @@ class _FormIndex:
         self._any_hint = re.compile(
             "|".join(re.escape(hint) for form in self.forms for hint in form.hints)
         )
-        self._starts = [
-            (at, regex.compile(form.pattern.pattern))
+        # position → the form as a `regex` pattern, for partial matching (unhinted forms)
+        self._starts = {
+            at: regex.compile(form.pattern.pattern)
             for at, form in enumerate(self.forms)
             if not form.hints
-        ]
-        # first two characters → (forms that can begin so, the same with the hinted forms)
+        }
+        # first character → forms that can begin so; first two → (the same, + hinted forms)
+        self._by_first: dict[str, tuple[int, ...]] = {}
         self._by_start: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+    def _can_begin(self, begin: str, positions: Iterable[int]) -> tuple[int, ...]:
+        return tuple(at for at in positions if self._starts[at].match(begin, partial=True))
+
+    def _candidates(self, begin: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The forms that can begin with `begin`, without and with the hinted forms. Found
+        among those that can begin with its first character (also kept), so that a page of
+        many distinct lines costs partial matches only where a line starts like a form."""
+        first = begin[:1]
+        if first not in self._by_first:
+            self._by_first[first] = self._can_begin(first, self._starts)
+        can = self._can_begin(begin, self._by_first[first])
+        return can, tuple(sorted(can + self._floating))
 
     def _first(self, text: str, start: int, stop: int) -> Reading:
         """The first form from position `start` to `stop` that reads `text`."""
         begin = text[:2]
         candidates = self._by_start.get(begin)
         if candidates is None:
-            can = tuple(at for at, form in self._starts if form.match(begin, partial=True))
-            candidates = self._by_start[begin] = (can, tuple(sorted(can + self._floating)))
+            candidates = self._by_start[begin] = self._candidates(begin)
         for at in candidates[1] if self._any_hint.search(text) else candidates[0]:
             if at < start:
                 continue
