@@ -44,6 +44,7 @@ from osaka_unei.extract import (
     _first_text,
     _title_from_head,
     extract,
+    from_title,
     html_lines,
     nfkc_text,
 )
@@ -431,13 +432,7 @@ def _plain_html_lines(html: str) -> list[Line]:
         node.decompose()
     if tree.body is None:
         return []
-    lines = _sentinel_lines(tree.body)
-    if title is not None:
-        for index, line in enumerate(lines):
-            if line.text == title:
-                return lines[index:]
-        return [Line(title), *lines]
-    return lines
+    return from_title(_sentinel_lines(tree.body), title)
 
 
 # Text with white space, bullets, entities for the separator and the bullet mark, a mark to

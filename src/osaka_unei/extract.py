@@ -428,13 +428,17 @@ def html_lines(text: str, utf8: bytes | None = None) -> list[Line]:
     root = tree.body
     if root is None:
         return []
-    lines = _node_lines(root)
-    if title is not None:
-        for index, line in enumerate(lines):
-            if line.text == title:
-                return lines[index:]
-        return [Line(title), *lines]
-    return lines
+    return from_title(_node_lines(root), title)
+
+
+def from_title(lines: list[Line], title: str | None) -> list[Line]:
+    """A page's lines from its title on (the title first, if no line is the title)."""
+    if title is None:
+        return lines
+    for index, line in enumerate(lines):
+        if line.text == title:
+            return lines[index:]
+    return [Line(title), *lines]
 
 
 def extract(
