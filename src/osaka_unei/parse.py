@@ -960,12 +960,14 @@ def _assemble(state: _PageState) -> list[_Branch]:
 def _node_fields(node: _Node | None, page_year: int, draft: bool) -> dict[str, object]:
     if node is None:
         return {"title": None, "description": None, "budget_thousand_yen": None, "budgets": []}
-    main = _main_budget(node.budgets, page_year, draft)
+    budgets = _budget_fields(node.budgets, page_year, draft)
     return {
         "title": node.title,
         "description": join_lines(node.lines),
-        "budget_thousand_yen": main.amount_thousand_yen if main is not None else None,
-        "budgets": [{**budget._asdict(), "is_main": budget is main} for budget in node.budgets],
+        "budget_thousand_yen": next(
+            (b["amount_thousand_yen"] for b in budgets if b["is_main"]), None
+        ),
+        "budgets": budgets,
     }
 
 
