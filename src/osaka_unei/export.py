@@ -20,14 +20,21 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from osaka_unei import store
-from osaka_unei.models import PARSER_VERSION, Budget, RawRecord, WardPolicy, total_budget
+from osaka_unei.models import (
+    PARSER_VERSION,
+    Budget,
+    BudgetKind,
+    RawRecord,
+    WardPolicy,
+    total_budget,
+)
 from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from osaka_unei.wards import SLUG_WARDS, page_address
 
@@ -322,7 +329,7 @@ BUDGETS = TableSpec(
             "種類(予算額・算定見込額・決算額・区CM予算額)",
             "budget / estimate / settled / cm_budget",
             required=True,
-            enum=("budget", "estimate", "settled", "cm_budget"),
+            enum=get_args(BudgetKind),
         ),
         Column(
             "budget_no",

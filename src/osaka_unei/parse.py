@@ -167,13 +167,12 @@ class _FormIndex:
     def __init__(self, tables: dict[str, tuple[v.Form, ...]]) -> None:
         self.forms: list[v.Form] = []
         self.spans: dict[str, tuple[int, int]] = {}  # table → (start, stop) positions
+        self.table_at: list[str | None] = []  # position → its table's name
         for name, forms in tables.items():
             self.spans[name] = (len(self.forms), len(self.forms) + len(forms))
             self.forms.extend(forms)
+            self.table_at.extend([name] * len(forms))
         self.none = len(self.forms)  # `at` of a line that no form reads
-        self.table_at = [
-            name for name, (start, stop) in self.spans.items() for _ in range(start, stop)
-        ]
         self.table_at.append(None)
         self._floating = tuple(at for at, form in enumerate(self.forms) if form.hints)
         self._any_hint = re.compile(
@@ -412,16 +411,13 @@ def extract_budgets(text: str, page_year: int) -> _Budgets:
     return _Budgets(*_split_budgets(text, page_year))
 
 
-_NO_BUDGETS: tuple[FoundBudget, ...] = ()
-
-
 def _split_budgets(
     text: str, page_year: int
 ) -> tuple[str, tuple[FoundBudget, ...], tuple[str, ...]]:
     """extract_budgets as a plain tuple, for the walk: it runs on nearly every line, and
     most lines hold no budget (they are returned as they are, the same object)."""
     if _BUDGET_HINT[0] not in text and _BUDGET_HINT[1] not in text:
-        return text, _NO_BUDGETS, ()
+        return text, (), ()
     if len(text) > _BUDGET_SCAN_LIMIT:
         return text, (), (f"a line of {len(text)} characters was not scanned for budgets",)
     found: list[tuple[int, FoundBudget]] = []
