@@ -553,6 +553,57 @@ def test_amount_shortcut_reads_as_the_parts_do(digits: str, unit: str) -> None:
     assert p.amount_thousand_yen(digits + unit) == p._amount_by_parts(digits + unit)
 
 
+def _without_possessives(pattern: str) -> str:
+    """The pattern with every possessive quantifier (`*+`, `++`, `?+`, `{m,n}+`) made greedy."""
+    return re.sub(r"(?<=[*+?}])\+", "", pattern)
+
+
+_BUDGET_PATTERNS = {
+    "BUDGET_ITEM": v.BUDGET_ITEM,
+    **{f"BUDGET_FORMS {form.name}": form.pattern for form in v.BUDGET_FORMS},
+}
+# What budget text is made of, and what sits around it on a line.
+_BUDGET_PIECES = st.sampled_from(
+    [
+        *"0123456789,. 千百万億円額年度元(《)》【】〔〕:/、-ー",
+        "令和",
+        "平成",
+        "区CM",
+        "予算額",
+        "算定見込額",
+        "決算額",
+        "当初",
+        "予算見込額",
+        "具体的取組",
+        "\u3000",
+    ]
+)
+
+
+def test_budget_patterns_have_possessives_to_drop() -> None:
+    """The oracle below compares something: the patterns do use possessive quantifiers,
+    and without them are still valid patterns."""
+    for name, pattern in _BUDGET_PATTERNS.items():
+        plain = _without_possessives(pattern.pattern)
+        assert plain != pattern.pattern, name
+        assert "\\+" not in pattern.pattern, name  # no literal '+' for the rewrite to touch
+        re.compile(plain)
+
+
+@settings(max_examples=3000, deadline=None, derandomize=not EXPLORE)
+@given(st.lists(_BUDGET_PIECES, max_size=24).map("".join))
+@example("(29年度予算額 22,268千円)")
+@example("令和3年度決算額 6千9百万円 / 令和4年度予算額 5千3百万円")
+@example("12345予算額 1,000.5千円)")
+def test_possessive_budget_patterns_read_as_plain_ones(text: str) -> None:
+    """The possessive quantifiers of variants.LABEL and AMOUNT only save backtracking:
+    every budget pattern finds the same matches, with the same groups, without them."""
+    for name, pattern in _BUDGET_PATTERNS.items():
+        plain = re.compile(_without_possessives(pattern.pattern))
+        found = [(m.span(), m.groupdict()) for m in pattern.finditer(text)]
+        assert found == [(m.span(), m.groupdict()) for m in plain.finditer(text)], name
+
+
 # --- very large inputs, in a child process -------------------------------------------------
 
 _MEMORY_CAP = 1_500 * 1024 * 1024

@@ -22,6 +22,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -388,6 +389,13 @@ class _Budgets(NamedTuple):
     warnings: tuple[str, ...] = ()
 
 
+@lru_cache(maxsize=1024)  # a pure function of a short label; pages share their labels
+def _label_fields(label: str, page_year: int) -> tuple[str, int | None, BudgetKind]:
+    """A budget label as FoundBudget's label, fiscal_year and kind."""
+    label = label.strip()
+    return label, _label_fiscal_year(label, page_year), _budget_kind(label)
+
+
 def _make_budget(
     label: str | None, amount_text: str | None, raw: str, page_year: int, warnings: list[str]
 ) -> FoundBudget:
@@ -396,14 +404,10 @@ def _make_budget(
         amount = amount_thousand_yen(amount_text)
         if amount is None:
             warnings.append(f"amount is not a whole number of 千円, kept as null: {raw}")
-    label = label.strip() if label else None
-    return FoundBudget(
-        label,
-        _label_fiscal_year(label, page_year) if label else None,
-        amount,
-        raw,
-        _budget_kind(label),
-    )
+    if label is None:
+        return FoundBudget(None, None, amount, raw, "budget")
+    label, fiscal_year, kind = _label_fields(label, page_year)
+    return FoundBudget(label, fiscal_year, amount, raw, kind)
 
 
 def extract_budgets(text: str, page_year: int) -> _Budgets:
@@ -420,7 +424,7 @@ def _split_budgets(
         return text, (), ()
     if len(text) > _BUDGET_SCAN_LIMIT:
         return text, (), (f"a line of {len(text)} characters was not scanned for budgets",)
-    found: list[tuple[int, FoundBudget]] = []
+    budgets: list[FoundBudget] = []
     warnings: list[str] = []
     heading_label: str | None = None
     for form in v.BUDGET_FORMS:
@@ -436,27 +440,29 @@ def _split_budgets(
             if form.name == "label_only":
                 heading_label = match.group("label")
                 continue
-            items = list(v.BUDGET_ITEM.finditer(match.group("body")))
-            whole = match.group(0).strip() if len(items) == 1 else None
+            body = match.group("body")
+            item = v.BUDGET_ITEM.match(body)  # a body starts with an item; nearly all are one
+            if item is not None and item.end() == len(body):
+                items: Iterable[re.Match[str]] = (item,)
+                whole: str | None = match.group(0).strip()
+            else:
+                items, whole = v.BUDGET_ITEM.finditer(body), None
             for item in items:
                 if item.group("dash") and not item.group("label"):
                     continue
                 raw = whole or item.group(0).strip()
-                budget = _make_budget(
-                    item.group("label"), item.group("amount"), raw, page_year, warnings
+                budgets.append(
+                    _make_budget(
+                        item.group("label"), item.group("amount"), raw, page_year, warnings
+                    )
                 )
-                found.append((match.start(), budget))
         if matches:
             text = _without_spans(text, matches)
-    budgets = [budget for _, budget in found]
     if heading_label is not None:
         # 【主な具体的取組(4年度予算額) title(77,800千円)】: the label names the bare amounts.
+        label, fiscal_year, kind = _label_fields(heading_label, page_year)
         budgets = [
-            budget._replace(
-                label=heading_label,
-                fiscal_year=_label_fiscal_year(heading_label, page_year),
-                kind=_budget_kind(heading_label),
-            )
+            budget._replace(label=label, fiscal_year=fiscal_year, kind=kind)
             if budget.label is None
             else budget
             for budget in budgets
@@ -481,6 +487,10 @@ def _unclosed(text: str) -> bool:
 
 
 def _without_spans(text: str, matches: list[re.Match[str]]) -> str:
+    if len(matches) == 1:  # nearly always
+        start, end = matches[0].span()
+        before, after = text[:start].strip(), text[end:].strip()
+        return f"{before} {after}" if before and after else before or after
     pieces = []
     last = 0
     for match in matches:
@@ -493,21 +503,29 @@ def _without_spans(text: str, matches: list[re.Match[str]]) -> str:
 def _main_budget(budgets: Sequence[FoundBudget], page_year: int, draft: bool) -> FoundBudget | None:
     """A node's main amount: the 予算額 of the page's year (or unlabelled); on a draft its
     算定見込額 first. Never a 決算額, another year's amount or a CM amount."""
-    eligible = [
-        b
-        for b in budgets
-        if b.kind in ("budget", "estimate") and b.fiscal_year in (None, page_year)
-    ]
-    preference = ("estimate", "budget") if draft else ("budget", "estimate")
-    return next((b for kind in preference for b in eligible if b.kind == kind), None)
+    first, second = ("estimate", "budget") if draft else ("budget", "estimate")
+    fallback = None  # the first of the second kind, if none is of the first
+    for budget in budgets:
+        if budget.fiscal_year is not None and budget.fiscal_year != page_year:
+            continue
+        if budget.kind == first:
+            return budget
+        if budget.kind == second and fallback is None:
+            fallback = budget
+    return fallback
+
+
+_BUDGET_FIELDS = (*FoundBudget._fields, "is_main")
 
 
 def _budget_fields(
     budgets: Sequence[FoundBudget], page_year: int, draft: bool
 ) -> list[dict[str, object]]:
     """A node's budgets as the fields of models.Budget, its main amount marked."""
+    if not budgets:  # most nodes
+        return []
     main = _main_budget(budgets, page_year, draft)
-    return [{**budget._asdict(), "is_main": budget is main} for budget in budgets]
+    return [dict(zip(_BUDGET_FIELDS, (*budget, budget is main), strict=True)) for budget in budgets]
 
 
 def choose_main(budgets: Sequence[FoundBudget], page_year: int, draft: bool) -> list[Budget]:
@@ -605,7 +623,6 @@ class _Node:
     kind: Kind
     code: str | None
     title: str | None
-    order: int
     issue: _Node | None = None  # the 経営課題 the page was in when this node appeared
     strategy: _Node | None = None  # nearest preceding 戦略 of that issue (for unnumbered)
     lines: list[str] = field(default_factory=list)
@@ -645,31 +662,47 @@ class _PageState:
     plan: str | None = None
     reforms: list[_Reform] = field(default_factory=list)
     reform_style: Literal["explicit", "plain"] | None = None
-    issue_lines: set[int] = field(default_factory=set)  # id() of each line read as issues
+    # Lines the walk did not read as issues text nor check for a heading, in page order:
+    # _warn_unread_initiatives looks at these (and the lines up to the title) only.
+    unchecked: list[Line] = field(default_factory=list)
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
 
 
 def _is_repeated_title(text: str, title_key: str) -> bool:
-    if text[:1] != title_key[:1]:  # lines are trimmed: most lines end here
-        return False
     key = text.replace(" ", "")
     return key.startswith(title_key) and len(key) - len(title_key) <= 30
 
 
-def _drop_attachment_names(lines: list[Line]) -> list[Line]:
-    """In a capture an attachment's link text stands just before the Adobe licence note."""
-    kept: list[Line] = []
-    for line in lines:
-        if _ADOBE.match(line.text) and kept and _SENTENCE_END not in kept[-1].text:
+_ADOBE_AT = FORMS.forms.index(next(form for form in v.SKIP_FORMS if form.pattern is _ADOBE))
+
+
+def _is_adobe_note(text: str, reading: Reading) -> bool:
+    """_ADOBE.match(text), from the line's reading: every form before `at` fails on it."""
+    at = reading[0]
+    return at == _ADOBE_AT or (at < _ADOBE_AT and _ADOBE.match(text) is not None)
+
+
+def _attachment_names(lines: list[Line], readings: list[Reading]) -> set[int]:
+    """Positions of the lines to drop: in a capture an attachment's link text stands just
+    before the Adobe licence note (none on an HTML page: the first test settles it)."""
+    if all(at > _ADOBE_AT for at, _ in readings):
+        return set()
+    kept: list[int] = []
+    for index, (line, reading) in enumerate(zip(lines, readings, strict=True)):
+        if (
+            _is_adobe_note(line.text, reading)
+            and kept
+            and _SENTENCE_END not in lines[kept[-1]].text
+        ):
             kept.pop()
-        kept.append(line)
-    return kept
+        kept.append(index)
+    return set(range(len(lines))) - set(kept)
 
 
 def _start_node(state: _PageState, heading: Heading, budgets: Sequence[FoundBudget]) -> None:
-    node = _Node(heading.kind, heading.code, heading.title, len(state.nodes), budgets=list(budgets))
+    node = _Node(heading.kind, heading.code, heading.title, budgets=list(budgets))
     if heading.rest:
         node.lines.append(heading.rest)
     if heading.kind == "issue":
@@ -789,22 +822,34 @@ def _pre_line(state: _PageState, text: str) -> None:
 
 def _walk(state: _PageState, lines: list[Line]) -> None:
     title_key = re.sub(_DRAFT, "", state.title).replace(" ", "")
-    body = _drop_attachment_names(lines)
-    ended = False
-    for line in body:
+    title_start = title_key[:1]
+    readings = [FORMS.read(line.text) for line in lines]
+    dropped = _attachment_names(lines, readings)
+    last = None  # the last line kept
+    for index, line in enumerate(lines):
+        if dropped and index in dropped:
+            state.unchecked.append(line)
+            continue
+        last = line
         text = line.text
-        reading = FORMS.read(text)
+        reading = readings[index]
         at, match = reading
         table = FORMS.table_at[at]  # the first table with a form that reads the line
         if table == "end":
-            ended = True
-            break
-        if table == "skip" or _is_repeated_title(text, title_key):
+            state.unchecked.extend(lines[index:])
+            return
+        if table == "skip" or (
+            # lines are trimmed: the first character settles nearly every line
+            text[:1] == title_start and _is_repeated_title(text, title_key)
+        ):
+            state.unchecked.append(line)
             continue
         if table == "note":
+            state.unchecked.append(line)
             state.notes.append(text)
             continue
         if table == "section":
+            state.unchecked.append(line)
             name = FORMS.forms[at].name
             if name == "reforms":
                 state.plan = match.group("plan")  # type: ignore[union-attr]
@@ -814,18 +859,17 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
         if state.section != "issues" and _heading_without_budgets(text, state.fiscal_year, reading):
             # A heading outside the issues part (a page without the 重点的に… line).
             state.section = "issues"
-        if state.section == "pre":
-            _pre_line(state, text)
-        elif state.section == "issues":
-            state.issue_lines.add(id(line))
+        if state.section == "issues":
             _issue_line(state, line, reading)
+        elif state.section == "pre":
+            _pre_line(state, text)
         elif state.section == "reforms":
             _reform_line(state, line, reading)
         else:
             state.texts[state.section].append(text)
-    if not ended and body and _unclosed(body[-1].text):
+    if last is not None and _unclosed(last.text):
         # A capture cut mid-heading ('【経営'): keep what it holds, but say so.
-        state.warn(f"the page seems cut off after: {body[-1].text[-30:]}")
+        state.warn(f"the page seems cut off after: {last.text[-30:]}")
 
 
 def _heading_without_budgets(text: str, page_year: int, reading: Reading) -> Heading | None:
@@ -837,14 +881,12 @@ def _heading_without_budgets(text: str, page_year: int, reading: Reading) -> Hea
 
 def _warn_unread_initiatives(state: _PageState, lines: list[Line]) -> None:
     """No numbered 具体的取組 leaves a page silently: a heading line the walk did not read
-    as issues text (before the title, after the end of the body, skipped, or in another
-    part) is named in a warning unless its code is in the tree anyway."""
+    as issues text (`lines`: up to the title, skipped, dropped, after the end of the body)
+    is named in a warning unless its code is in the tree anyway. The walk checked the
+    other lines for a heading already (_heading_without_budgets)."""
     read = {node.code for node in state.nodes if node.kind == "initiative"}
     for line in lines:
-        text = line.text
-        if id(line) in state.issue_lines:
-            continue
-        without = _split_budgets(text, state.fiscal_year)[0]
+        without = _split_budgets(line.text, state.fiscal_year)[0]
         if not _THREE_PART_CODE.search(without):
             continue
         heading = match_heading(without)
@@ -860,15 +902,17 @@ def _warn_unread_initiatives(state: _PageState, lines: list[Line]) -> None:
 # --- assembling the tree from the numbers ----------------------------------------------
 
 
-def _code_key(code: str | None) -> tuple[int, ...]:
-    return tuple(int(part) for part in code.split("-")) if code else ()
+@lru_cache(maxsize=1024)  # a pure function of a short code; pages share their codes
+def _code_key(code: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in code.split("-"))
 
 
 def _in_code_order(items: list[_Branch]) -> list[_Branch]:
-    """Code order where every item has a code, else page order."""
-    if items and all(item.code is not None for item in items):
-        return sorted(items, key=lambda item: (_code_key(item.code), item.order))
-    return sorted(items, key=lambda item: item.order)
+    """Code order where every item has a code, else page order: the order items were
+    added in (the sort is stable, so equal codes stay in page order too)."""
+    if all(item.code is not None for item in items):
+        return sorted(items, key=lambda item: _code_key(item.code))  # type: ignore[arg-type]
+    return items
 
 
 @dataclass(eq=False, slots=True)
@@ -876,7 +920,6 @@ class _Branch:
     """An issue or strategy being assembled, possibly a placeholder (node is None)."""
 
     code: str | None
-    order: int
     node: _Node | None
     children: list[_Branch] = field(default_factory=list)
     leaves: list[_Node] = field(default_factory=list)
@@ -884,71 +927,76 @@ class _Branch:
 
 def _assemble(state: _PageState) -> list[_Branch]:
     issues: list[_Branch] = []
+    issue_by_code: dict[str, _Branch] = {}  # the first issue of each code
+    strategy_by_code: dict[tuple[int, str], _Branch] = {}  # (id(issue), code) → first one
+    leaf_codes: set[tuple[int, str]] = set()  # (id(strategy), code)
     branch_of: dict[int, _Branch] = {}  # id(node) → its branch
 
-    def find(branches: list[_Branch], code: str | None) -> _Branch | None:
-        return next((b for b in branches if code is not None and b.code == code), None)
+    def new_branch(code: str | None, node: _Node | None, parent: list[_Branch]) -> _Branch:
+        branch = _Branch(code, node)
+        parent.append(branch)
+        if node is not None:
+            branch_of[id(node)] = branch
+        return branch
 
-    def issue_for(code: str | None, context: _Node | None, node: _Node, what: str) -> _Branch:
+    def issue_for(code: str | None, context: _Node | None, what: str) -> _Branch:
         if code is None and context is not None:
             return branch_of[id(context)]
-        found = find(issues, code)
+        found = issue_by_code.get(code) if code is not None else None
         if found is None:
             state.warn(f"{what}: no 経営課題 {code or ''} on the page; kept under a placeholder")
-            found = _Branch(code, node.order, None)
-            issues.append(found)
+            found = new_branch(code, None, issues)
+            if code is not None:
+                issue_by_code[code] = found
         return found
 
+    def add_strategy(issue: _Branch, code: str | None, node: _Node | None) -> _Branch:
+        branch = new_branch(code, node, issue.children)
+        if code is not None:
+            strategy_by_code.setdefault((id(issue), code), branch)
+        return branch
+
     for node in state.nodes:
+        code = node.code
         if node.kind == "issue":
-            if find(issues, node.code) is not None:
-                state.warn(f"経営課題 {node.code} appears twice; both kept")
-            branch = _Branch(node.code, node.order, node)
-            issues.append(branch)
-            branch_of[id(node)] = branch
+            if code is not None and code in issue_by_code:
+                state.warn(f"経営課題 {code} appears twice; both kept")
+            branch = new_branch(code, node, issues)
+            if code is not None:
+                issue_by_code.setdefault(code, branch)
         elif node.kind == "strategy":
-            what = f"戦略 {node.code or node.title}"
-            issue_code = node.code.split("-")[0] if node.code else None
+            issue_code = code.split("-")[0] if code else None
             if issue_code is not None and node.issue is not None and node.issue.code == issue_code:
                 issue = branch_of[id(node.issue)]  # the one just above, even if codes repeat
             else:
-                issue = issue_for(issue_code, node.issue, node, what)
-            if find(issue.children, node.code) is not None:
-                state.warn(f"戦略 {node.code} appears twice; both kept")
-            branch = _Branch(node.code, node.order, node)
-            issue.children.append(branch)
-            branch_of[id(node)] = branch
+                issue = issue_for(issue_code, node.issue, f"戦略 {code or node.title}")
+            if code is not None and (id(issue), code) in strategy_by_code:
+                state.warn(f"戦略 {code} appears twice; both kept")
+            add_strategy(issue, code, node)
         else:
-            what = f"具体的取組 {node.code or node.title}"
-            if node.code is not None:
-                issue_code, strategy_code = (
-                    node.code.split("-")[0],
-                    "-".join(node.code.split("-")[:2]),
-                )
+            what = f"具体的取組 {code or node.title}"
+            if code is not None:
+                parts = code.split("-")
+                issue_code, strategy_code = parts[0], "-".join(parts[:2])
                 if node.issue is not None and node.issue.code == issue_code:
                     issue = branch_of[id(node.issue)]
                 else:
-                    issue = issue_for(issue_code, None, node, what)
-                strategy = find(issue.children, strategy_code)
+                    issue = issue_for(issue_code, None, what)
+                strategy = strategy_by_code.get((id(issue), strategy_code))  # type: ignore[assignment]
                 if strategy is None:
                     state.warn(
                         f"{what}: no 戦略 {strategy_code} on the page; kept under a placeholder"
                     )
-                    strategy = _Branch(strategy_code, node.order, None)
-                    issue.children.append(strategy)
+                    strategy = add_strategy(issue, strategy_code, None)
+                if (id(strategy), code) in leaf_codes:
+                    state.warn(f"具体的取組 {code} appears twice; both kept")
+                leaf_codes.add((id(strategy), code))
             elif node.strategy is not None:
                 strategy = branch_of[id(node.strategy)]
             else:
-                issue = (
-                    issue_for(None, node.issue, node, what)
-                    if node.issue
-                    else issue_for(None, None, node, what)
-                )
+                issue = issue_for(None, node.issue, what)
                 state.warn(f"{what}: no 戦略 before it; kept under a placeholder")
-                strategy = _Branch(None, node.order, None)
-                issue.children.append(strategy)
-            if any(leaf.code == node.code for leaf in strategy.leaves if node.code):
-                state.warn(f"具体的取組 {node.code} appears twice; both kept")
+                strategy = add_strategy(issue, None, None)
             strategy.leaves.append(node)
     return issues
 
@@ -959,7 +1007,7 @@ def _node_fields(node: _Node | None, page_year: int, draft: bool) -> dict[str, o
     budgets = _budget_fields(node.budgets, page_year, draft)
     return {
         "title": node.title,
-        "description": join_lines(node.lines),
+        "description": "\n".join(node.lines) if node.lines else None,  # no line is empty
         "budget_thousand_yen": next(
             (b["amount_thousand_yen"] for b in budgets if b["is_main"]), None
         ),
@@ -974,27 +1022,23 @@ def _issue_fields(branches: list[_Branch], page_year: int, draft: bool) -> list[
     for issue_pos, issue in enumerate(_in_code_order(branches), start=1):
         strategies = []
         for strategy_pos, strategy in enumerate(_in_code_order(issue.children), start=1):
-            initiatives = [
-                {"code": leaf.code, "position": position, **_node_fields(leaf, page_year, draft)}
-                for position, leaf in enumerate(_in_code_order(strategy.leaves), start=1)  # type: ignore[arg-type]
-            ]
-            strategies.append(
-                {
-                    "code": strategy.code,
-                    "position": strategy_pos,
-                    "initiatives": initiatives,
-                    **_node_fields(strategy.node, page_year, draft),
-                }
-            )
-        issues.append(
-            {
-                "code": issue.code,
-                "position": issue_pos,
-                "sdgs": sorted(set(issue.node.sdgs)) if issue.node else [],
-                "strategies": strategies,
-                **_node_fields(issue.node, page_year, draft),
-            }
-        )
+            initiatives = []
+            for position, leaf in enumerate(_in_code_order(strategy.leaves), start=1):  # type: ignore[arg-type]
+                fields = _node_fields(leaf, page_year, draft)
+                fields["code"] = leaf.code
+                fields["position"] = position
+                initiatives.append(fields)
+            fields = _node_fields(strategy.node, page_year, draft)
+            fields["code"] = strategy.code
+            fields["position"] = strategy_pos
+            fields["initiatives"] = initiatives
+            strategies.append(fields)
+        fields = _node_fields(issue.node, page_year, draft)
+        fields["code"] = issue.code
+        fields["position"] = issue_pos
+        fields["sdgs"] = sorted(set(issue.node.sdgs)) if issue.node else []
+        fields["strategies"] = strategies
+        issues.append(fields)
     return issues
 
 
@@ -1021,7 +1065,7 @@ def build_policy(
     state.warnings.extend(warnings or [])
     state.warnings.extend(year_warnings)
     _walk(state, lines[title_index + 1 :])
-    _warn_unread_initiatives(state, lines)
+    _warn_unread_initiatives(state, [*lines[: title_index + 1], *state.unchecked])
     issues = _issue_fields(_assemble(state), fiscal_year, draft)
 
     url_slug, url_page_id = page_address(url) or (None, None)

@@ -352,15 +352,21 @@ LOOKS_LIKE_HEADING = _plain(
 
 # A label names what the amount is and, optionally, the year: 29年度予算額, 25予算額,
 # 31算定見込額, 令和3年度決算額, 29年度区CM予算額, 予算額.
+# Possessive quantifiers (`*+`, `{1,4}+`) where giving characters back can never lead to a
+# match (what follows a run of digits or spaces cannot start with another): the same
+# matches, without the backtracking that made budget lines the slowest lines to read
+# (profiled: half the time of a budget match). test_parse_units checks that the patterns
+# read every line as they do without them.
 LABEL = (
-    r"(?:(?:令和|平成)\s*)?(?:\d{1,4}|元)?\s*(?:年度|年|度)?\s*(?:区CM)?\s*"
+    r"(?:(?:令和|平成)\s*+)?(?:\d{1,4}+|元)?\s*+(?:年度|年|度)?\s*+(?:区CM)?\s*+"
     r"(?:当初予算額|予算額|算定見込額|予算見込額|決算額)"
 )
 # 22,268千円 / 29,474 千円 / 65百万円 / 6千9百万円 / 1億2千万円. Digits may carry commas
 # and a decimal point; the unit is the last of 千円, 万円, 円.
+_NUMBER = r"\d[\d,]*+(?:\.\d++)?\s*+"
 AMOUNT = (
-    r"(?=\d)(?:\d[\d,]*(?:\.\d+)?\s*億\s*)?(?:\d[\d,]*(?:\.\d+)?\s*千(?!円)\s*)?"
-    r"(?:\d[\d,]*(?:\.\d+)?\s*百(?!円)\s*)?(?:\d[\d,]*(?:\.\d+)?\s*)?(?:千円|万円|円)"
+    rf"(?=\d)(?:{_NUMBER}億\s*+)?(?:{_NUMBER}千(?!円)\s*+)?(?:{_NUMBER}百(?!円)\s*+)?"
+    rf"(?:{_NUMBER})?(?:千円|万円|円)"
 )
 DASH = r"[-‐‑‒–—―−ー]+"
 _B_OPEN = r"[(\[《〔≪【〈]"
