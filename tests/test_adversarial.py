@@ -527,6 +527,24 @@ def test_form_index_finds_the_first_form_of_every_table(text: str) -> None:
         assert (found[1].name if found else None) == _brute_force(forms, text), (table, text)
 
 
+def _spans(readings: list[p.Reading]) -> list[tuple[int, tuple[int, int] | None]]:
+    return [(at, match.span() if match else None) for at, match in readings]
+
+
+@settings(max_examples=300, deadline=None, derandomize=not EXPLORE)
+@given(st.lists(st.one_of(st.sampled_from(FIXTURE_LINES), st.text(max_size=20)), max_size=30))
+def test_reading_a_page_at_once_reads_each_line_as_read_does(texts: list[str]) -> None:
+    assert _spans(p.FORMS.read_all(texts)) == _spans([p.FORMS.read(text) for text in texts])
+
+
+def test_lines_of_no_policy_text_are_read_before_the_body_tables() -> None:
+    """The walk takes a reading before _BODY_START as an end, skip, note or section line."""
+    page_tables = {"end", "skip", "note", "section"}
+    for table, (start, stop) in p.FORMS.spans.items():
+        assert (stop <= p._BODY_START) == (table in page_tables), table
+        assert table in page_tables or start >= p._BODY_START, table
+
+
 def test_every_form_is_anchored_or_has_hints_in_its_example() -> None:
     """A form without hints is matched at the start of the line: in the tables whose forms
     may stand anywhere (end, skip, note) each must say so with ^; a hinted form's example

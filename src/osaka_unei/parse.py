@@ -92,6 +92,7 @@ _BUDGET_CLOSERS = ")]》〕≫】〉"
 _BUDGET_SCAN_LIMIT = 2_000
 _TITLE_SEARCH_LINES = 3
 _FIRST_TWO = itemgetter(slice(0, 2))
+_AT = itemgetter(0)  # of a Reading
 _OPENERS = re.compile(r"[(\[《〔≪【〈]")
 _CLOSERS = re.compile(r"[)\]》〕≫】〉]")
 
@@ -292,6 +293,9 @@ FORMS = _FormIndex(
 )
 
 
+# The tables that settle a line wherever it stands come first in FORMS: a reading before
+# this position is an end, skip, note or section line (test_adversarial checks the order).
+_BODY_START = max(FORMS.spans[table][1] for table in ("end", "skip", "note", "section"))
 _MARKER_STOP = FORMS.spans["marker"][1]
 _HEADING_STOP = FORMS.spans["heading"][1]
 _UNREAD_HEADING_STOP = FORMS.spans["unread_heading"][1]
@@ -565,18 +569,16 @@ _BUDGET_FIELDS = (*FoundBudget._fields, "is_main")
 
 
 def _budget_fields(
-    budgets: Sequence[FoundBudget], page_year: int, draft: bool
+    budgets: Sequence[FoundBudget], main: FoundBudget | None
 ) -> list[dict[str, object]]:
-    """A node's budgets as the fields of models.Budget, its main amount marked."""
-    if not budgets:  # most nodes
-        return []
-    main = _main_budget(budgets, page_year, draft)
+    """A node's budgets as the fields of models.Budget, its main amount (`main`) marked."""
     return [dict(zip(_BUDGET_FIELDS, (*budget, budget is main), strict=True)) for budget in budgets]
 
 
 def choose_main(budgets: Sequence[FoundBudget], page_year: int, draft: bool) -> list[Budget]:
     """A node's budgets as models, its main amount marked (see _main_budget)."""
-    return [Budget(**fields) for fields in _budget_fields(budgets, page_year, draft)]  # type: ignore[arg-type]
+    main = _main_budget(budgets, page_year, draft)
+    return [Budget(**fields) for fields in _budget_fields(budgets, main)]  # type: ignore[arg-type]
 
 
 # --- headings ---------------------------------------------------------------------------
@@ -697,7 +699,6 @@ Section = Literal["pre", "goal", "mission", "basic_policy", "issues", "reforms"]
 class _PageState:
     title: str
     fiscal_year: int
-    section: Section = "pre"
     published: dt.date | None = None
     page_number: str | None = None
     texts: dict[str, list[str]] = field(
@@ -739,7 +740,7 @@ def _is_adobe_note(text: str, reading: Reading) -> bool:
 def _attachment_names(lines: list[Line], readings: list[Reading]) -> set[int]:
     """Positions of the lines to drop: in a capture an attachment's link text stands just
     before the Adobe licence note (none on an HTML page: the first test settles it)."""
-    if all(at > _ADOBE_AT for at, _ in readings):
+    if min(map(_AT, readings), default=_ADOBE_AT + 1) > _ADOBE_AT:
         return set()
     kept: list[int] = []
     for index, (line, reading) in enumerate(zip(lines, readings, strict=True)):
@@ -880,52 +881,49 @@ def _walk(state: _PageState, lines: list[Line]) -> None:
     title_start = title_key[:1]
     readings = FORMS.read_all([line.text for line in lines])
     dropped = _attachment_names(lines, readings)
+    section: Section = "pre"
     last = None  # the last line kept
-    for index, line in enumerate(lines):
+    for index, (line, reading) in enumerate(zip(lines, readings, strict=True)):
         if dropped and index in dropped:
             state.unchecked.append(line)
             continue
         last = line
         text = line.text
-        reading = readings[index]
-        at, match = reading
-        table = FORMS.table_at[at]  # the first table with a form that reads the line
-        if table == "end":
-            state.unchecked.extend(lines[index:])
-            return
-        if table == "skip" or (
-            # lines are trimmed: the first character settles nearly every line
-            text[:1] == title_start and _is_repeated_title(text, title_key)
-        ):
+        at = reading[0]
+        # Lines are trimmed: the first character settles nearly every repeated title.
+        repeated_title = text[:1] == title_start and _is_repeated_title(text, title_key)
+        if at < _BODY_START or repeated_title:  # no policy text (see _BODY_START)
+            table = FORMS.table_at[at]
+            if table == "end":
+                state.unchecked.extend(lines[index:])
+                return
             state.unchecked.append(line)
-            continue
-        if table == "note":
-            state.unchecked.append(line)
-            state.notes.append(text)
-            continue
-        if table == "section":
-            state.unchecked.append(line)
-            name = FORMS.forms[at].name
+            if table == "skip" or repeated_title:
+                continue
+            if table == "note":
+                state.notes.append(text)
+                continue
+            name = FORMS.forms[at].name  # a section form
             if name == "reforms":
-                state.plan = match.group("plan")  # type: ignore[union-attr]
+                state.plan = reading[1].group("plan")  # type: ignore[union-attr]
             if name != "block_heading":
-                state.section = name  # type: ignore[assignment]
+                section = name  # type: ignore[assignment]
             continue
         if (
-            state.section != "issues"
+            section != "issues"
             and (at < _HEADING_STOP or _has_budget_hint(text))  # else no heading: no call
             and _heading_without_budgets(text, state.fiscal_year, reading)
         ):
             # A heading outside the issues part (a page without the 重点的に… line).
-            state.section = "issues"
-        if state.section == "issues":
+            section = "issues"
+        if section == "issues":
             _issue_line(state, line, reading)
-        elif state.section == "pre":
+        elif section == "pre":
             _pre_line(state, text)
-        elif state.section == "reforms":
+        elif section == "reforms":
             _reform_line(state, line, reading)
         else:
-            state.texts[state.section].append(text)
+            state.texts[section].append(text)
     if last is not None and _unclosed(last.text):
         # A capture cut mid-heading ('【経営'): keep what it holds, but say so.
         state.warn(f"the page seems cut off after: {last.text[-30:]}")
@@ -1063,14 +1061,12 @@ def _assemble(state: _PageState) -> list[_Branch]:
 def _node_fields(node: _Node | None, page_year: int, draft: bool) -> dict[str, object]:
     if node is None:
         return {"title": None, "description": None, "budget_thousand_yen": None, "budgets": []}
-    budgets = _budget_fields(node.budgets, page_year, draft)
+    main = _main_budget(node.budgets, page_year, draft) if node.budgets else None
     return {
         "title": node.title,
         "description": "\n".join(node.lines) if node.lines else None,  # no line is empty
-        "budget_thousand_yen": next(
-            (b["amount_thousand_yen"] for b in budgets if b["is_main"]), None
-        ),
-        "budgets": budgets,
+        "budget_thousand_yen": main.amount_thousand_yen if main is not None else None,
+        "budgets": _budget_fields(node.budgets, main) if node.budgets else [],
     }
 
 
