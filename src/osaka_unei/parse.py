@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import regex
 
@@ -478,36 +478,21 @@ def _split_budgets(
     warnings: list[str] = []
     heading_label: str | None = None
     for form in v.BUDGET_FORMS:
-        if not _may_hold(form.name, text):
+        place = form.name
+        if not _may_hold(place, text):
             continue
-        matches = [
-            match
-            for match in form.pattern.finditer(text)
+        matches = list(form.pattern.finditer(text))
+        if place == "missing_open":
             # '(総額 1,000千円)': a bracket is open, it just holds more than a budget.
-            if not (form.name == "missing_open" and _unclosed(text[: match.start()]))
-        ]
-        for match in matches:
-            if form.name == "label_only":
-                heading_label = match.group("label")
-                continue
-            body = match.group("body")
-            item = v.BUDGET_ITEM.match(body)  # a body starts with an item; nearly all are one
-            if item is not None and item.end() == len(body):
-                items: Iterable[re.Match[str]] = (item,)
-                whole: str | None = match.group(0).strip()
-            else:
-                items, whole = v.BUDGET_ITEM.finditer(body), None
-            for item in items:
-                if item.group("dash") and not item.group("label"):
-                    continue
-                raw = whole or item.group(0).strip()
-                budgets.append(
-                    _make_budget(
-                        item.group("label"), item.group("amount"), raw, page_year, warnings
-                    )
-                )
-        if matches:
-            text = _without_spans(text, matches)
+            matches = [match for match in matches if not _unclosed(text[: match.start()])]
+        if not matches:
+            continue
+        if place == "label_only":
+            heading_label = matches[-1].group("label")
+        else:
+            for match in matches:
+                _read_budget_group(match, page_year, budgets, warnings)
+        text = _without_spans(text, matches)
     if heading_label is not None:
         # 【主な具体的取組(4年度予算額) title(77,800千円)】: the label names the bare amounts.
         label, fiscal_year, kind = _label_fields(heading_label, page_year)
@@ -521,9 +506,30 @@ def _split_budgets(
     return text, tuple(budgets), tuple(warnings)
 
 
+def _read_budget_group(
+    match: re.Match[str], page_year: int, budgets: list[FoundBudget], warnings: list[str]
+) -> None:
+    """The budgets of one match of a budget form: its body holds one item or several."""
+    body = match.group("body")
+    item = v.BUDGET_ITEM.match(body)  # a body starts with an item; nearly all are one
+    items = [item] if item is not None and item.end() == len(body) else []
+    if not items:
+        items = list(v.BUDGET_ITEM.finditer(body))
+    # The raw text of a lone item is the whole group, brackets included.
+    whole = match.group(0).strip() if len(items) == 1 else None
+    for item in items:
+        label, amount, dash = item.group("label", "amount", "dash")
+        if dash and not label:
+            continue
+        raw = whole or item.group(0).strip()
+        budgets.append(_make_budget(label, amount, raw, page_year, warnings))
+
+
 def _may_hold(place: v.BudgetPlace, text: str) -> bool:
     """A cheap necessary condition for a form: the amount pattern is slow to fail (it tries
     every position and backtracks on digits), and most lines hold no label at all."""
+    if place == "bracketed":  # the first form: 円 or 額 is in the line
+        return True
     if place in ("label_only", "unbracketed"):
         return _LABEL_END in text
     if place == "missing_open":
@@ -739,7 +745,8 @@ def _is_adobe_note(text: str, reading: Reading) -> bool:
 
 def _attachment_names(lines: list[Line], readings: list[Reading]) -> set[int]:
     """Positions of the lines to drop: in a capture an attachment's link text stands just
-    before the Adobe licence note (none on an HTML page: the first test settles it)."""
+    before the Adobe licence note. Only an end form comes before the note in FORMS (the
+    note is the first skip form), so on most pages the first test settles it."""
     if min(map(_AT, readings), default=_ADOBE_AT + 1) > _ADOBE_AT:
         return set()
     kept: list[int] = []
@@ -964,67 +971,85 @@ def _code_key(code: str) -> tuple[int, ...]:
     return tuple(int(part) for part in code.split("-"))
 
 
-def _in_code_order(items: list[_Branch]) -> list[_Branch]:
+# The fields of one node of the tree (Issue, Strategy or Initiative), as validated.
+_Fields = dict[str, Any]
+
+
+def _in_code_order(items: list[_Fields]) -> None:
     """Code order where every item has a code, else page order: the order items were
-    added in (the sort is stable, so equal codes stay in page order too)."""
-    if all(item.code is not None for item in items):
-        return sorted(items, key=lambda item: _code_key(item.code))  # type: ignore[arg-type]
-    return items
+    added in (the sort is stable, so equal codes stay in page order too); then numbered."""
+    if all(item["code"] is not None for item in items):
+        items.sort(key=lambda item: _code_key(item["code"]))
+    for position, item in enumerate(items, start=1):
+        item["position"] = position
 
 
-@dataclass(eq=False, slots=True)
-class _Branch:
-    """An issue or strategy being assembled, possibly a placeholder (node is None)."""
+def _node_fields(node: _Node | None, code: str | None, page_year: int, draft: bool) -> _Fields:
+    if node is None:  # a placeholder
+        return {"code": code, "title": None, "description": None, "budget_thousand_yen": None,
+                "budgets": []}  # fmt: skip
+    main = _main_budget(node.budgets, page_year, draft) if node.budgets else None
+    return {
+        "code": code,
+        "title": node.title,
+        "description": "\n".join(node.lines) if node.lines else None,  # no line is empty
+        "budget_thousand_yen": main.amount_thousand_yen if main is not None else None,
+        "budgets": _budget_fields(node.budgets, main) if node.budgets else [],
+    }
 
-    code: str | None
-    node: _Node | None
-    children: list[_Branch] = field(default_factory=list)
-    leaves: list[_Node] = field(default_factory=list)
 
-
-def _assemble(state: _PageState) -> list[_Branch]:
-    issues: list[_Branch] = []
-    issue_by_code: dict[str, _Branch] = {}  # the first issue of each code
-    strategy_by_code: dict[tuple[int, str], _Branch] = {}  # (id(issue), code) → first one
+def _tree(state: _PageState, page_year: int, draft: bool) -> list[_Fields]:
+    """The nodes as a tree (Issue → Strategy → Initiative) placed by their numbers, as the
+    fields of the models: the policy is validated once, as a whole, which is several
+    times faster than a model per node. A node whose parent is missing goes under a
+    placeholder, with a warning."""
+    issues: list[_Fields] = []
+    issue_by_code: dict[str, _Fields] = {}  # the first issue of each code
+    strategy_by_code: dict[tuple[int, str], _Fields] = {}  # (id(issue), code) → first one
     leaf_codes: set[tuple[int, str]] = set()  # (id(strategy), code)
-    branch_of: dict[int, _Branch] = {}  # id(node) → its branch
+    fields_of: dict[int, _Fields] = {}  # id(node) → its fields
 
-    def new_branch(code: str | None, node: _Node | None, parent: list[_Branch]) -> _Branch:
-        branch = _Branch(code, node)
-        parent.append(branch)
+    def add(code: str | None, node: _Node | None, parent: list[_Fields]) -> _Fields:
+        fields = _node_fields(node, code, page_year, draft)
+        parent.append(fields)
         if node is not None:
-            branch_of[id(node)] = branch
-        return branch
+            fields_of[id(node)] = fields
+        return fields
 
-    def issue_for(code: str | None, context: _Node | None, what: str) -> _Branch:
+    def add_issue(code: str | None, node: _Node | None) -> _Fields:
+        issue = add(code, node, issues)
+        issue["sdgs"] = sorted(set(node.sdgs)) if node is not None else []
+        issue["strategies"] = []
+        if code is not None:
+            issue_by_code.setdefault(code, issue)
+        return issue
+
+    def add_strategy(issue: _Fields, code: str | None, node: _Node | None) -> _Fields:
+        strategy = add(code, node, issue["strategies"])
+        strategy["initiatives"] = []
+        if code is not None:
+            strategy_by_code.setdefault((id(issue), code), strategy)
+        return strategy
+
+    def issue_for(code: str | None, context: _Node | None, what: str) -> _Fields:
         if code is None and context is not None:
-            return branch_of[id(context)]
+            return fields_of[id(context)]
         found = issue_by_code.get(code) if code is not None else None
         if found is None:
             state.warn(f"{what}: no 経営課題 {code or ''} on the page; kept under a placeholder")
-            found = new_branch(code, None, issues)
-            if code is not None:
-                issue_by_code[code] = found
+            found = add_issue(code, None)
         return found
-
-    def add_strategy(issue: _Branch, code: str | None, node: _Node | None) -> _Branch:
-        branch = new_branch(code, node, issue.children)
-        if code is not None:
-            strategy_by_code.setdefault((id(issue), code), branch)
-        return branch
 
     for node in state.nodes:
         code = node.code
         if node.kind == "issue":
             if code is not None and code in issue_by_code:
                 state.warn(f"経営課題 {code} appears twice; both kept")
-            branch = new_branch(code, node, issues)
-            if code is not None:
-                issue_by_code.setdefault(code, branch)
+            add_issue(code, node)
         elif node.kind == "strategy":
             issue_code = code.split("-")[0] if code else None
             if issue_code is not None and node.issue is not None and node.issue.code == issue_code:
-                issue = branch_of[id(node.issue)]  # the one just above, even if codes repeat
+                issue = fields_of[id(node.issue)]  # the one just above, even if codes repeat
             else:
                 issue = issue_for(issue_code, node.issue, f"戦略 {code or node.title}")
             if code is not None and (id(issue), code) in strategy_by_code:
@@ -1036,10 +1061,10 @@ def _assemble(state: _PageState) -> list[_Branch]:
                 parts = code.split("-")
                 issue_code, strategy_code = parts[0], "-".join(parts[:2])
                 if node.issue is not None and node.issue.code == issue_code:
-                    issue = branch_of[id(node.issue)]
+                    issue = fields_of[id(node.issue)]
                 else:
                     issue = issue_for(issue_code, None, what)
-                strategy = strategy_by_code.get((id(issue), strategy_code))  # type: ignore[assignment]
+                strategy = strategy_by_code.get((id(issue), strategy_code))
                 if strategy is None:
                     state.warn(
                         f"{what}: no 戦略 {strategy_code} on the page; kept under a placeholder"
@@ -1049,51 +1074,18 @@ def _assemble(state: _PageState) -> list[_Branch]:
                     state.warn(f"具体的取組 {code} appears twice; both kept")
                 leaf_codes.add((id(strategy), code))
             elif node.strategy is not None:
-                strategy = branch_of[id(node.strategy)]
+                strategy = fields_of[id(node.strategy)]
             else:
                 issue = issue_for(None, node.issue, what)
                 state.warn(f"{what}: no 戦略 before it; kept under a placeholder")
                 strategy = add_strategy(issue, None, None)
-            strategy.leaves.append(node)
-    return issues
+            add(code, node, strategy["initiatives"])
 
-
-def _node_fields(node: _Node | None, page_year: int, draft: bool) -> dict[str, object]:
-    if node is None:
-        return {"title": None, "description": None, "budget_thousand_yen": None, "budgets": []}
-    main = _main_budget(node.budgets, page_year, draft) if node.budgets else None
-    return {
-        "title": node.title,
-        "description": "\n".join(node.lines) if node.lines else None,  # no line is empty
-        "budget_thousand_yen": main.amount_thousand_yen if main is not None else None,
-        "budgets": _budget_fields(node.budgets, main) if node.budgets else [],
-    }
-
-
-def _issue_fields(branches: list[_Branch], page_year: int, draft: bool) -> list[dict[str, object]]:
-    """The tree as the fields of the models (Issue → Strategy → Initiative): the policy is
-    validated once, as a whole, which is several times faster than a model per node."""
-    issues = []
-    for issue_pos, issue in enumerate(_in_code_order(branches), start=1):
-        strategies = []
-        for strategy_pos, strategy in enumerate(_in_code_order(issue.children), start=1):
-            initiatives = []
-            for position, leaf in enumerate(_in_code_order(strategy.leaves), start=1):  # type: ignore[arg-type]
-                fields = _node_fields(leaf, page_year, draft)
-                fields["code"] = leaf.code
-                fields["position"] = position
-                initiatives.append(fields)
-            fields = _node_fields(strategy.node, page_year, draft)
-            fields["code"] = strategy.code
-            fields["position"] = strategy_pos
-            fields["initiatives"] = initiatives
-            strategies.append(fields)
-        fields = _node_fields(issue.node, page_year, draft)
-        fields["code"] = issue.code
-        fields["position"] = issue_pos
-        fields["sdgs"] = sorted(set(issue.node.sdgs)) if issue.node else []
-        fields["strategies"] = strategies
-        issues.append(fields)
+    _in_code_order(issues)
+    for issue in issues:
+        _in_code_order(issue["strategies"])
+        for strategy in issue["strategies"]:
+            _in_code_order(strategy["initiatives"])
     return issues
 
 
@@ -1121,7 +1113,7 @@ def build_policy(
     state.warnings.extend(year_warnings)
     _walk(state, lines[title_index + 1 :])
     _warn_unread_initiatives(state, [*lines[: title_index + 1], *state.unchecked])
-    issues = _issue_fields(_assemble(state), fiscal_year, draft)
+    issues = _tree(state, fiscal_year, draft)
 
     url_slug, url_page_id = page_address(url) or (None, None)
     ward_slug = WARD_SLUGS[ward]

@@ -210,8 +210,15 @@ END_FORMS: tuple[Form, ...] = (
     _plain("other routes", "all", "このページへの別ルート", r"^このページへの別ルート"),
 )
 
-# Not policy text, dropped wherever they appear in the body.
+# Not policy text, dropped wherever they appear in the body. Which one reads a line does
+# not matter, except that the walk looks for the Adobe note first (parse._attachment_names).
 SKIP_FORMS: tuple[Form, ...] = (
+    _plain(
+        "Adobe licence note",
+        "all",
+        "Adobe Acrobat Reader DCのダウンロード(無償)別ウィンドウで開く",
+        r"^(?:Adobe |PDFファイルを閲覧できない|PDF形式のファイルをご覧いただく)",
+    ),
     _plain(
         "alt-text markers",
         "all captures",
@@ -242,12 +249,6 @@ SKIP_FORMS: tuple[Form, ...] = (
         "平成29年度 西区運営方針(PDF形式, 92.62KB)",
         r"\((?:PDF|Word|Excel|ワード|エクセル)形式[^)]*\)$",
         hints=("形式",),
-    ),
-    _plain(
-        "Adobe licence note",
-        "all",
-        "Adobe Acrobat Reader DCのダウンロード(無償)別ウィンドウで開く",
-        r"^(?:Adobe |PDFファイルを閲覧できない|PDF形式のファイルをご覧いただく)",
     ),
     _plain("form sheet marker", "H27–R4", "(様式2より)", r"^\(様式\d(?:より)?\)$"),
 )
