@@ -32,11 +32,15 @@ from osaka_unei import parse as p
 from osaka_unei import variants as v
 from osaka_unei.extract import (
     _BLOCK_TAGS,
+    _BREAK_TAGS,
     _BULLET,
     _BULLET_START,
     _CHROME_SELECTORS,
+    _DROP_TAGS,
+    _NFKC_BEFORE_SPLIT,
     _NFKC_BOUNDARY_BEFORE,
     _NFKC_STABLE,
+    _TAG_ID,
     CONTROL_CHARS,
     Line,
     PageError,
@@ -50,7 +54,7 @@ from osaka_unei.extract import (
 )
 from osaka_unei.models import WardPolicy
 from osaka_unei.parse import extract_budgets, match_heading, parse_page
-from osaka_unei.text import nfkc
+from osaka_unei.text import clean_line, nfkc
 
 from .conftest import FIXTURES
 
@@ -347,6 +351,37 @@ def test_nfkc_text_equals_nfkc_on_tricky_text(text: str) -> None:
     """Only tricky characters: both ways of normalizing a run (on its own, or with the
     character before it) are taken often."""
     assert nfkc_text(text) == nfkc(text)
+
+
+def test_nfkc_before_split_are_nfkds() -> None:
+    """Each character nfkc_text replaces before its split is replaced by its NFKD, a single
+    character that NFKC keeps: NFKC of the text stays the same."""
+    for char, nfkd in _NFKC_BEFORE_SPLIT:
+        assert unicodedata.normalize("NFKD", char) == nfkd, hex(ord(char))
+        assert len(nfkd) == 1 and unicodedata.normalize("NFKC", nfkd) == nfkd
+
+
+_SPACES = "".join(chr(code) for code in range(0x3100) if chr(code).isspace())
+
+
+@settings(max_examples=300, deadline=None, derandomize=not EXPLORE)
+@given(st.text(alphabet=st.one_of(st.sampled_from(_SPACES + "a１①"), st.characters()), max_size=40))
+def test_clean_line_equals_regex_folding(text: str) -> None:
+    """clean_line's split/join takes as white space what `\\s` and strip do."""
+    assert clean_line(text) == re.sub(r"\s+", " ", nfkc(text)).strip()
+
+
+def test_tag_ids_are_lexbors_own() -> None:
+    """extract tells tags apart by Lexbor's tag ids: each is the id of the tag's name in any
+    document (HTML's own tags; a tag Lexbor does not know gets an id per document), and the
+    walk may test the tags that break a line first (no li or tag to drop among them)."""
+    parser = LexborHTMLParser("<x-a></x-a><x-b></x-b>")
+    for name in ("x-c", "x-d", *_TAG_ID):
+        parser.create_node(name)
+    for tag, tag_id in _TAG_ID.items():
+        node = parser.create_node(tag)
+        assert (node.tag_id, node.tag) == (tag_id, tag)
+    assert not _BREAK_TAGS & (_DROP_TAGS | {"li"})
 
 
 def test_bullet_start_holds_every_bullet() -> None:
