@@ -5,12 +5,19 @@ from __future__ import annotations
 import pytest
 
 from osaka_unei import variants as v
-from osaka_unei.extract import EmptyInputError, UndecodableInputError, decode, text_lines
+from osaka_unei.extract import (
+    EmptyInputError,
+    Line,
+    UndecodableInputError,
+    decode,
+    text_lines,
+)
 from osaka_unei.models import total_budget
 from osaka_unei.parse import (
     NotAPolicyPageError,
     NotAWardPageError,
     amount_thousand_yen,
+    build_policy,
     choose_main,
     extract_budgets,
     fiscal_year_from_title,
@@ -517,3 +524,24 @@ def test_capture_bullets() -> None:
         ("d", True),
         ("1. e", False),
     ]
+
+
+def test_an_empty_line_is_neither_text_nor_a_node() -> None:
+    """build_policy takes lines from any caller: an empty one after 主な戦略 (where plain
+    lines become strategies) starts no strategy, and one in a node's text is not kept."""
+    lines = [
+        Line("令和5年度北区運営方針"),
+        Line("重点的に取り組む経営課題"),
+        Line("経営課題1 安全安心"),
+        Line(""),
+        Line("災害に備える。"),
+        Line("主な戦略(課題解決の方策)"),
+        Line(""),
+        Line("地域防災力の向上"),
+        Line(""),
+        Line("見守りの充実"),
+    ]
+    policy = build_policy(lines, url=None, source_format="text", source_sha256="0" * 64)
+    [issue] = policy.issues
+    assert issue.description == "災害に備える。"
+    assert [strategy.title for strategy in issue.strategies] == ["地域防災力の向上", "見守りの充実"]

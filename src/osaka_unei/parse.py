@@ -797,11 +797,11 @@ def _issue_line(state: _PageState, line: Line, reading: Reading) -> None:
     if _has_budget_hint(text):
         text, budgets, warnings = _split_budgets(text, state.fiscal_year)
         state.warnings.extend(warnings)
-        if not text:
-            _attach_budgets(state, budgets, line.text)
-            return
         if text is not line.text:
             reading = FORMS.read(text)
+    if not text:  # a line of budgets only (or an empty line): nothing to add as text
+        _attach_budgets(state, budgets, line.text)
+        return
     if state.expect_sdgs:
         state.expect_sdgs = False
         if _SDGS_ONLY.match(text) and state.current_issue is not None:
@@ -986,13 +986,19 @@ def _in_code_order(items: list[_Fields]) -> None:
 
 def _node_fields(node: _Node | None, code: str | None, page_year: int, draft: bool) -> _Fields:
     if node is None:  # a placeholder
-        return {"code": code, "title": None, "description": None, "budget_thousand_yen": None,
-                "budgets": []}  # fmt: skip
+        return {
+            "code": code,
+            "title": None,
+            "description": None,
+            "budget_thousand_yen": None,
+            "budgets": [],
+        }
     main = _main_budget(node.budgets, page_year, draft) if node.budgets else None
     return {
         "code": code,
         "title": node.title,
-        "description": "\n".join(node.lines) if node.lines else None,  # no line is empty
+        # No line is empty: _issue_line keeps none, and a heading's rest is None if empty.
+        "description": "\n".join(node.lines) if node.lines else None,
         "budget_thousand_yen": main.amount_thousand_yen if main is not None else None,
         "budgets": _budget_fields(node.budgets, main) if node.budgets else [],
     }
