@@ -3,13 +3,22 @@
 `lexbor_floor`: the least any extractor on selectolax must do (parse the page, take the body
 text). `bs4_lines`: the extraction a user would otherwise write with BeautifulSoup and the
 standard library parser: the same title/date/number and body lines, with no rules at all.
+`required_steps`: the steps parse_page cannot skip on this stack, with none of its rules: a
+lower bound for parse_page, to tell the cost of the stack from the cost of the rules.
 """
 
 from __future__ import annotations
 
+import hashlib
+from typing import Any
+
 from bs4 import BeautifulSoup, Tag
 from selectolax.lexbor import LexborHTMLParser
 
+from osaka_unei import variants
+from osaka_unei.extract import _decode, nfkc_text
+from osaka_unei.models import WardPolicy
+from osaka_unei.parse import FORMS
 from osaka_unei.text import clean_line
 
 _DROP = ["script", "style", "noscript", "template", "iframe", "object", "select", "textarea"]
@@ -21,6 +30,33 @@ def lexbor_floor(data: bytes) -> str:
     tree = LexborHTMLParser(data)
     body = tree.css_first("#mol_contents") or tree.body
     return body.text() if body is not None else ""
+
+
+_HEAD = ("#sub_h1_box h1", ".page_day01 p", ".page_num01 .p_coler01")
+_LINE_SEP = "\x1e"
+_BUDGET = variants.BUDGET_FORMS[0].pattern
+
+
+def required_steps(data: bytes, fields: dict[str, Any] | None) -> object:
+    """Decode the bytes and hash them, parse them with Lexbor, take the head lines and the
+    body text as lines, normalize (NFKC) and fold them, read every line with the forms of
+    variants (FORMS.read_all), find the bracketed budgets, and validate the page's tree into
+    the models (`fields`: parse_page's result as a dict, made beforehand, untimed; None for
+    a page parse_page refuses). No state, no tree, no rule: not a parser, a lower bound."""
+    hashlib.sha256(data).hexdigest()
+    text, _, same = _decode(data, None)
+    tree = LexborHTMLParser(data if same else text)
+    head = [node.text() for selector in _HEAD if (node := tree.css_first(selector)) is not None]
+    body = tree.css_first("#mol_contents") or tree.body
+    raw = body.text(separator=_LINE_SEP, skip_empty=True) if body is not None else ""
+    lines = [
+        *head,
+        *filter(None, (" ".join(chunk.split()) for chunk in nfkc_text(raw).split(_LINE_SEP))),
+    ]
+    readings = FORMS.read_all(lines)
+    budgets = [_BUDGET.findall(line) for line in lines if "円" in line]
+    policy = WardPolicy.model_validate(fields) if fields is not None else None
+    return readings, budgets, policy
 
 
 def _text(tag: Tag | None) -> str | None:

@@ -1,7 +1,8 @@
-"""`make bench`: parse_page against the bare Lexbor floor and a BeautifulSoup extraction,
-then `osaka-unei build` of 1,000 pages on one core. Prints a table, writes results.json.
+"""`make bench`: parse_page against the bare Lexbor floor, the steps it cannot skip and a
+BeautifulSoup extraction, then `osaka-unei build` of 1,000 pages on one core. Prints a table,
+writes results.json.
 
-Every timed round has its own pages (see corpus.py) and the three measurements of a round
+Every timed round has its own pages (see corpus.py) and the four measurements of a round
 read the same pages, in a rotating order so that none always runs on a warm heap.
 """
 
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import bs4
 import selectolax
-from baselines import bs4_lines, lexbor_floor
+from baselines import bs4_lines, lexbor_floor, required_steps
 from corpus import ROOT, Page, load_sources, make_round, tree_counts
 
 from osaka_unei import parse_page
@@ -49,11 +50,22 @@ GOALS = {
 }
 
 Method = Callable[[Page], object]
+# A page's parse_page result as a dict, for required_steps to validate (made untimed).
+POLICY_FIELDS: dict[bytes, dict[str, object] | None] = {}
 METHODS: dict[str, Method] = {
     "parse_page": lambda page: parse_page(page.data, url=page.url),
     "lexbor_floor": lambda page: lexbor_floor(page.data),
+    "required_steps": lambda page: required_steps(page.data, POLICY_FIELDS[page.data]),
     "bs4_baseline": lambda page: bs4_lines(page.data),
 }
+
+
+def keep_policy_fields(pages: list[Page]) -> None:
+    for page in pages:
+        try:
+            POLICY_FIELDS[page.data] = parse_page(page.data, url=page.url).model_dump()
+        except PageError:
+            POLICY_FIELDS[page.data] = None
 
 
 def check_corpus(pages: list[Page]) -> dict[str, object]:
@@ -246,6 +258,10 @@ def summarise(rounds: list[dict[str, float]]) -> dict[str, object]:
     figures["ratio_parse_vs_lexbor"] = round(
         statistics.median(r["lexbor_floor"] / r["parse_page"] for r in rounds), 2
     )
+    # The stack's share: what parse_page cannot skip, with no rules (see baselines.py).
+    figures["ratio_required_vs_lexbor"] = round(
+        statistics.median(r["lexbor_floor"] / r["required_steps"] for r in rounds), 2
+    )
     figures["ratio_bs4_vs_parse"] = round(
         statistics.median(r["parse_page"] / r["bs4_baseline"] for r in rounds), 2
     )
@@ -268,6 +284,10 @@ def print_table(results: dict[str, object]) -> None:
         f"\nparse_page / lexbor floor: {figures['ratio_parse_vs_lexbor']:.2f}x "
         f"(goal <= {GOALS['parse_vs_lexbor_max']:g}, aim {GOALS['parse_vs_lexbor_aim']:g}) "
         f"{'ok' if goals['parse_vs_lexbor'] else 'MISSED'}"
+    )
+    print(
+        f"required steps / lexbor floor: {figures['ratio_required_vs_lexbor']:.2f}x "
+        "(decode, hash, head and body lines, NFKC, line forms, validation: no rules)"
     )
     print(
         f"bs4 baseline / parse_page: {figures['ratio_bs4_vs_parse']:.2f}x "
@@ -312,6 +332,8 @@ def main() -> int:
         f"corpus: {args.rounds + 1} rounds x {args.pages} pages from {len(sources)} fixtures "
         f"({time.perf_counter() - started:.1f} s)"
     )
+    for pages in corpus:
+        keep_policy_fields(pages)
     check = check_corpus(corpus[0])
     if check["mismatched"]:
         print(f"warning: {len(check['mismatched'])} corpus pages parse differently from their")

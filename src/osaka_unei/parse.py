@@ -256,8 +256,12 @@ class _FormIndex:
         if None in candidates:  # a line start not seen before
             candidates = list(map(self._candidates_for, begins))
         hint = self._any_hint.search
+        nothing = self._nothing
+        # Half the lines of a page begin like no form and hold no hint: no call for them.
         return [
-            _first_read(text, with_hints if hint(text) else plain, self._nothing)
+            _first_read(text, tries, nothing)
+            if (tries := with_hints if hint(text) else plain)
+            else nothing
             for text, (plain, with_hints) in zip(texts, candidates, strict=True)
         ]
 
