@@ -47,6 +47,7 @@ from osaka_unei.extract import (
     _decode,
     _first_text,
     _title_from_head,
+    _utf8_has_controls,
     extract,
     from_title,
     html_lines,
@@ -409,6 +410,38 @@ def test_decode_shortcut_equals_regex(data: bytes) -> None:
     assert not CONTROL_CHARS.search(text)
     if same:
         assert text.encode("utf-8") == data
+
+
+def test_utf8_control_check_finds_every_control() -> None:
+    """The byte check (one memchr per C0 byte, a scan for C2 80-9F) says yes exactly for the
+    characters CONTROL_CHARS matches, alone and inside a page."""
+    sequences = [bytes([byte]) for byte in range(0x80)]
+    sequences += [bytes([0xC2, byte]) for byte in range(0x80, 0xC0)]
+    for sequence in sequences:
+        is_control = CONTROL_CHARS.search(sequence.decode("utf-8")) is not None
+        assert _utf8_has_controls(sequence) is is_control
+        assert _utf8_has_controls(b"<p>\xe3\x81\x82" + sequence + b"\xc2\xa0</p>") is is_control
+    assert _utf8_has_controls(b"<p>\xc2\xa0 \xc2\x85</p>")
+    assert not _utf8_has_controls("<p>\t\r\n、\u3000\u0100\u00c2</p>".encode())
+
+
+def test_head_text_equals_clean_line() -> None:
+    """A head line is normalized by nfkc_text: the same text as clean_line (full-width
+    forms, ideographic space, circled numbers kept, a mark composed)."""
+    raw = "令和６年度\u3000①（案）か\u3099\n ＰＤＣＡ"
+    tree = LexborHTMLParser(f'<div id="sub_h1_box"><h1>{raw}<b>：１</b></h1></div>')
+    assert _first_text(tree, "#sub_h1_box h1") == "令和6年度 ①(案)が PDCA :1"
+    # The two text nodes are joined by a space.
+    assert _first_text(tree, "#sub_h1_box h1") == clean_line(raw + " ：１")
+    assert _first_text(tree, "h2") is None
+    assert _first_text(LexborHTMLParser("<h1> \u3000</h1>"), "h1") is None
+
+
+def test_separator_from_a_character_reference_only_breaks_the_line() -> None:
+    """&#x1e; is the line separator once Lexbor has read it (raw control bytes are stripped,
+    references are not): the paragraph breaks there, and nothing else changes."""
+    html = '<div id="mol_contents"><p>前半&#x1e;後半</p><ul><li>&#x1f;項目</li></ul></div>'
+    assert html_lines(html) == [Line("前半"), Line("後半"), Line("項目", bullet=True)]
 
 
 # --- html_lines equals sentinels after dropping everything first --------------------------

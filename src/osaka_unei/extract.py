@@ -55,7 +55,9 @@ class Extracted:
 _BULLET = re.compile(r"^(?:[•・○◯●◆◇■□▪]|-\s)\s*")
 _BULLET_START = frozenset("•・○◯●◆◇■□▪-")  # the first characters _BULLET can match
 _CAPTURE_NUMBERED = re.compile(r"^\s+\d{1,2}\.\s+")
-_LINE_SEP = "\x1e"  # stripped from input by CONTROL_CHARS, so it cannot occur in page text
+# Stripped from the input by CONTROL_CHARS, so no raw byte of a page gives one; a character
+# reference (&#x1e;, &#x1f;) still can, and then only breaks a line or is white space there.
+_LINE_SEP = "\x1e"
 _BULLET_MARK = "\x1f"
 
 # fmt: off
@@ -146,12 +148,16 @@ def _codec(name: str | None) -> str | None:
 # fifth of running the regex over the decoded page (profiled); any other pattern for
 # CONTROL_CHARS turns the shortcut off.
 _UTF8_SHORTCUT = CONTROL_CHARS.pattern == r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
-_C0_BYTES = bytes([*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F])
+# One needle per C0 byte: `in` with a one-byte needle is memchr, which reads a page in a few
+# hundred instructions; 30 of them cost 40 % fewer than one bytes.translate deleting the 30
+# (which moves every byte): 80k instructions a page less (perf stat).
+_C0_NEEDLES = tuple(bytes([byte]) for byte in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
 
 
 def _utf8_has_controls(data: bytes) -> bool:
-    if len(data.translate(None, _C0_BYTES)) != len(data):
-        return True
+    for needle in _C0_NEEDLES:
+        if needle in data:
+            return True
     at = data.find(b"\xc2")
     while at != -1:
         if at + 1 < len(data) and 0x80 <= data[at + 1] <= 0x9F:
@@ -370,12 +376,16 @@ def _bullet_line(folded: str, bullet: bool) -> Line | None:
     return _new_line((folded, bullet))
 
 
+def _clean_head_text(node: LexborNode) -> str | None:
+    """clean_line of the node's text, with nfkc_text for nfkc: it equals nfkc and calls
+    unicodedata only on the few characters outside kanji, kana and ASCII, and its runs are
+    memoized across pages (６, ：): 14k instructions a page less (perf stat)."""
+    return " ".join(nfkc_text(node.text(deep=True, separator=" ")).split()) or None
+
+
 def _first_text(tree: LexborHTMLParser, selector: str) -> str | None:
     node = tree.css_first(selector)
-    if node is None:
-        return None
-    text = clean_line(node.text(deep=True, separator=" "))
-    return text or None
+    return None if node is None else _clean_head_text(node)
 
 
 class _NearDropped(Exception):
@@ -401,8 +411,7 @@ def _kept_text(tree: LexborHTMLParser, selector: str) -> str | None:
         return None
     if _in_dropped(node) or not _DROP_TAG_IDS.isdisjoint(map(_TAG_ID_OF, node.traverse())):
         raise _NearDropped
-    text = clean_line(node.text(deep=True, separator=" "))
-    return text or None
+    return _clean_head_text(node)
 
 
 _FirstText = Callable[[LexborHTMLParser, str], str | None]
