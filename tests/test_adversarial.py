@@ -426,8 +426,8 @@ def test_utf8_control_check_finds_every_control() -> None:
 
 
 def test_head_text_equals_clean_line() -> None:
-    """A head line is normalized by nfkc_text: the same text as clean_line (full-width
-    forms, ideographic space, circled numbers kept, a mark composed)."""
+    """A head line is clean_line of its text nodes joined by a space (full-width forms,
+    ideographic space, circled numbers kept, a mark composed)."""
     raw = "令和６年度\u3000①（案）か\u3099\n ＰＤＣＡ"
     tree = LexborHTMLParser(f'<div id="sub_h1_box"><h1>{raw}<b>：１</b></h1></div>')
     assert _first_text(tree, "#sub_h1_box h1") == "令和6年度 ①(案)が PDCA :1"
