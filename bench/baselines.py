@@ -15,10 +15,11 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 from selectolax.lexbor import LexborHTMLParser
 
-from osaka_unei import variants
-from osaka_unei.extract import _decode, nfkc_text
+from osaka_unei.decoding import decode_detailed
 from osaka_unei.models import WardPolicy
-from osaka_unei.parse import FORMS
+from osaka_unei.parse import variants
+from osaka_unei.parse.extract import nfkc_text
+from osaka_unei.parse.forms import FORMS
 from osaka_unei.text import clean_line
 
 _DROP = ["script", "style", "noscript", "template", "iframe", "object", "select", "textarea"]
@@ -44,7 +45,7 @@ def required_steps(data: bytes, fields: dict[str, Any] | None) -> object:
     the models (`fields`: parse_page's result as a dict, made beforehand, untimed; None for
     a page parse_page refuses). No state, no tree, no rule: not a parser, a lower bound."""
     hashlib.sha256(data).hexdigest()
-    text, _, same = _decode(data, None)
+    text, _, same = decode_detailed(data, None)
     tree = LexborHTMLParser(data if same else text)
     head = [node.text() for selector in _HEAD if (node := tree.css_first(selector)) is not None]
     body = tree.css_first("#mol_contents") or tree.body

@@ -14,9 +14,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from osaka_unei import parse as p
-from osaka_unei import variants as v
-from osaka_unei.extract import decode
+from osaka_unei.decoding import decode
+from osaka_unei.models import WardPolicy
+from osaka_unei.parse import parse_page
+from osaka_unei.parse import variants as v
+from osaka_unei.parse.headings import match_marker, match_section
 from osaka_unei.text import clean_line
 from osaka_unei.wards import WARD_SLUGS
 
@@ -87,7 +89,7 @@ class Page:
     counts: tuple[int, int, int]
 
 
-def tree_counts(policy: p.WardPolicy) -> tuple[int, int, int]:
+def tree_counts(policy: WardPolicy) -> tuple[int, int, int]:
     strategies = [s for issue in policy.issues for s in issue.strategies]
     return (
         len(policy.issues),
@@ -100,7 +102,7 @@ def load_sources() -> list[Source]:
     sources = []
     for name in SOURCE_NAMES:
         data = (PAGES / name).read_bytes()
-        policy = p.parse_page(data)
+        policy = parse_page(data)
         text, _ = decode(data)
         codec = "utf-8"
         if text.encode("utf-8") != data.removeprefix(b"\xef\xbb\xbf"):
@@ -224,8 +226,8 @@ def _fixed_line(text: str) -> bool:
     if not line or "円" in line or "額" in line or "運営方針" in line:
         return True
     return bool(
-        p.match_section(line)
-        or p.match_marker(line)
+        match_section(line)
+        or match_marker(line)
         or any(form.pattern.search(line) for form in _LINE_FORMS)
         or "案" in line
         or _DATE.match(line)

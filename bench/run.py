@@ -35,9 +35,9 @@ from baselines import bs4_lines, lexbor_floor, required_steps
 from corpus import ROOT, Page, load_sources, make_round, tree_counts
 
 from osaka_unei import parse_page
-from osaka_unei.extract import extract
 from osaka_unei.models import PARSER_VERSION, RawRecord
 from osaka_unei.parse import PageError
+from osaka_unei.parse.extract import extract
 from osaka_unei.store import append_manifest, sha256_hex, store_version
 
 RESULTS = Path(__file__).resolve().parent / "results.json"

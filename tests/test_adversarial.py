@@ -28,9 +28,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from osaka_unei import parse as p
-from osaka_unei import variants as v
-from osaka_unei.extract import (
+from osaka_unei.decoding import _utf8_has_controls, decode_detailed
+from osaka_unei.errors import PageError
+from osaka_unei.models import WardPolicy
+from osaka_unei.parse import budgets, parse_page
+from osaka_unei.parse import variants as v
+from osaka_unei.parse.budgets import extract_budgets
+from osaka_unei.parse.extract import (
     _BLOCK_TAGS,
     _BREAK_TAGS,
     _BULLET,
@@ -41,21 +45,17 @@ from osaka_unei.extract import (
     _NFKC_BOUNDARY_BEFORE,
     _NFKC_STABLE,
     _TAG_ID,
-    CONTROL_CHARS,
     Line,
-    PageError,
-    _decode,
     _first_text,
     _title_from_head,
-    _utf8_has_controls,
     extract,
     from_title,
     html_lines,
     nfkc_text,
 )
-from osaka_unei.models import WardPolicy
-from osaka_unei.parse import extract_budgets, match_heading, parse_page
-from osaka_unei.text import clean_line, nfkc
+from osaka_unei.parse.forms import BODY_START, FORMS, Reading
+from osaka_unei.parse.headings import match_heading
+from osaka_unei.text import CONTROL_CHARS, clean_line, nfkc
 
 from .conftest import FIXTURES
 
@@ -404,7 +404,7 @@ def test_bullet_start_holds_every_bullet() -> None:
 def test_decode_shortcut_equals_regex(data: bytes) -> None:
     """The UTF-8 byte check for control characters decides as the regex would."""
     try:
-        text, _, same = _decode(data, "utf-8")
+        text, _, same = decode_detailed(data, "utf-8")
     except PageError:
         return
     assert not CONTROL_CHARS.search(text)
@@ -588,29 +588,29 @@ def _brute_force(forms: tuple[v.Form, ...], text: str) -> str | None:
     )
 )
 def test_form_index_finds_the_first_form_of_every_table(text: str) -> None:
-    reading = p.FORMS.read(text)
-    for table, span in p.FORMS.spans.items():
-        forms = tuple(p.FORMS.forms[at] for at in range(*span))
-        found = p.FORMS.match(table, text, reading)
+    reading = FORMS.read(text)
+    for table, span in FORMS.spans.items():
+        forms = tuple(FORMS.forms[at] for at in range(*span))
+        found = FORMS.match(table, text, reading)
         assert (found[1].name if found else None) == _brute_force(forms, text), (table, text)
 
 
-def _spans(readings: list[p.Reading]) -> list[tuple[int, tuple[int, int] | None]]:
+def _spans(readings: list[Reading]) -> list[tuple[int, tuple[int, int] | None]]:
     return [(at, match.span() if match else None) for at, match in readings]
 
 
 @settings(max_examples=300, deadline=None, derandomize=not EXPLORE)
 @given(st.lists(st.one_of(st.sampled_from(FIXTURE_LINES), st.text(max_size=20)), max_size=30))
 def test_reading_a_page_at_once_reads_each_line_as_read_does(texts: list[str]) -> None:
-    assert _spans(p.FORMS.read_all(texts)) == _spans([p.FORMS.read(text) for text in texts])
+    assert _spans(FORMS.read_all(texts)) == _spans([FORMS.read(text) for text in texts])
 
 
 def test_lines_of_no_policy_text_are_read_before_the_body_tables() -> None:
-    """The walk takes a reading before _BODY_START as an end, skip, note or section line."""
+    """The walk takes a reading before BODY_START as an end, skip, note or section line."""
     page_tables = {"end", "skip", "note", "section"}
-    for table, (start, stop) in p.FORMS.spans.items():
-        assert (stop <= p._BODY_START) == (table in page_tables), table
-        assert table in page_tables or start >= p._BODY_START, table
+    for table, (start, stop) in FORMS.spans.items():
+        assert (stop <= BODY_START) == (table in page_tables), table
+        assert table in page_tables or start >= BODY_START, table
 
 
 def test_every_form_is_anchored_or_has_hints_in_its_example() -> None:
@@ -618,8 +618,8 @@ def test_every_form_is_anchored_or_has_hints_in_its_example() -> None:
     may stand anywhere (end, skip, note) each must say so with ^; a hinted form's example
     holds a hint, and the hint is plain text of its pattern."""
     for table in ("end", "skip", "note"):
-        for at in range(*p.FORMS.spans[table]):
-            form = p.FORMS.forms[at]
+        for at in range(*FORMS.spans[table]):
+            form = FORMS.forms[at]
             if form.hints:
                 assert any(hint in form.example for hint in form.hints), form.name
                 assert all(
@@ -636,7 +636,7 @@ def test_every_form_is_anchored_or_has_hints_in_its_example() -> None:
     st.sampled_from(["千円", " 千円", "円", "万円", ""]),
 )
 def test_amount_shortcut_reads_as_the_parts_do(digits: str, unit: str) -> None:
-    assert p.amount_thousand_yen(digits + unit) == p._amount_by_parts(digits + unit)
+    assert budgets.amount_thousand_yen(digits + unit) == budgets._amount_by_parts(digits + unit)
 
 
 def _without_possessives(pattern: str) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from osaka_unei import parse_page
-from osaka_unei.extract import extract
-from osaka_unei.parse import FORMS
+from osaka_unei.parse.extract import extract
+from osaka_unei.parse.forms import FORMS
 
 from .conftest import FIXTURES
 

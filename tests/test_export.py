@@ -12,9 +12,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from osaka_unei import export, store
+from osaka_unei import capture, store
 from osaka_unei.cli import app
-from osaka_unei.export import CheckError, Source
+from osaka_unei.dataset import datapackage, files, flatten
+from osaka_unei.dataset import tables as table_specs
+from osaka_unei.dataset.checks import CheckError, check_tables
+from osaka_unei.dataset.flatten import Source
+from osaka_unei.dataset.load import load
 from osaka_unei.models import (
     Budget,
     Initiative,
@@ -26,6 +30,7 @@ from osaka_unei.models import (
     total_budget,
 )
 from osaka_unei.parse import PageError
+from osaka_unei.publish import run
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = dt.datetime(2024, 4, 1, 9, 0, tzinfo=dt.UTC)
@@ -105,7 +110,7 @@ def simple_issues(n: int = 1) -> list[Issue]:
 
 
 def tables_of(*policies: WardPolicy) -> dict[str, pd.DataFrame]:
-    return export.make_tables([export.flatten(p, SOURCE) for p in policies], [])
+    return flatten.make_tables([flatten.flatten(p, SOURCE) for p in policies], [])
 
 
 # --- flattening and totals ---------------------------------------------------------------
@@ -172,9 +177,9 @@ def test_flatten_rows_dtypes_and_budget_yen() -> None:
     assert budgets["level"].unique().tolist() == ["initiative"]
     assert budgets["code"].tolist() == ["1-1-1", "1-1-2"]
     assert budgets["budget_no"].tolist() == [1, 2]
-    for name, spec in zip(export.TABLE_NAMES, export.TABLES, strict=True):
+    for name, spec in zip(table_specs.TABLE_NAMES, table_specs.TABLES, strict=True):
         assert list(tables[name].columns) == spec.names
-    export.check_tables(tables, [])
+    check_tables(tables, [])
 
 
 # --- checks ------------------------------------------------------------------------------
@@ -210,12 +215,12 @@ def _bad(tables: dict[str, pd.DataFrame], name: str, edit: Any) -> dict[str, pd.
 def test_checks_fail_on_bad_frames(name: str, edit: Any, check: str) -> None:
     tables = tables_of(policy(issues=simple_issues(2)))
     with pytest.raises(CheckError, match=f"^{check}"):
-        export.check_tables(_bad(tables, name, edit), [])
+        check_tables(_bad(tables, name, edit), [])
 
 
 def test_check_requires_every_raw_file_in_report() -> None:
     with pytest.raises(CheckError, match=r"^parse report"):
-        export.check_tables(tables_of(policy()), ["kita/1-abc.txt"])
+        check_tables(tables_of(policy()), ["kita/1-abc.txt"])
 
 
 # --- serialisation -----------------------------------------------------------------------
@@ -223,7 +228,7 @@ def test_check_requires_every_raw_file_in_report() -> None:
 
 def test_csv_has_bom_iso_times_and_empty_nulls() -> None:
     tables = tables_of(policy(published=None))
-    data = export.csv_bytes(export.POLICIES, tables["policies"])
+    data = files.csv_bytes(table_specs.POLICIES, tables["policies"])
     assert data.startswith(b"\xef\xbb\xbfpolicy_id,")
     text = data.decode("utf-8-sig")
     assert "2024-04-01T09:00:00Z" in text
@@ -235,9 +240,9 @@ def test_csv_has_bom_iso_times_and_empty_nulls() -> None:
 
 def test_parquet_round_trip_keeps_dtypes(tmp_path: Path) -> None:
     tables = tables_of(policy(issues=[Issue(code="1", position=1, title="a")]))
-    for spec in export.TABLES:
+    for spec in table_specs.TABLES:
         (tmp_path / f"{spec.name}.parquet").write_bytes(
-            export.parquet_bytes(spec, tables[spec.name])
+            files.parquet_bytes(spec, tables[spec.name])
         )
     pol = pd.read_parquet(tmp_path / "policies.parquet")
     assert str(pol["total_budget_thousand_yen"].dtype) == "Int64"
@@ -245,18 +250,18 @@ def test_parquet_round_trip_keeps_dtypes(tmp_path: Path) -> None:
     assert isinstance(pol.loc[0, "published"], dt.date)
     assert str(pol["fetched_at"].dtype) == "datetime64[us, UTC]"
     assert str(pd.read_parquet(tmp_path / "initiatives.parquet")["budget_yen"].dtype) == "Int64"
-    loaded = export.load(processed_dir=tmp_path)
-    assert isinstance(loaded, dict) and set(loaded) == set(export.TABLE_NAMES)
-    pd.testing.assert_frame_equal(export.load("policies", tmp_path), pol)
+    loaded = load(processed_dir=tmp_path)
+    assert isinstance(loaded, dict) and set(loaded) == set(table_specs.TABLE_NAMES)
+    pd.testing.assert_frame_equal(load("policies", tmp_path), pol)
     with pytest.raises(ValueError, match="unknown table"):
-        export.load("nope", tmp_path)
+        load("nope", tmp_path)
 
 
 def test_datapackage_describes_every_column() -> None:
-    package = export.datapackage()
+    package = datapackage.datapackage()
     resources = {r["name"]: r for r in package["resources"]}
-    assert list(resources) == list(export.TABLE_NAMES)
-    for spec in export.TABLES:
+    assert list(resources) == list(table_specs.TABLE_NAMES)
+    for spec in table_specs.TABLES:
         fields = resources[spec.name]["schema"]["fields"]
         assert [f["name"] for f in fields] == spec.names
         assert all(" / " in f["description"] and f["title"] for f in fields)
@@ -311,13 +316,13 @@ def put(
     return path
 
 
-def build(tmp_path: Path, parser: FakeParser, **options: Any) -> export.BuildResult:
-    return export.run_build(
+def build(tmp_path: Path, parser: FakeParser, **options: Any) -> run.BuildResult:
+    return run.run_build(
         tmp_path / "raw", tmp_path / "out", tmp_path / "cache", parse=parser, **options
     )
 
 
-def report(result: export.BuildResult) -> dict[str, tuple[str, str | None]]:
+def report(result: run.BuildResult) -> dict[str, tuple[str, str | None]]:
     frame = result.tables["parse_report"]
     return {
         row.path: (row.status, None if pd.isna(row.messages) else row.messages)
@@ -333,7 +338,7 @@ def test_build_is_deterministic_and_cached(tmp_path: Path) -> None:
     first = build(tmp_path, parser)
     assert (first.parsed, first.cached) == (2, 0)
     files = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in (tmp_path / "out").iterdir()}
-    assert set(files) >= {f"{n}.{e}" for n in export.TABLE_NAMES for e in ("csv", "parquet")}
+    assert set(files) >= {f"{n}.{e}" for n in table_specs.TABLE_NAMES for e in ("csv", "parquet")}
     assert {"datapackage.json", "build_stats.json"} <= set(files)
 
     second = build(tmp_path, parser)
@@ -344,7 +349,7 @@ def test_build_is_deterministic_and_cached(tmp_path: Path) -> None:
     }
 
     # A forced rebuild from scratch into another folder gives the same bytes.
-    again = export.run_build(
+    again = run.run_build(
         raw, tmp_path / "out2", tmp_path / "cache2", force=True, parse=FakeParser()
     )
     assert again.parsed == 2
@@ -417,7 +422,7 @@ def test_shrinking_ward_fails_and_keeps_previous_tables(tmp_path: Path) -> None:
 def test_add_capture_stores_once(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     data = "ページの先頭です\n令和4年度港区運営方針\n".encode()
-    record, added = export.add_capture(
+    record, added = capture.add_capture(
         raw, data, "http://www.city.osaka.lg.jp/minato/page/0000565017.html", T0
     )
     assert added
@@ -425,19 +430,19 @@ def test_add_capture_stores_once(tmp_path: Path) -> None:
     assert (record.outcome, record.source_kind, record.page_id) == ("capture", "capture", "565017")
     assert record.path == f"minato/565017-{store.sha256_hex(data)[:16]}.txt"
     assert (raw / record.path).read_bytes() == data
-    again, added_again = export.add_capture(raw, data, record.url, T0 + dt.timedelta(1))
+    again, added_again = capture.add_capture(raw, data, record.url, T0 + dt.timedelta(1))
     assert not added_again and again == record
     assert len(store.read_manifest(raw)) == 1
-    _, same = export.add_capture(
+    _, same = capture.add_capture(
         raw, data, "https://www.city.osaka.lg.jp/minato/page/565017.html", T0
     )
     assert not same  # an unpadded page number names the same page
     with pytest.raises(ValueError, match="not a ward page address"):
-        export.add_capture(
+        capture.add_capture(
             raw, data, "https://www.city.osaka.lg.jp/shimin/page/0000000001.html", T0
         )
     with pytest.raises(ValueError, match="empty"):
-        export.add_capture(raw, b"  \n", record.url, T0)
+        capture.add_capture(raw, b"  \n", record.url, T0)
 
 
 # --- the committed seeds, end to end through the CLI -------------------------------------
@@ -460,7 +465,7 @@ def test_seed_captures_build_to_the_acceptance_figures(tmp_path: Path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("build: 5 pages parsed, 0 from cache, 0 warnings, 0 errors")
-    tables = export.load(processed_dir=tmp_path / "out")
+    tables = load(processed_dir=tmp_path / "out")
     assert isinstance(tables, dict)
     assert len(tables["initiatives"]) == 33
     assert tables["policies"]["total_budget_thousand_yen"].sum() == 328_822

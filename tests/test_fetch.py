@@ -892,7 +892,7 @@ def test_classify_text(text: str, kind: str | None) -> None:
 
 def test_parse_by_address_fetches_politely_and_parses(site: Site) -> None:
     # `osaka-unei parse URL`: robots.txt first, then the page; the address is kept.
-    from osaka_unei.parse import parse_source
+    from osaka_unei.sources import parse_source
 
     policy = parse_source(site.url + "/kita/page/0000000001.html")
     assert policy.ward == "北区"
@@ -901,7 +901,8 @@ def test_parse_by_address_fetches_politely_and_parses(site: Site) -> None:
 
 
 def test_parse_by_address_of_a_missing_page_is_one_error(site: Site) -> None:
-    from osaka_unei.parse import PageError, parse_source
+    from osaka_unei.parse import PageError
+    from osaka_unei.sources import parse_source
 
     with pytest.raises(PageError, match="HTTP 404"):
         parse_source(site.url + "/fukushima/page/0000000003.html")

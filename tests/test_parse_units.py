@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from osaka_unei import variants as v
-from osaka_unei.extract import (
-    EmptyInputError,
-    Line,
-    UndecodableInputError,
-    decode,
-    text_lines,
-)
+from osaka_unei.calendar import fiscal_year_from_title
+from osaka_unei.decoding import decode
+from osaka_unei.errors import EmptyInputError, UndecodableInputError
 from osaka_unei.models import total_budget
-from osaka_unei.parse import (
-    NotAPolicyPageError,
-    NotAWardPageError,
-    amount_thousand_yen,
-    build_policy,
-    choose_main,
-    extract_budgets,
-    fiscal_year_from_title,
-    match_heading,
-    match_marker,
-    match_section,
-    normalize_code,
-    parse_page,
-)
+from osaka_unei.parse import NotAPolicyPageError, NotAWardPageError, build_policy, parse_page
+from osaka_unei.parse import variants as v
+from osaka_unei.parse.budgets import amount_thousand_yen, choose_main, extract_budgets
+from osaka_unei.parse.extract import Line, text_lines
+from osaka_unei.parse.headings import match_heading, match_marker, match_section, normalize_code
 from osaka_unei.text import clean_line
 
 # --- amounts and budgets -------------------------------------------------------------

@@ -1,4 +1,16 @@
-"""osaka-unei: Osaka City ward operating policies (区運営方針) as a dataset."""
+"""osaka-unei: Osaka City ward operating policies (区運営方針) as a dataset.
+
+Public API: ``parse_page`` (one page → WardPolicy), ``build`` (raw store → published
+dataset), ``load`` (the published tables as DataFrames), and the models.
+
+The stages, each a subpackage, in the order data flows through them (a stage imports only
+those before it and the shared modules: models, wards, calendar, text, decoding, errors,
+store):
+``fetch`` (site → raw store) → ``parse`` (one page → WardPolicy) → ``dataset`` (policies →
+checked tables and their column specs) → ``publish`` (the build run: all of it, written as
+one unit). ``sources`` and ``capture`` put a page in from the command line; ``cli`` is the
+thin command line over all of them.
+"""
 
 from osaka_unei.models import (
     PARSER_VERSION,
@@ -18,6 +30,8 @@ __all__ = [
     "Reform",
     "Strategy",
     "WardPolicy",
+    "build",
+    "load",
     "parse_page",
 ]
 
@@ -29,7 +43,11 @@ def __getattr__(name: str) -> object:
 
         return parse_page
     if name == "load":
-        from osaka_unei.export import load
+        from osaka_unei.dataset.load import load
 
         return load
+    if name == "build":
+        from osaka_unei.publish.run import run_build
+
+        return run_build
     raise AttributeError(name)

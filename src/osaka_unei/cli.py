@@ -54,7 +54,8 @@ def parse(
     ] = OutputFormat.json,
 ) -> None:
     """Parse one ward 運営方針 page and print it as JSON or as a readable tree."""
-    from osaka_unei.parse import PageError, parse_source, render_summary
+    from osaka_unei.parse import PageError, render_summary
+    from osaka_unei.sources import parse_source
 
     try:
         policy = parse_source(source)
@@ -253,7 +254,8 @@ def build(
 
     Exit 2: unreadable raw store or output folder.
     """
-    from osaka_unei.export import CheckError, run_build
+    from osaka_unei.dataset.checks import CheckError
+    from osaka_unei.publish.run import run_build
 
     try:
         result = run_build(raw_dir, out_dir, cache_dir, force=force, allow_shrink=allow_shrink)
@@ -276,10 +278,10 @@ def add_capture(
     """Store a text capture of a ward page in the raw store, recorded with its address."""
     import datetime as dt
 
-    from osaka_unei import export
+    from osaka_unei.capture import add_capture as store_capture
 
     try:
-        record, added = export.add_capture(raw_dir, file.read_bytes(), url, dt.datetime.now(dt.UTC))
+        record, added = store_capture(raw_dir, file.read_bytes(), url, dt.datetime.now(dt.UTC))
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
     except ValueError as exc:

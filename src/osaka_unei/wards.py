@@ -1,36 +1,51 @@
-"""The 24 wards of Osaka City: name as written in titles, and directory slug on the site."""
+"""The 24 wards of Osaka City: name as written in titles, directory slug on the site,
+official ward code, and the city's usual order."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-WARD_SLUGS: dict[str, str] = {
-    "北区": "kita",
-    "都島区": "miyakojima",
-    "福島区": "fukushima",
-    "此花区": "konohana",
-    "中央区": "chuo",
-    "西区": "nishi",
-    "港区": "minato",
-    "大正区": "taisho",
-    "天王寺区": "tennoji",
-    "浪速区": "naniwa",
-    "西淀川区": "nishiyodogawa",
-    "淀川区": "yodogawa",
-    "東淀川区": "higashiyodogawa",
-    "東成区": "higashinari",
-    "生野区": "ikuno",
-    "旭区": "asahi",
-    "城東区": "joto",
-    "鶴見区": "tsurumi",
-    "阿倍野区": "abeno",
-    "住之江区": "suminoe",
-    "住吉区": "sumiyoshi",
-    "東住吉区": "higashisumiyoshi",
-    "平野区": "hirano",
-    "西成区": "nishinari",
-}
+
+@dataclass(frozen=True, slots=True)
+class Ward:
+    name: str  # as titles write it
+    slug: str  # the ward's directory on the site
+    code: str  # 全国地方公共団体コード without the check digit (総務省), e.g. 27127
+
+
+# In the city's usual order (北区 first, as its own pages list the wards); the codes are
+# older than that order (北区 and 中央区 were formed in 1989), so they do not sort alike.
+WARDS: tuple[Ward, ...] = (
+    Ward("北区", "kita", "27127"),
+    Ward("都島区", "miyakojima", "27102"),
+    Ward("福島区", "fukushima", "27103"),
+    Ward("此花区", "konohana", "27104"),
+    Ward("中央区", "chuo", "27128"),
+    Ward("西区", "nishi", "27106"),
+    Ward("港区", "minato", "27107"),
+    Ward("大正区", "taisho", "27108"),
+    Ward("天王寺区", "tennoji", "27109"),
+    Ward("浪速区", "naniwa", "27111"),
+    Ward("西淀川区", "nishiyodogawa", "27113"),
+    Ward("淀川区", "yodogawa", "27123"),
+    Ward("東淀川区", "higashiyodogawa", "27114"),
+    Ward("東成区", "higashinari", "27115"),
+    Ward("生野区", "ikuno", "27116"),
+    Ward("旭区", "asahi", "27117"),
+    Ward("城東区", "joto", "27118"),
+    Ward("鶴見区", "tsurumi", "27124"),
+    Ward("阿倍野区", "abeno", "27119"),
+    Ward("住之江区", "suminoe", "27125"),
+    Ward("住吉区", "sumiyoshi", "27120"),
+    Ward("東住吉区", "higashisumiyoshi", "27121"),
+    Ward("平野区", "hirano", "27126"),
+    Ward("西成区", "nishinari", "27122"),
+)
+WARD_SLUGS: dict[str, str] = {ward.name: ward.slug for ward in WARDS}
+WARD_CODES: dict[str, str] = {ward.slug: ward.code for ward in WARDS}
+WARD_ORDER: dict[str, int] = {ward.slug: index for index, ward in enumerate(WARDS, 1)}
 SLUG_WARDS: dict[str, str] = {slug: name for name, slug in WARD_SLUGS.items()}
 
 # Longest names first, so that 東住吉区 is not read as 住吉区 nor 西淀川区 as 淀川区.

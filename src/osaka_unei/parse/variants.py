@@ -16,7 +16,7 @@ from typing import Literal
 OPEN = r"[【《≪<\[〈〔]"
 CLOSE = r"[】》≫>\]〉〕]"
 # A title runs to the first closing bracket. Greedy, not lazy: the trailing spaces it takes
-# are stripped with the brackets (parse._clean_title), and a lazy run costs a test of the
+# are stripped with the brackets (parse.clean_title), and a lazy run costs a test of the
 # rest of the pattern at every character (profiled: half the time of a heading match).
 _NOT_CLOSE = r"[^】》≫>\]〉〕]"
 # 1-1 or 1-1-1; the hyphen may be any dash the pages use.

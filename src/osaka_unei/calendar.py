@@ -1,0 +1,54 @@
+"""Era and fiscal-year rules, shared by fetch (titles of listed pages) and parse.
+
+平成N is 1988+N, 令和N is 2018+N, 元 is 1; a fiscal year is named by the Gregorian year it
+starts in (April).
+"""
+
+from __future__ import annotations
+
+import re
+
+from osaka_unei.errors import NotAPolicyPageError
+
+_ERA_BASE = {"平成": 1988, "令和": 2018}
+_ERA_YEAR = re.compile(r"(平成|令和)\s*(\d{1,2}|元)\s*(?:年度|年|度)")
+_GREGORIAN_YEAR = re.compile(r"(\d{4})\s*年度")
+_LABEL_YEAR = re.compile(r"^(?:(令和|平成)\s*)?(\d{1,4}|元)")
+
+
+def era_year(era: str | None, number: str) -> int:
+    """平成N → 1988+N, 令和N → 2018+N, 元 = 1; a four-digit number is already Gregorian."""
+    value = 1 if number == "元" else int(number)
+    if era is None:
+        return value
+    return _ERA_BASE[era] + value
+
+
+def fiscal_year_from_title(title: str) -> tuple[int, str, list[str]]:
+    """Fiscal year (Gregorian start), the first 平成/令和 year as written, and warnings."""
+    era = _ERA_YEAR.search(title)
+    gregorian = _GREGORIAN_YEAR.search(title)
+    if era:
+        year = era_year(era.group(1), era.group(2))
+        warnings = []
+        if gregorian and int(gregorian.group(1)) != year:
+            warnings.append(f"title names two different years: {title}")
+        return year, era.group(0), warnings
+    if gregorian:
+        return int(gregorian.group(1)), gregorian.group(0), []
+    raise NotAPolicyPageError(f"the title names no fiscal year: {title}")
+
+
+def label_fiscal_year(label: str, page_year: int) -> int | None:
+    """The year a budget label names; a bare 29 or 4 is read in the page's era."""
+    match = _LABEL_YEAR.match(label)
+    if not match:
+        return None
+    era, number = match.groups()
+    if era is not None or len(number) == 4:
+        return era_year(era, number)
+    value = 1 if number == "元" else int(number)
+    # Whichever era puts the year closest to the page's own (令和元年度 pages say 31年度 too);
+    # 平成 on a tie.
+    heisei, reiwa = _ERA_BASE["平成"] + value, _ERA_BASE["令和"] + value
+    return heisei if abs(heisei - page_year) <= abs(reiwa - page_year) else reiwa

@@ -1,0 +1,184 @@
+"""Checks on the tables before anything is written: keys, codes under their parents,
+budgets, ward slugs, every raw file reported, no ward losing rows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from osaka_unei.dataset.flatten import policy_id
+from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES
+from osaka_unei.wards import SLUG_WARDS
+
+STATS_NAME = "build_stats.json"
+
+
+class CheckError(Exception):
+    """A frame check failed; the message is one line naming the check."""
+
+
+Row = dict[str, Any]
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def _code_under(child: str, parent: str) -> bool:
+    """'1-2-3' is under '1-2' and under '1'; codes are normalised to '-' by the parser."""
+    child_parts, parent_parts = child.split("-"), parent.split("-")
+    return len(child_parts) > len(parent_parts) and child_parts[: len(parent_parts)] == parent_parts
+
+
+def _check_codes(df: pd.DataFrame, child: str, parents: list[str], table: str) -> None:
+    for code, *ancestors in _rows(df, [child, *parents]):
+        nearest = next((a for a in ancestors if a is not None), None)
+        if code is not None and nearest is not None and not _code_under(code, nearest):
+            raise CheckError(f"codes: {table}.{child} {code!r} is not under {nearest!r}")
+
+
+def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -> None:
+    """Raise CheckError (one line naming the check) unless the frames are publishable."""
+    for spec in TABLES:
+        df = tables[spec.name]
+        if list(df.columns) != spec.names:
+            raise CheckError(f"columns: {spec.name} has {list(df.columns)}, expected {spec.names}")
+        for column in spec.columns:
+            values = df[column.name]
+            if column.required and values.isna().any():
+                raise CheckError(f"required: {spec.name}.{column.name} has nulls")
+            if column.enum and not values.dropna().isin(column.enum).all():
+                bad = sorted(set(values.dropna()) - set(column.enum))
+                raise CheckError(f"values: {spec.name}.{column.name} has {bad}")
+            if column.unit and (values.dropna() < 0).any():
+                raise CheckError(f"non-negative: {spec.name}.{column.name} has a negative amount")
+        duplicated = df.duplicated(subset=list(spec.key), keep=False)
+        if duplicated.any():
+            first = tuple(df.loc[duplicated, list(spec.key)].iloc[0])
+            raise CheckError(f"unique key: {spec.name} repeats ({', '.join(spec.key)}) = {first}")
+
+    policies = tables["policies"]
+    unknown = sorted(set(policies["ward_slug"]) - set(SLUG_WARDS))
+    report_slugs = set(tables["parse_report"]["ward_slug"].dropna())
+    unknown += sorted(report_slugs - set(SLUG_WARDS))
+    if unknown:
+        raise CheckError(f"ward slugs: unknown {unknown}")
+    for row in policies[["policy_id", "ward", "ward_slug", "fiscal_year"]].itertuples():
+        if row.policy_id != policy_id(row.ward_slug, row.fiscal_year):
+            raise CheckError(f"policy_id: {row.policy_id} is not ward_slug-fiscal_year")
+        if SLUG_WARDS[row.ward_slug] != row.ward:
+            raise CheckError(f"ward slugs: {row.policy_id} has ward {row.ward}")
+
+    ids = set(policies["policy_id"])
+    for name in COUNTED_TABLES[1:]:
+        orphans = sorted(set(tables[name]["policy_id"]) - ids)
+        if orphans:
+            raise CheckError(f"parents: {name} rows for unknown policy {orphans[0]}")
+    _check_parents(tables)
+    _check_codes(tables["strategies"], "strategy_code", ["issue_code"], "strategies")
+    _check_codes(
+        tables["initiatives"], "initiative_code", ["strategy_code", "issue_code"], "initiatives"
+    )
+    for table, column in (
+        ("issues", "n_issues"),
+        ("strategies", "n_strategies"),
+        ("initiatives", "n_initiatives"),
+    ):
+        counts = tables[table].groupby("policy_id").size()
+        expected = policies.set_index("policy_id")[column]
+        if not expected.astype("int64").equals(
+            counts.reindex(expected.index, fill_value=0).astype("int64")
+        ):
+            raise CheckError(f"counts: policies.{column} differs from the rows of {table}")
+
+    reported = set(tables["parse_report"]["path"])
+    missing = sorted(set(raw_files) - reported)
+    if missing:
+        raise CheckError(f"parse report: raw file {missing[0]} has no row")
+
+
+# (child, parent, child key, parent key, child codes, parent codes); budgets by level.
+_STRATEGY_KEY = ["policy_id", "issue_position", "position"]
+_LINKS: tuple[tuple[str, str, list[str], list[str], list[str], list[str]], ...] = (
+    ("strategies", "issues", ["policy_id", "issue_position"], ["policy_id", "issue_position"],
+     ["issue_code"], ["issue_code"]),
+    ("initiatives", "strategies", ["policy_id", "issue_position", "strategy_position"],
+     _STRATEGY_KEY, ["issue_code", "strategy_code"], ["issue_code", "strategy_code"]),
+    ("issue", "issues", ["policy_id", "issue_position"], ["policy_id", "issue_position"],
+     ["code"], ["issue_code"]),
+    ("strategy", "strategies", ["policy_id", "issue_position", "strategy_position"],
+     _STRATEGY_KEY, ["code"], ["strategy_code"]),
+    ("initiative", "initiatives",
+     ["policy_id", "issue_position", "strategy_position", "initiative_position"],
+     ["policy_id", "issue_position", "strategy_position", "position"],
+     ["code"], ["initiative_code"]),
+)  # fmt: skip
+
+
+def _rows(df: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
+    return [
+        tuple(None if pd.isna(v) else v for v in row)
+        for row in df[columns].astype(object).itertuples(index=False, name=None)
+    ]
+
+
+def _check_parents(tables: Mapping[str, pd.DataFrame]) -> None:
+    """Every child sits under an existing parent and repeats that parent's codes."""
+    budgets = tables["budgets"]
+    for child, parent, child_key, parent_key, child_codes, parent_codes in _LINKS:
+        rows = tables[child] if child in tables else budgets[budgets["level"] == child]
+        name = child if child in tables else f"budgets ({child})"
+        parents = {
+            row[: len(parent_key)]: row[len(parent_key) :]
+            for row in _rows(tables[parent], parent_key + parent_codes)
+        }
+        for row in _rows(rows, child_key + child_codes):
+            key, codes = row[: len(child_key)], row[len(child_key) :]
+            if key not in parents:
+                raise CheckError(f"parents: {name} row {key} has no parent in {parent}")
+            if codes != parents[key]:
+                raise CheckError(f"codes: {name} row {key} has {codes}, its parent {parents[key]}")
+
+
+# --- row-count regression --------------------------------------------------------------
+
+
+def row_counts(tables: Mapping[str, pd.DataFrame]) -> dict[str, dict[str, int]]:
+    """Per table, rows per ward slug (deterministic order)."""
+    slug_of = dict(
+        zip(tables["policies"]["policy_id"], tables["policies"]["ward_slug"], strict=True)
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for name in COUNTED_TABLES:
+        per_ward = tables[name]["policy_id"].map(slug_of).value_counts()
+        counts[name] = {slug: int(per_ward[slug]) for slug in sorted(per_ward.index)}
+    return counts
+
+
+def check_shrink(
+    previous: Mapping[str, Mapping[str, int]], current: Mapping[str, Mapping[str, int]]
+) -> None:
+    for table in COUNTED_TABLES:
+        for slug, before in sorted(previous.get(table, {}).items()):
+            after = current.get(table, {}).get(slug, 0)
+            if after < before:
+                raise CheckError(
+                    f"shrink: ward {slug} lost rows in {table} ({before} → {after}); "
+                    "rerun with --allow-shrink if that is right"
+                )
+
+
+def previous_counts(out_dir: Path) -> dict[str, dict[str, int]]:
+    path = out_dir / STATS_NAME
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["rows"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CheckError(f"shrink: cannot read previous {path}: {exc}") from exc
+
+
+# --- serialisation ----------------------------------------------------------------------

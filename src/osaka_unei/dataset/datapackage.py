@@ -1,0 +1,77 @@
+"""The Frictionless Data Package descriptor (datapackage.json), from the column specs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES
+
+DATAPACKAGE_NAME = "datapackage.json"
+SOURCE_URL = "https://www.city.osaka.lg.jp/"
+
+
+def datapackage() -> dict[str, Any]:
+    """The Frictionless Data Package descriptor: static, so it never varies between builds."""
+    resources = []
+    for spec in TABLES:
+        fields = []
+        for column in spec.columns:
+            entry: dict[str, Any] = {
+                "name": column.name,
+                "type": column.kind,
+                "title": column.en,
+                "description": f"{column.ja} / {column.en}",
+            }
+            if column.kind == "date":
+                entry["format"] = "default"
+            if column.unit:
+                entry["unit"] = column.unit
+            constraints: dict[str, Any] = {}
+            if column.required:
+                constraints["required"] = True
+            if column.enum:
+                constraints["enum"] = list(column.enum)
+            if column.unit:
+                constraints["minimum"] = 0
+            if constraints:
+                entry["constraints"] = constraints
+            fields.append(entry)
+        schema: dict[str, Any] = {"fields": fields, "primaryKey": list(spec.key)}
+        if spec.name in COUNTED_TABLES[1:]:
+            schema["foreignKeys"] = [
+                {
+                    "fields": ["policy_id"],
+                    "reference": {"resource": "policies", "fields": ["policy_id"]},
+                }
+            ]
+        resources.append(
+            {
+                "name": spec.name,
+                "path": f"{spec.name}.csv",
+                "title": spec.en,
+                "description": f"{spec.ja} / {spec.en}. Same data in {spec.name}.parquet.",
+                "format": "csv",
+                "mediatype": "text/csv",
+                "encoding": "utf-8-sig",
+                "parquet_path": f"{spec.name}.parquet",
+                "schema": schema,
+            }
+        )
+    return {
+        "name": "osaka-unei",
+        "title": "大阪市 区運営方針 / Osaka City ward operating policies",
+        "description": (
+            "大阪市24区の区運営方針(目標・使命・経営課題・戦略・具体的取組・予算額)。"
+            "金額の単位は千円。 / The yearly operating policies of Osaka City's 24 wards: "
+            "goals, issues, strategies, initiatives and budgets. Amounts are in 千円 "
+            "(thousand yen). Each CSV has a Parquet twin of the same name."
+        ),
+        "sources": [
+            {"title": "大阪市 各区のホームページ (Osaka City ward pages)", "path": SOURCE_URL}
+        ],
+        "licenses_note": (
+            "The texts belong to 大阪市 (Osaka City) and are reproduced for research and civic "
+            "use; see the city's terms of use on " + SOURCE_URL + ". The project's code is MIT."
+        ),
+        "resources": resources,
+    }

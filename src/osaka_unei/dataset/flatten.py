@@ -1,0 +1,187 @@
+"""Flattening: one WardPolicy → the rows it contributes to every table, and rows → frames."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+
+from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES, TableSpec
+from osaka_unei.models import (
+    Budget,
+    WardPolicy,
+    total_budget,
+)
+from osaka_unei.wards import WARD_CODES
+
+Row = dict[str, Any]
+
+
+# --- flattening: one WardPolicy → rows of every table ------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a policy's bytes came from, as the manifest records it."""
+
+    url: str | None
+    source_kind: Literal["fetched", "capture"]
+    sha256: str
+    fetched_at: dt.datetime
+
+
+def policy_id(ward_slug: str, fiscal_year: int) -> str:
+    return f"{ward_slug}-{fiscal_year}"
+
+
+def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
+    """All rows one policy contributes, by table (parse_report excluded)."""
+    pid = policy_id(policy.ward_slug, policy.fiscal_year)
+    base = {"policy_id": pid, "ward": policy.ward, "fiscal_year": policy.fiscal_year}
+    rows: dict[str, list[Row]] = {name: [] for name in COUNTED_TABLES}
+
+    def add_budgets(
+        budgets: list[Budget], level: str, code: str | None, positions: tuple[int, ...]
+    ) -> None:
+        for budget in budgets:
+            rows["budgets"].append(
+                {
+                    "policy_id": pid,
+                    "level": level,
+                    "code": code,
+                    "label": budget.label,
+                    "fiscal_year": budget.fiscal_year,
+                    "amount_thousand_yen": budget.amount_thousand_yen,
+                    "is_main": budget.is_main,
+                    "raw": budget.raw,
+                    "kind": budget.kind,
+                    "budget_no": len(rows["budgets"]) + 1,
+                    "issue_position": positions[0],
+                    "strategy_position": positions[1] if len(positions) > 1 else None,
+                    "initiative_position": positions[2] if len(positions) > 2 else None,
+                }
+            )
+
+    for issue in policy.issues:
+        rows["issues"].append(
+            base
+            | {
+                "issue_code": issue.code,
+                "title": issue.title,
+                "description": issue.description,
+                "budget_thousand_yen": issue.budget_thousand_yen,
+                "issue_position": issue.position,
+            }
+        )
+        add_budgets(issue.budgets, "issue", issue.code, (issue.position,))
+        for strategy in issue.strategies:
+            rows["strategies"].append(
+                base
+                | {
+                    "issue_code": issue.code,
+                    "strategy_code": strategy.code,
+                    "position": strategy.position,
+                    "title": strategy.title,
+                    "description": strategy.description,
+                    "budget_thousand_yen": strategy.budget_thousand_yen,
+                    "issue_position": issue.position,
+                }
+            )
+            add_budgets(
+                strategy.budgets, "strategy", strategy.code, (issue.position, strategy.position)
+            )
+            for initiative in strategy.initiatives:
+                amount = initiative.budget_thousand_yen
+                rows["initiatives"].append(
+                    base
+                    | {
+                        "issue_code": issue.code,
+                        "strategy_code": strategy.code,
+                        "initiative_code": initiative.code,
+                        "position": initiative.position,
+                        "title": initiative.title,
+                        "description": initiative.description,
+                        "budget_thousand_yen": amount,
+                        "budget_yen": None if amount is None else amount * 1000,
+                        "issue_position": issue.position,
+                        "strategy_position": strategy.position,
+                    }
+                )
+                add_budgets(
+                    initiative.budgets,
+                    "initiative",
+                    initiative.code,
+                    (issue.position, strategy.position, initiative.position),
+                )
+    for position, reform in enumerate(policy.reforms, start=1):
+        rows["reforms"].append(
+            {
+                "policy_id": pid,
+                "plan": reform.plan,
+                "code": reform.code,
+                "title": reform.title,
+                "contents": "\n".join(reform.contents) if reform.contents else None,
+                "position": position,
+            }
+        )
+    rows["policies"].append(
+        {
+            "policy_id": pid,
+            "ward": policy.ward,
+            "ward_slug": policy.ward_slug,
+            "ward_code": WARD_CODES[policy.ward_slug],
+            "fiscal_year": policy.fiscal_year,
+            "fiscal_year_label": policy.fiscal_year_label,
+            "draft": policy.draft,
+            "title": policy.title,
+            "published": policy.published,
+            "page_id": policy.page_id,
+            "url": policy.url or source.url,
+            "goal": policy.goal,
+            "mission": policy.mission,
+            "basic_policy": policy.basic_policy,
+            "n_issues": len(rows["issues"]),
+            "n_strategies": len(rows["strategies"]),
+            "n_initiatives": len(rows["initiatives"]),
+            "total_budget_thousand_yen": total_budget(policy),
+            "source_kind": source.source_kind,
+            "source_sha256": source.sha256,
+            "fetched_at": as_utc(source.fetched_at),
+            "parser_version": policy.parser_version,
+        }
+    )
+    return rows
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    # The manifest writes aware times; a naive one can only have meant UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _sort_key(spec: TableSpec) -> Callable[[Row], tuple[Any, ...]]:
+    return lambda row: tuple(row[name] for name in spec.key)
+
+
+def make_frame(spec: TableSpec, rows: Iterable[Row]) -> pd.DataFrame:
+    """Rows → a DataFrame with the table's exact columns and dtypes, sorted by its key."""
+    ordered = sorted(rows, key=_sort_key(spec))
+    table = pa.Table.from_pylist(
+        [{name: row.get(name) for name in spec.names} for row in ordered], schema=spec.schema
+    )
+    # Int64 keeps nullable integers integers; dates stay datetime.date objects.
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+def make_tables(
+    flattened: Iterable[Mapping[str, list[Row]]], report: Iterable[Row]
+) -> dict[str, pd.DataFrame]:
+    collected: dict[str, list[Row]] = {name: [] for name in COUNTED_TABLES}
+    for rows in flattened:
+        for name, table_rows in rows.items():
+            collected[name].extend(table_rows)
+    collected["parse_report"] = list(report)
+    return {spec.name: make_frame(spec, collected[spec.name]) for spec in TABLES}

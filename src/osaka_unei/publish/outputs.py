@@ -1,0 +1,58 @@
+"""Everything a build publishes, as file name → bytes, and how it is written."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from osaka_unei.dataset.checks import STATS_NAME, row_counts
+from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME, datapackage
+from osaka_unei.dataset.files import csv_bytes, parquet_bytes
+from osaka_unei.dataset.tables import TABLES
+
+
+def _json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def render_outputs(tables: Mapping[str, pd.DataFrame]) -> dict[str, bytes]:
+    """File name → bytes for everything written to the output folder."""
+    files: dict[str, bytes] = {}
+    for spec in TABLES:
+        files[f"{spec.name}.parquet"] = parquet_bytes(spec, tables[spec.name])
+        files[f"{spec.name}.csv"] = csv_bytes(spec, tables[spec.name])
+    files[DATAPACKAGE_NAME] = _json_bytes(datapackage())
+    files[STATS_NAME] = _json_bytes({"rows": row_counts(tables)})
+    return files
+
+
+def write_outputs(out_dir: Path, files: Mapping[str, bytes]) -> list[str]:
+    """Stage changed files in a temp folder, then move them in; unchanged files keep their
+    bytes and mtimes. Returns the names written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    changed = [
+        name
+        for name, data in files.items()
+        if not (out_dir / name).is_file() or (out_dir / name).read_bytes() != data
+    ]
+    if not changed:
+        return []
+    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
+    try:
+        for name in changed:
+            (staging / name).write_bytes(files[name])
+        for name in changed:
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return changed
+
+
+# --- the build run ----------------------------------------------------------------------

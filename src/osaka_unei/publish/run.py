@@ -1,0 +1,238 @@
+"""A build run: raw store → the published dataset: tidy tables in Parquet and CSV, checked and described.
+
+`run_build` reads the manifest, parses the latest version of each page (through a cache
+keyed by content hash and parser version), keeps one policy per ward and fiscal year,
+flattens the policies into tables, checks them and only then writes `data/processed/`.
+Every raw file gets one row in `parse_report`, so nothing in the store is silently skipped.
+Outputs are byte-for-byte deterministic: a second build on unchanged input rewrites nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from osaka_unei import store
+from osaka_unei.dataset.checks import check_shrink, check_tables, previous_counts, row_counts
+from osaka_unei.dataset.flatten import Source, as_utc, flatten, make_tables, policy_id
+from osaka_unei.dataset.tables import TABLES
+from osaka_unei.models import (
+    RawRecord,
+    WardPolicy,
+)
+from osaka_unei.parse import PageError, parse_page
+from osaka_unei.publish.cache import ParseCache
+from osaka_unei.publish.outputs import render_outputs, write_outputs
+from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
+from osaka_unei.wards import SLUG_WARDS
+
+Row = dict[str, Any]
+
+# (file, url, http_charset) → policy; the default is parse.parse_page.
+ParseFn = Callable[[Path, str | None, str | None], WardPolicy]
+
+
+@dataclass(slots=True)
+class BuildResult:
+    tables: dict[str, pd.DataFrame]
+    parsed: int = 0
+    cached: int = 0
+    written: list[str] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return int((self.tables["parse_report"]["status"] == status).sum())
+
+    def summary(self, out_dir: Path) -> str:
+        return (
+            f"build: {self.parsed} pages parsed, {self.cached} from cache, "
+            f"{self.count('warning')} warnings, {self.count('error')} errors, "
+            f"{self.count('superseded')} superseded; {len(TABLES)} tables in {out_dir} "
+            f"({len(self.written)} files changed)"
+        )
+
+
+@dataclass(slots=True)
+class _Parsed:
+    path: str
+    record: RawRecord
+    policy: WardPolicy | None
+    messages: list[str]
+
+
+def _default_parse(path: Path, url: str | None, charset: str | None) -> WardPolicy:
+    return parse_page(path, url=url, http_charset=charset)
+
+
+def _one_line(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def _raw_files(raw_dir: Path) -> list[str]:
+    if not raw_dir.is_dir():
+        return []
+    manifest = raw_dir / store.MANIFEST_NAME
+    return sorted(
+        path.relative_to(raw_dir).as_posix()
+        for path in raw_dir.rglob("*")
+        if path.is_file() and path != manifest
+    )
+
+
+def _known_slug(slug: str | None) -> str | None:
+    return slug if slug in SLUG_WARDS else None
+
+
+def _report_row(
+    path: str, record: RawRecord | None, policy: WardPolicy | None, status: str, messages: list[str]
+) -> Row:
+    return {
+        "path": path,
+        "url": record.url if record else None,
+        "ward_slug": policy.ward_slug
+        if policy
+        else _known_slug(record.ward_slug if record and record.ward_slug else path.split("/")[0]),
+        "fiscal_year": policy.fiscal_year if policy else (record.fiscal_year if record else None),
+        "status": status,
+        "messages": " | ".join(messages) if messages else None,
+    }
+
+
+def _preference(item: _Parsed) -> tuple[Any, ...]:
+    """Final before draft, then the most recent page date, then the latest fetch."""
+    policy = item.policy
+    assert policy is not None
+    return (
+        not policy.draft,
+        policy.published or dt.date.min,
+        as_utc(item.record.fetched_at),
+        item.record.url,
+    )
+
+
+def run_build(
+    raw_dir: Path = DEFAULT_RAW_DIR,
+    out_dir: Path = DEFAULT_OUT_DIR,
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    *,
+    force: bool = False,
+    allow_shrink: bool = False,
+    parse: ParseFn | None = None,
+) -> BuildResult:
+    """Parse the latest version of every stored page, check, and write out_dir.
+
+    Raises ValueError for a damaged manifest and CheckError when a check fails; in both
+    cases nothing in out_dir changes.
+    """
+    parse = parse or _default_parse
+    records = store.read_manifest(raw_dir)
+    first_seen = {record.path: record for record in store.stored_versions(records)}
+    latest = store.latest_versions(records)
+    latest_url_of = {record.path: url for url, record in latest.items()}
+    cache = ParseCache(cache_dir, force)
+    result = BuildResult(tables={})
+    report: list[Row] = []
+    candidates: list[_Parsed] = []
+
+    for path, record in first_seen.items():
+        assert path is not None
+        url = latest_url_of.get(path)
+        if url is None:
+            note = f"older version of {record.url}; latest is {latest[record.url].path}"
+            report.append(_report_row(path, record, None, "superseded", [note]))
+            continue
+        item = _parse_one(raw_dir, path, latest[url], cache, parse, result)
+        if item.policy is None:
+            report.append(_report_row(path, record, None, "error", item.messages))
+        else:
+            candidates.append(item)
+
+    for path in sorted(set(_raw_files(raw_dir)) - set(first_seen)):
+        report.append(_report_row(path, None, None, "error", ["not in manifest"]))
+
+    by_policy: dict[str, list[_Parsed]] = {}
+    for item in candidates:
+        assert item.policy is not None
+        by_policy.setdefault(policy_id(item.policy.ward_slug, item.policy.fiscal_year), []).append(
+            item
+        )
+    flattened = []
+    for pid, items in sorted(by_policy.items()):
+        kept, *others = sorted(items, key=_preference, reverse=True)
+        assert kept.policy is not None
+        record = first_seen[kept.path]
+        flattened.append(
+            flatten(
+                kept.policy,
+                Source(
+                    url=kept.record.url,
+                    source_kind=record.source_kind,
+                    sha256=record.sha256 or kept.policy.source_sha256,
+                    fetched_at=record.fetched_at,
+                ),
+            )
+        )
+        status = "warning" if kept.messages else "ok"
+        report.append(_report_row(kept.path, kept.record, kept.policy, status, kept.messages))
+        for other in others:
+            note = f"superseded by {pid} from {kept.record.url}"
+            report.append(
+                _report_row(
+                    other.path, other.record, other.policy, "superseded", [note, *other.messages]
+                )
+            )
+
+    tables = make_tables(flattened, report)
+    check_tables(tables, _raw_files(raw_dir))
+    if not allow_shrink:
+        check_shrink(previous_counts(out_dir), row_counts(tables))
+    result.tables = tables
+    result.written = write_outputs(out_dir, render_outputs(tables))
+    return result
+
+
+def _parse_one(
+    raw_dir: Path,
+    path: str,
+    record: RawRecord,
+    cache: ParseCache,
+    parse: ParseFn,
+    result: BuildResult,
+) -> _Parsed:
+    """One latest version → its policy (from cache or parser) or error messages."""
+    file = raw_dir / path
+    if not file.is_file():
+        return _Parsed(path, record, None, ["missing file"])
+    sha256 = store.sha256_hex(file.read_bytes())
+    if record.sha256 and record.sha256 != sha256:
+        return _Parsed(path, record, None, [f"file sha256 {sha256[:16]} differs from the manifest"])
+    cached = cache.get(sha256, record.url)
+    if cached is not None:
+        result.cached += 1
+    else:
+        result.parsed += 1
+        try:
+            cached = parse(file, record.url, record.charset)
+        except Exception as exc:
+            # parse_page raises only PageError; anything else is a parser bug: reported, not cached.
+            if not isinstance(exc, PageError):
+                return _Parsed(
+                    path, record, None, [f"parser failed: {type(exc).__name__}: {_one_line(exc)}"]
+                )
+            cached = _one_line(exc)
+        cache.put(sha256, cached)
+    if isinstance(cached, str):
+        return _Parsed(path, record, None, [cached])
+    messages = list(cached.warnings)
+    stored_slug = record.ward_slug or path.split("/")[0]
+    if stored_slug != cached.ward_slug:
+        messages.append(f"page names ward {cached.ward_slug} but is stored under {stored_slug}")
+    return _Parsed(path, record, cached, messages)
+
+
+# --- text captures ----------------------------------------------------------------------
