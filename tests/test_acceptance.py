@@ -146,7 +146,24 @@ def _facts(policy: WardPolicy) -> dict[str, object]:
         "initiative_codes": [i.code for i in initiatives],
         "main_budgets_thousand_yen": mains,
         "total_main_thousand_yen": total_budget(policy) or 0,
+        "sdgs": _sdgs(policy, strategies, initiatives),
     }
+
+
+def _sdgs(policy: WardPolicy, strategies: list, initiatives: list) -> dict[str, list[int]]:
+    """SDGs goals by node, keyed like main_budgets_thousand_yen with the level named."""
+    found: dict[str, list[int]] = {}
+    for level, nodes in (
+        ("issue", policy.issues),
+        ("strategy", strategies),
+        ("initiative", initiatives),
+    ):
+        for k, node in enumerate(nodes, start=1):
+            if node.sdg_goals:
+                found[f"{level}:{node.code}" if node.code else f"{level}#{k}"] = [
+                    goal.goal for goal in node.sdg_goals
+                ]
+    return found
 
 
 def _page_for(expect_file: Path) -> Path:

@@ -12,7 +12,14 @@ from osaka_unei.parse import NotAPolicyPageError, NotAWardPageError, build_polic
 from osaka_unei.parse import variants as v
 from osaka_unei.parse.budgets import amount_thousand_yen, choose_main, extract_budgets
 from osaka_unei.parse.extract import Line, text_lines
-from osaka_unei.parse.headings import match_heading, match_marker, match_section, normalize_code
+from osaka_unei.parse.headings import (
+    match_heading,
+    match_marker,
+    match_section,
+    normalize_code,
+    sdg_goal_numbers,
+    sdg_goals_of_line,
+)
 from osaka_unei.text import clean_line
 
 # --- amounts and budgets -------------------------------------------------------------
@@ -531,3 +538,51 @@ def test_an_empty_line_is_neither_text_nor_a_node() -> None:
     [issue] = policy.issues
     assert issue.description == "災害に備える。"
     assert [strategy.title for strategy in issue.strategies] == ["地域防災力の向上", "見守りの充実"]
+
+
+# --- SDGs lines --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "goals"),
+    [
+        ("関連するSDGs 11住み続けられるまちづくりを", [11]),
+        ("関連するSDGs 3 11", [3, 11]),
+        ("主なSDGsゴール 3、11", [3, 11]),
+        ("関連するSDGs 3すべての人に健康と福祉を 11住み続けられるまちづくりを", [3, 11]),
+        ("主なSDGsゴール", []),
+    ],
+)
+def test_sdgs_marker_reads_the_goals(text: str, goals: list[int]) -> None:
+    found = match_marker(text)
+    assert found is not None and found[0] == "sdgs"
+    assert sdg_goal_numbers(found[1].group("goals")) == goals
+
+
+@pytest.mark.parametrize("form", v.SDG_GOAL_FORMS, ids=lambda f: f.name)
+def test_sdg_goal_form_example_reads(form: v.Form) -> None:
+    assert form.pattern.match(form.example)
+    assert sdg_goals_of_line(form.example)
+
+
+@pytest.mark.parametrize(
+    ("text", "goals"),
+    [
+        ("目標1", [1]),
+        ("目標 13", [13]),
+        ("目標3 すべての人に健康と福祉を", [3]),
+        ("1 貧困をなくそう", [1]),
+        ("7 エネルギーをみんなに そしてクリーンに", [7]),
+        ("3、11", [3, 11]),
+        ("1 重点的に見守りを進める", []),  # a numbered line, but no goal's name
+        ("3 貧困をなくそう", []),  # the name of another goal
+        ("目標18", []),
+        ("SDGsを意識した区政運営", []),
+    ],
+)
+def test_sdg_goal_lines(text: str, goals: list[int]) -> None:
+    assert sdg_goals_of_line(text) == goals
+
+
+def test_sdg_goal_names_are_the_seventeen() -> None:
+    assert sorted(v.SDG_GOALS) == list(range(1, 18))

@@ -38,6 +38,13 @@ class Budget(_Model):
     )
 
 
+class SdgGoal(_Model):
+    """One SDGs goal a page names on a node, with the line that names it."""
+
+    goal: int = Field(ge=1, le=17, description="SDGs goal number, 1–17.")
+    raw: str = Field(description="The SDGs line as printed (normalised).")
+
+
 class Initiative(_Model):
     """具体的取組."""
 
@@ -47,6 +54,9 @@ class Initiative(_Model):
     description: str | None = None
     budget_thousand_yen: int | None = None
     budgets: list[Budget] = Field(default_factory=list)
+    sdg_goals: list[SdgGoal] = Field(
+        default_factory=list, description="SDGs goals printed on this initiative."
+    )
 
 
 class Strategy(_Model):
@@ -58,6 +68,9 @@ class Strategy(_Model):
     description: str | None = None
     budget_thousand_yen: int | None = None
     budgets: list[Budget] = Field(default_factory=list)
+    sdg_goals: list[SdgGoal] = Field(
+        default_factory=list, description="SDGs goals printed on this strategy."
+    )
     initiatives: list[Initiative] = Field(default_factory=list)
 
 
@@ -71,6 +84,11 @@ class Issue(_Model):
     budget_thousand_yen: int | None = None
     budgets: list[Budget] = Field(default_factory=list)
     sdgs: list[int] = Field(default_factory=list, description="SDGs goal numbers named.")
+    sdg_goals: list[SdgGoal] = Field(
+        default_factory=list,
+        description="SDGs goals printed on this issue, with the line naming each (sdgs: "
+        "their numbers).",
+    )
     strategies: list[Strategy] = Field(default_factory=list)
 
 

@@ -13,6 +13,9 @@ import pyarrow as pa
 from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES, TableSpec
 from osaka_unei.models import (
     Budget,
+    Initiative,
+    Issue,
+    Strategy,
     WardPolicy,
     total_budget,
 )
@@ -66,7 +69,27 @@ def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
                 }
             )
 
+    def add_sdgs(node: Issue | Strategy | Initiative, level: str, *positions: int) -> None:
+        issue_position, strategy_position, position = (*positions, None, None)[:3]
+        if level == "strategy":  # a strategy is named by issue_position + position
+            strategy_position, position = None, strategy_position
+        for goal in node.sdg_goals:
+            rows["sdgs"].append(
+                {
+                    "policy_id": pid,
+                    "level": level,
+                    "node_key": node_key(*positions),
+                    "issue_position": issue_position,
+                    "strategy_position": strategy_position,
+                    "position": position,
+                    "code": node.code,
+                    "goal": goal.goal,
+                    "raw": goal.raw,
+                }
+            )
+
     for issue in policy.issues:
+        add_sdgs(issue, "issue", issue.position)
         rows["issues"].append(
             base
             | {
@@ -79,6 +102,7 @@ def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
         )
         add_budgets(issue.budgets, "issue", issue.code, (issue.position,))
         for strategy in issue.strategies:
+            add_sdgs(strategy, "strategy", issue.position, strategy.position)
             rows["strategies"].append(
                 base
                 | {
@@ -95,6 +119,9 @@ def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
                 strategy.budgets, "strategy", strategy.code, (issue.position, strategy.position)
             )
             for initiative in strategy.initiatives:
+                add_sdgs(
+                    initiative, "initiative", issue.position, strategy.position, initiative.position
+                )
                 amount = initiative.budget_thousand_yen
                 rows["initiatives"].append(
                     base
@@ -155,6 +182,11 @@ def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
         }
     )
     return rows
+
+
+def node_key(*positions: int) -> str:
+    """A node's place in its policy as one text: (2,) → "2", (2, 1, 3) → "2.1.3"."""
+    return ".".join(str(position) for position in positions)
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:

@@ -340,6 +340,69 @@ REFORMS = TableSpec(
     ("policy_id", "position"),
 )
 
+# --- node tables: one row per issue, strategy or initiative (or per goal/theme of one) ------
+# A node is named as in its own table: an issue by issue_position, a strategy by
+# issue_position + position, an initiative by issue_position + strategy_position + position.
+# node_key joins those into one non-null text ("2", "2.1", "2.1.3") for primary keys.
+LEVELS = ("issue", "strategy", "initiative")
+NODE_COLUMNS: tuple[Column, ...] = (
+    _POLICY_ID,
+    Column(
+        "level",
+        "string",
+        "階層(issue=経営課題, strategy=戦略, initiative=具体的取組)",
+        "level of the node: issue (経営課題), strategy (戦略) or initiative (具体的取組)",
+        required=True,
+        enum=LEVELS,
+    ),
+    Column(
+        "node_key",
+        "string",
+        "運営方針内の位置(経営課題.戦略.取組の順番、例: 2.1.3)",
+        "the node's place in the policy: its positions joined by dots (issue 2 → 2, its "
+        "strategy 1 → 2.1, that strategy's initiative 3 → 2.1.3)",
+        required=True,
+    ),
+    Column(
+        "issue_position",
+        "integer",
+        "経営課題の順番",
+        "position of the node's issue (1-based)",
+        required=True,
+    ),
+    Column(
+        "strategy_position",
+        "integer",
+        "戦略の順番(具体的取組の行のみ)",
+        "position of an initiative's strategy (initiative rows only)",
+    ),
+    Column(
+        "position",
+        "integer",
+        "戦略・具体的取組の順番(経営課題の行は空)",
+        "position of a strategy or initiative under its parent (null on issue rows)",
+    ),
+    Column("code", "string", "番号(表記どおり)", "the node's code as printed, e.g. 1-2"),
+)
+
+SDGS = TableSpec(
+    "sdgs",
+    "SDGsゴール(ページが項目ごとに掲げるもの)",
+    "SDGs goals a page names, per node (on the level it is printed on)",
+    (
+        *NODE_COLUMNS,
+        Column("goal", "integer", "SDGsゴール番号(1〜17)", "SDGs goal number, 1–17", required=True),
+        Column(
+            "raw",
+            "string",
+            "ページの表記(例: 関連するSDGs 11住み続けられるまちづくりを)",
+            "the SDGs line as printed (normalised)",
+            required=True,
+        ),
+    ),
+    ("policy_id", "node_key", "goal"),
+)
+
 PARSE_REPORT = TableSpec(
     "parse_report",
     "解析結果(生ファイルごとに1行)",
@@ -375,9 +438,18 @@ TABLES: tuple[TableSpec, ...] = (
     INITIATIVES,
     BUDGETS,
     REFORMS,
+    SDGS,
     PARSE_REPORT,
 )
 TABLE_NAMES: tuple[str, ...] = tuple(spec.name for spec in TABLES)
 SPECS = {spec.name: spec for spec in TABLES}
 # Tables whose per-ward row counts must not shrink from one build to the next.
-COUNTED_TABLES = ("policies", "issues", "strategies", "initiatives", "budgets", "reforms")
+COUNTED_TABLES = (
+    "policies",
+    "issues",
+    "strategies",
+    "initiatives",
+    "budgets",
+    "reforms",
+    "sdgs",
+)

@@ -100,3 +100,26 @@ def match_section(
 def match_reform(text: str, reading: Reading | None = None) -> re.Match[str] | None:
     found = FORMS.match("reform", text, _reading(text, reading))
     return found[2] if found is not None else None
+
+
+_GOAL_NUMBER = re.compile(r"(?<!\d)\d{1,2}(?!\d)")
+
+
+def sdg_goal_numbers(text: str) -> list[int]:
+    """The goal numbers (1–17) a SDGs line names: '3、11' or '11住み続けられるまちづくりを'."""
+    return [int(n) for n in _GOAL_NUMBER.findall(text) if 1 <= int(n) <= 17]
+
+
+def sdg_goals_of_line(text: str) -> list[int]:
+    """The goals a line after 主なSDGsゴール names (see variants.SDG_GOAL_FORMS), or []
+    where it is no goal line: a numbered line whose name is not that goal's is text."""
+    for form in v.SDG_GOAL_FORMS:
+        match = form.pattern.match(text)
+        if match is None:
+            continue
+        goals = sdg_goal_numbers(match.group("goals"))
+        name = (match.groupdict().get("name") or "").replace(" ", "")
+        if name and not (len(goals) == 1 and name.startswith(v.SDG_GOALS[goals[0]])):
+            return []
+        return goals
+    return []

@@ -32,6 +32,8 @@ from osaka_unei.parse.headings import (
     match_heading,
     match_marker,
     match_reform,
+    sdg_goal_numbers,
+    sdg_goals_of_line,
 )
 
 _DATE = re.compile(r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日$")
@@ -39,7 +41,6 @@ _PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*(\d+)$")
 DRAFT_MARK = re.compile(r"\((?:素案|案)\)")
 # What every three-part code (1-1-1, a 具体的取組's) contains.
 _THREE_PART_CODE = re.compile(rf"\d{v.SEP}\d{{1,2}}{v.SEP}\d")
-_SDGS_ONLY = re.compile(r"^[\d\s、,・]+$")
 _SENTENCE_END = "。"
 _AT = itemgetter(0)  # of a Reading
 
@@ -55,7 +56,7 @@ class Node:
     strategy: Node | None = None  # nearest preceding 戦略 of that issue (for unnumbered)
     lines: list[str] = field(default_factory=list)
     budgets: list[FoundBudget] = field(default_factory=list)
-    sdgs: list[int] = field(default_factory=list)
+    sdgs: list[tuple[int, str]] = field(default_factory=list)  # (goal, line as printed)
 
 
 @dataclass(slots=True)
@@ -171,19 +172,21 @@ def _issue_line(state: PageState, line: Line, reading: Reading) -> None:
         _attach_budgets(state, budgets, line.text)
         return
     if state.expect_sdgs:
-        state.expect_sdgs = False
-        if _SDGS_ONLY.match(text) and state.current_issue is not None:
-            state.current_issue.sdgs.extend(_sdg_goals(text))
+        # After 主なSDGsゴール alone: goal lines (目標1, 1 貧困をなくそう, 3、11) until the first
+        # line that is not one.
+        goals = sdg_goals_of_line(text)
+        if goals:
+            _add_sdgs(state, goals, text)
             return
+        state.expect_sdgs = False
     # A table's forms are asked only where the reading leaves one of them to read the line
     # (FORMS.match would say None at once: the check saves the calls on most lines).
     at = reading[0]
     if at < MARKER_STOP and (marker := match_marker(text, reading)) is not None:
         name, match = marker
         if name == "sdgs":
-            goals = _sdg_goals(match.group("goals") or "")
-            if state.current_issue is not None:
-                state.current_issue.sdgs.extend(goals)
+            goals = sdg_goal_numbers(match.group("goals") or "")
+            _add_sdgs(state, goals, text)
             state.expect_sdgs = not goals
         elif name == "strategy_list":
             state.strategy_list = True
@@ -208,8 +211,16 @@ def _issue_line(state: PageState, line: Line, reading: Reading) -> None:
         state.current.budgets.extend(budgets)
 
 
-def _sdg_goals(text: str) -> list[int]:
-    return [int(n) for n in re.findall(r"\d+", text) if 1 <= int(n) <= 17]
+def _add_sdgs(state: PageState, goals: list[int], text: str) -> None:
+    """SDGs go to the node they are printed on: the issue, or a numbered strategy or
+    initiative; after 令和5年度's unnumbered strategy bullets they close the issue's block."""
+    node = state.current
+    if node is None or state.strategy_list or node.kind == "issue":
+        node = state.current_issue
+    if node is None:
+        state.warn(f"SDGs before the first 経営課題, not kept: {text[:60]}")
+        return
+    node.sdgs.extend((goal, text) for goal in goals)
 
 
 def _reform_line(state: PageState, line: Line, reading: Reading) -> None:

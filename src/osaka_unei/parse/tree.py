@@ -39,6 +39,7 @@ def _node_fields(node: Node | None, code: str | None, page_year: int, draft: boo
             "description": None,
             "budget_thousand_yen": None,
             "budgets": [],
+            "sdg_goals": [],
         }
     main = main_budget(node.budgets, page_year, draft) if node.budgets else None
     return {
@@ -48,7 +49,16 @@ def _node_fields(node: Node | None, code: str | None, page_year: int, draft: boo
         "description": "\n".join(node.lines) if node.lines else None,
         "budget_thousand_yen": main.amount_thousand_yen if main is not None else None,
         "budgets": budget_fields(node.budgets, main) if node.budgets else [],
+        "sdg_goals": _sdg_goal_fields(node.sdgs),
     }
+
+
+def _sdg_goal_fields(mentions: list[tuple[int, str]]) -> list[_Fields]:
+    """Each goal once, with the first line that names it, in the order printed."""
+    first: dict[int, str] = {}
+    for goal, raw in mentions:
+        first.setdefault(goal, raw)
+    return [{"goal": goal, "raw": raw} for goal, raw in first.items()]
 
 
 def assemble_tree(state: PageState, page_year: int, draft: bool) -> list[_Fields]:
@@ -71,7 +81,7 @@ def assemble_tree(state: PageState, page_year: int, draft: bool) -> list[_Fields
 
     def add_issue(code: str | None, node: Node | None) -> _Fields:
         issue = add(code, node, issues)
-        issue["sdgs"] = sorted(set(node.sdgs)) if node is not None else []
+        issue["sdgs"] = sorted({goal for goal, _ in node.sdgs}) if node is not None else []
         issue["strategies"] = []
         if code is not None:
             issue_by_code.setdefault(code, issue)

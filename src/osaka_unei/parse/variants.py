@@ -312,9 +312,56 @@ MARKER_FORMS: tuple[Form, ...] = (
     _plain("reform_contents", "H31 (北区)", "【取組内容】", rf"^{_OB}取組内容{_CB}$"),
     _plain(
         "sdgs",
-        "R2– (SDGs tags on issues)",
-        "関連するSDGs 11 17",
-        r"^(?:主な|関連する)\s*SDGs(?:ゴール)?(?P<goals>[\s\d、,・:]*)$",
+        "R2– (SDGs tags on issues: numbers, or numbers with the goals' names)",
+        "関連するSDGs 11住み続けられるまちづくりを",
+        r"^(?:主な|関連する)\s*SDGs(?:ゴール)?\s*:?\s*(?P<goals>(?:\d.*)?)$",
+    ),
+)
+
+
+# The 17 SDGs goals by their Japanese names (国連広報センター); a goal line such as
+# `1 貧困をなくそう` is read as one only where the name fits the number.
+SDG_GOALS: dict[int, str] = {
+    1: "貧困をなくそう",
+    2: "飢餓をゼロに",
+    3: "すべての人に健康と福祉を",
+    4: "質の高い教育をみんなに",
+    5: "ジェンダー平等を実現しよう",
+    6: "安全な水とトイレを世界中に",
+    7: "エネルギーをみんなにそしてクリーンに",
+    8: "働きがいも経済成長も",
+    9: "産業と技術革新の基盤をつくろう",
+    10: "人や国の不平等をなくそう",
+    11: "住み続けられるまちづくりを",
+    12: "つくる責任つかう責任",
+    13: "気候変動に具体的な対策を",
+    14: "海の豊かさを守ろう",
+    15: "陸の豊かさも守ろう",
+    16: "平和と公正をすべての人に",
+    17: "パートナーシップで目標を達成しよう",
+}
+_GOAL = r"(?:1[0-7]|[1-9])(?!\d)"
+
+# Lines after `主なSDGsゴール` on its own: each names goals, until a line that is none of
+# these. Read only there, so they are not in the form index.
+SDG_GOAL_FORMS: tuple[Form, ...] = (
+    _plain(
+        "goal number after 目標",
+        "R2– (主なSDGsゴール, then one goal a line)",
+        "目標11",
+        rf"^目標\s*(?P<goals>{_GOAL})\s*:?\s*(?P<name>\D*)$",
+    ),
+    _plain(
+        "goal number and name",
+        "R2– (主なSDGsゴール, then one goal a line)",
+        "1 貧困をなくそう",
+        rf"^(?P<goals>{_GOAL})\s*[.:、]?\s*(?P<name>\D+)$",
+    ),
+    _plain(
+        "goal numbers alone",
+        "R2– (主なSDGsゴール, then the numbers on the next line)",
+        "3、11",
+        r"^(?P<goals>\d{1,2}(?:[\s、,・]+\d{1,2})*)$",
     ),
 )
 
