@@ -468,23 +468,28 @@ _KIND_LABEL = {
 }
 
 
+def _missing(value: object) -> bool:
+    """None, pd.NA or NaN: how a null cell comes back from a frame."""
+    return bool(pd.isna(value))
+
+
 def _clip(text: object, width: int = 48) -> str:
-    if text is None or text is pd.NA or (isinstance(text, float) and pd.isna(text)):
+    if _missing(text):
         return "–"
     flat = " ".join(str(text).split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
 
 
 def _yen(amount: object) -> str:
-    return "–" if amount is None or amount is pd.NA or pd.isna(amount) else f"{int(amount):,}"  # type: ignore[call-overload]
+    return "–" if _missing(amount) else f"{int(str(amount)):,}"
 
 
 def _node_name(row: pd.Series) -> str:
     label = _LEVEL_JA.get(row["level"], row["level"])
     code = row["code"]
-    if code is not None and not pd.isna(code):
+    if not _missing(code):
         return f"{label}{code}"
-    where = "" if pd.isna(row["issue_code"]) else f" (経営課題{row['issue_code']})"
+    where = "" if _missing(row["issue_code"]) else f" (経営課題{row['issue_code']})"
     return f"{label}#{row['position']}{where}"
 
 
@@ -500,23 +505,23 @@ def _change_line(row: pd.Series) -> str:
     name = f"{_node_name(row)} {_clip(row['title'], 36)}"
     if kind == "budget_changed":
         old, new = row["old_budget_thousand_yen"], row["new_budget_thousand_yen"]
-        delta = "" if pd.isna(old) or pd.isna(new) else f" ({int(new) - int(old):+,})"
+        delta = "" if _missing(old) or _missing(new) else f" ({int(new) - int(old):+,})"
         return f"{head}{name}: {_yen(old)} → {_yen(new)} 千円{delta}"
     if kind == "retitled":
         return f"{head}{_node_name(row)}: {_clip(row['old_value'], 36)} → {_clip(row['new_value'], 36)}"
     if kind == "description_changed":
         return f"{head}{name}"
     amount = row["new_budget_thousand_yen"] if kind == "added" else row["old_budget_thousand_yen"]
-    return f"{head}{name}" + ("" if pd.isna(amount) else f" ({_yen(amount)} 千円)")
+    return f"{head}{name}" + ("" if _missing(amount) else f" ({_yen(amount)} 千円)")
 
 
 def _version_line(number: int, row: pd.Series) -> str:
-    published = "–" if pd.isna(row["published"]) else str(row["published"])
-    title = "(unparseable)" if pd.isna(row["title"]) else _clip(row["title"], 30)
+    published = "–" if _missing(row["published"]) else str(row["published"])
+    title = "(unparseable)" if _missing(row["title"]) else _clip(row["title"], 30)
     current = "  ← current" if row["is_current"] else ""
     return (
         f"  {number}. fetched {row['fetched_at']:%Y-%m-%d}, page date {published}, "
-        f"page {row['page_id'] if not pd.isna(row['page_id']) else '?'}: {title}, "
+        f"page {row['page_id'] if not _missing(row['page_id']) else '?'}: {title}, "
         f"{_yen(row['total_budget_thousand_yen'])} 千円, {_notes(row)}"
         f" [{row['parse_status']}]{current}"
     )
@@ -524,7 +529,7 @@ def _version_line(number: int, row: pd.Series) -> str:
 
 def _notes(row: pd.Series) -> str:
     count = row["n_status_notes"]
-    return "notes –" if pd.isna(count) else f"{int(count)} note{'s' if count != 1 else ''}"
+    return "notes –" if _missing(count) else f"{int(count)} note{'s' if count != 1 else ''}"
 
 
 def render_changes(changes: pd.DataFrame, versions: pd.DataFrame, policy_id: str) -> str:
