@@ -1,0 +1,214 @@
+"""Every stored version of every page as one table: what each version said, in numbers.
+
+The build keeps one version per policy; this table keeps all of them (draft, final,
+mid-year review, self-evaluation), so a reader can see when a page changed and which
+version the other tables hold. The table is built by a pure function from already parsed
+versions; `parse_versions` is the (slow) step that parses every stored file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from osaka_unei import store
+from osaka_unei.export import Column, TableSpec, make_frame, policy_id
+from osaka_unei.models import RawRecord, WardPolicy, total_budget
+
+# (file, url, http_charset) → policy, the same shape as export.ParseFn.
+ParseFn = Callable[[Path, str | None, str | None], WardPolicy]
+
+VERSIONS = TableSpec(
+    "versions",
+    "ページの版(保存した版ごとに1行)",
+    "one row per stored version of each page: what that version says, in numbers",
+    (
+        Column(
+            "policy_id",
+            "string",
+            "運営方針ID({区スラッグ}-{年度}); 解析できない版は台帳の値",
+            "policy id {ward_slug}-{fiscal_year}; for an unparseable version, from the manifest",
+        ),
+        Column(
+            "path",
+            "string",
+            "生ファイル(data/raw からの相対パス)",
+            "raw file, relative to data/raw",
+            required=True,
+        ),
+        Column("page_id", "string", "ページ番号", "page number on the site"),
+        Column("url", "string", "ページのアドレス", "page address", required=True),
+        Column(
+            "fetched_at",
+            "datetime",
+            "この版を最初に取得した日時(UTC)",
+            "when this version was first fetched or added (UTC)",
+            required=True,
+        ),
+        Column(
+            "published",
+            "date",
+            "ページに表示された日付(最終更新日)",
+            "date shown on the page (its last update)",
+        ),
+        Column("title", "string", "ページの題名", "page title as printed"),
+        Column("draft", "boolean", "案・素案かどうか", "true for a (案)/(素案) version"),
+        Column(
+            "source_sha256",
+            "string",
+            "生ファイルのSHA-256",
+            "SHA-256 of the raw file (joins changes.from_sha256 / to_sha256)",
+        ),
+        Column(
+            "n_status_notes",
+            "integer",
+            "進捗管理などの注記の数",
+            "number of status notes near the top (中間振り返り, 自己評価, draft notice …)",
+        ),
+        Column("n_issues", "integer", "経営課題の数", "number of issues"),
+        Column("n_strategies", "integer", "戦略の数", "number of strategies"),
+        Column("n_initiatives", "integer", "具体的取組の数", "number of initiatives"),
+        Column(
+            "total_budget_thousand_yen",
+            "integer",
+            "主な予算額の合計(千円)",
+            "sum of main amounts in this version (each counted once), in thousand yen",
+            unit="千円",
+        ),
+        Column(
+            "is_current",
+            "boolean",
+            "公開表に使われている版かどうか",
+            "true for the version the other tables hold",
+            required=True,
+        ),
+        Column(
+            "parse_status",
+            "string",
+            "解析結果",
+            "ok, warning (parsed with warnings) or error (not parseable)",
+            required=True,
+            enum=("ok", "warning", "error"),
+        ),
+        Column("messages", "string", "メッセージ(' | ' 区切り)", "messages joined with ' | '"),
+    ),
+    ("path",),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class VersionInput:
+    """One stored version: its manifest record (the first that names the file), its parse
+    (None when the page cannot be parsed) and whether the published tables hold it."""
+
+    record: RawRecord
+    policy: WardPolicy | None
+    is_current: bool
+    messages: tuple[str, ...] = ()  # parse error, or build messages beyond policy.warnings
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    # The manifest writes aware times; a naive one can only have meant UTC.
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def version_policy_id(item: VersionInput) -> str | None:
+    """From the parse, else from the manifest record (None if it names no ward and year)."""
+    if item.policy is not None:
+        return policy_id(item.policy.ward_slug, item.policy.fiscal_year)
+    record = item.record
+    if record.ward_slug and record.fiscal_year is not None:
+        return policy_id(record.ward_slug, record.fiscal_year)
+    return None
+
+
+def version_order(item: VersionInput) -> tuple[Any, ...]:
+    """Chronological: by fetch time, then the page's own date, then path (for ties)."""
+    published = item.policy.published if item.policy else None
+    return (utc(item.record.fetched_at), published or dt.date.min, item.record.path or "")
+
+
+def _row(item: VersionInput) -> dict[str, Any]:
+    record, policy = item.record, item.policy
+    messages = [*(policy.warnings if policy else []), *item.messages]
+    status = "error" if policy is None else "warning" if messages else "ok"
+    row: dict[str, Any] = {
+        "policy_id": version_policy_id(item),
+        "path": record.path,
+        "page_id": (policy.page_id if policy else None) or record.page_id,
+        "url": record.url,
+        "fetched_at": utc(record.fetched_at),
+        "source_sha256": record.sha256 or (policy.source_sha256 if policy else None),
+        "is_current": item.is_current,
+        "parse_status": status,
+        "messages": " | ".join(messages) if messages else None,
+    }
+    if policy is not None:
+        strategies = [s for issue in policy.issues for s in issue.strategies]
+        row |= {
+            "published": policy.published,
+            "title": policy.title,
+            "draft": policy.draft,
+            "n_status_notes": len(policy.notes),
+            "n_issues": len(policy.issues),
+            "n_strategies": len(strategies),
+            "n_initiatives": sum(len(s.initiatives) for s in strategies),
+            "total_budget_thousand_yen": total_budget(policy),
+        }
+    return row
+
+
+def versions_table(items: Sequence[VersionInput]) -> pd.DataFrame:
+    """One row per stored version (items must name distinct stored files)."""
+    missing = [item.record.url for item in items if not item.record.path]
+    if missing:
+        raise ValueError(f"a version needs a stored file: {missing[0]}")
+    return make_frame(VERSIONS, (_row(item) for item in items))
+
+
+def current_paths(parse_report: pd.DataFrame) -> set[str]:
+    """Paths the published tables hold: parse_report rows that are ok or warning."""
+    held = parse_report[parse_report["status"].isin(["ok", "warning"])]
+    return set(held["path"])
+
+
+def _default_parse(path: Path, url: str | None, charset: str | None) -> WardPolicy:
+    from osaka_unei.parse import parse_page
+
+    return parse_page(path, url=url, http_charset=charset)
+
+
+def parse_versions(
+    raw_dir: Path,
+    current: Collection[str],
+    records: Iterable[RawRecord] | None = None,
+    parse: ParseFn | None = None,
+) -> list[VersionInput]:
+    """Parse every stored version in the manifest (not only the latest of each page).
+
+    `current`: paths the tables hold (see `current_paths`). `parse` may be a cached
+    parser; by default each file is parsed afresh. A file that cannot be read or parsed
+    gives a VersionInput with policy None and the reason in messages."""
+    parse = parse or _default_parse
+    if records is None:
+        records = store.read_manifest(raw_dir)
+    items = []
+    for record in store.stored_versions(records):
+        assert record.path is not None
+        file = raw_dir / record.path
+        policy: WardPolicy | None = None
+        messages: tuple[str, ...] = ()
+        if not file.is_file():
+            messages = ("missing file",)
+        else:
+            try:
+                policy = parse(file, record.url, record.charset)
+            except Exception as exc:  # PageError or a parser bug: either way not parseable
+                messages = (" ".join(str(exc).split()) or type(exc).__name__,)
+        items.append(VersionInput(record, policy, record.path in current, messages))
+    return items
