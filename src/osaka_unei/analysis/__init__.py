@@ -1,0 +1,1 @@
+"""Analyses built on the published tables (derived tables, summaries)."""
