@@ -1,0 +1,696 @@
+"""Themes: every issue, strategy and initiative tagged from a keyword codebook (themes.toml).
+
+Rules (each a decision documented here once):
+
+- A node's own themes come from keywords in its NFKC-normalised **title**. Titles are short
+  and name what the node does; descriptions are paragraphs of context (港区 R4's issue 3
+  description mentions 健康, 児童虐待 and 地域福祉 at once) and would tag most nodes with most
+  themes. So a description is read only where nothing else gives a theme:
+  initiative: title → description; strategy and issue: title → children → description.
+- A strategy or issue whose title matches nothing takes the themes of its direct children
+  (bottom-up, so an issue sees what its strategies inherited). The child's `source` is kept
+  and `evidence` says `child:<code>` (`child:strategy#2` for an unnumbered one): the tag
+  is as strong as the child's, and the evidence says it was passed up.
+- SDGs goals named on a node add `source = "sdgs"` rows (codebook `sdgs` lists); they never
+  take part in inheritance, and a node still inherits when it has only SDGs themes.
+- Manual overrides (`data/theme-overrides.csv`) add `source = "manual"` rows (evidence = the
+  reason) or, with theme `-<id>`, remove that automatic theme from the node; they are applied
+  before inheritance, so a manual tag on an initiative also reaches an untitled parent.
+
+Output rows: one per node × theme × source; `evidence` joins every match with ",".
+Node keys mirror the core tables: an issue row has `issue_position` only, a strategy row
+`issue_position` + `position` (its position in its issue, as in `strategies`), an
+initiative row `issue_position` + `strategy_position` + `position` (as in `initiatives`).
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from osaka_unei.export import Column, TableSpec, policy_id
+from osaka_unei.models import WardPolicy
+
+LEVELS = ("issue", "strategy", "initiative")
+SOURCES = ("keywords", "sdgs", "manual")
+UNTAGGED = "untagged"
+DEFAULT_OVERRIDES = Path("data/theme-overrides.csv")
+_NODE_COLUMNS = ["policy_id", "level", "issue_position", "strategy_position", "position"]
+
+
+class CodebookError(ValueError):
+    """The codebook is not valid; the message names the theme and the problem."""
+
+
+class OverrideError(ValueError):
+    """The overrides file is not valid; the message lists every bad line."""
+
+
+# --- codebook --------------------------------------------------------------------------
+
+
+def normalize(text: str | None) -> str:
+    """NFKC, as the parser folds page text, so full-width Ｄ Ｖ and ＤＶ match "DV"."""
+    return unicodedata.normalize("NFKC", text or "")
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    word: str
+    example: str
+    source: str  # a file under tests/fixtures/ holding the example, or "invented"
+
+
+@dataclass(frozen=True, slots=True)
+class Theme:
+    id: str
+    name_ja: str
+    name_en: str
+    keywords: tuple[Keyword, ...]
+    sdgs: tuple[int, ...]
+    exclude: tuple[str, ...] = ()
+
+    def matches(self, text: str | None) -> list[str]:
+        """Keywords of this theme in `text`, after blanking the theme's exclude phrases."""
+        folded = normalize(text)
+        for phrase in self.exclude:
+            folded = folded.replace(normalize(phrase), "\0")
+        return [k.word for k in self.keywords if normalize(k.word) in folded]
+
+
+Codebook = tuple[Theme, ...]
+
+
+def parse_codebook(text: str) -> Codebook:
+    """TOML text → validated themes (CodebookError names what is wrong)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CodebookError(f"codebook: not valid TOML: {exc}") from exc
+    themes = []
+    for n, entry in enumerate(data.get("themes", []), start=1):
+        name = entry.get("id", f"#{n}")
+        try:
+            keywords = tuple(
+                Keyword(str(k["word"]), str(k["example"]), str(k["from"]))
+                for k in entry.get("keywords", [])
+            )
+            theme = Theme(
+                id=str(entry["id"]),
+                name_ja=str(entry["name_ja"]),
+                name_en=str(entry["name_en"]),
+                keywords=keywords,
+                sdgs=tuple(entry.get("sdgs", [])),
+                exclude=tuple(str(p) for p in entry.get("exclude", [])),
+            )
+        except (KeyError, TypeError) as exc:
+            raise CodebookError(f"codebook: theme {name}: missing or bad field {exc}") from exc
+        themes.append(theme)
+    validate_codebook(tuple(themes))
+    return tuple(themes)
+
+
+def validate_codebook(codebook: Codebook) -> None:
+    if not codebook:
+        raise CodebookError("codebook: no themes")
+    ids = [theme.id for theme in codebook]
+    if dup := sorted({i for i in ids if ids.count(i) > 1}):
+        raise CodebookError(f"codebook: duplicate theme ids {dup}")
+    for theme in codebook:
+        if not theme.id.isidentifier() or theme.id == UNTAGGED:
+            raise CodebookError(f"codebook: theme id {theme.id!r} is not a plain lowercase name")
+        if not theme.keywords:
+            raise CodebookError(f"codebook: theme {theme.id} has no keywords")
+        words = [k.word for k in theme.keywords]
+        if len(set(words)) != len(words) or not all(w.strip() for w in words):
+            raise CodebookError(f"codebook: theme {theme.id} has empty or repeated keywords")
+        bad = [g for g in theme.sdgs if not isinstance(g, int) or isinstance(g, bool)]
+        bad += [g for g in theme.sdgs if isinstance(g, int) and not 1 <= g <= 17]
+        if bad:
+            raise CodebookError(f"codebook: theme {theme.id}: SDGs goals must be 1-17, got {bad}")
+
+
+def load_codebook() -> Codebook:
+    """The packaged codebook, themes.toml."""
+    text = resources.files("osaka_unei.analysis").joinpath("themes.toml").read_text("utf-8")
+    return parse_codebook(text)
+
+
+CODEBOOK: Codebook = load_codebook()
+THEME_IDS: tuple[str, ...] = tuple(theme.id for theme in CODEBOOK)
+
+
+def match_themes(text: str | None, codebook: Codebook = CODEBOOK) -> dict[str, list[str]]:
+    """Theme id → matched keywords, for every theme with at least one match."""
+    return {theme.id: words for theme in codebook if (words := theme.matches(text))}
+
+
+# --- table specs -------------------------------------------------------------------------
+
+_POLICY_ID = Column(
+    "policy_id", "string", "運営方針ID({区スラッグ}-{年度})", "policy id", required=True
+)
+
+THEMES = TableSpec(
+    "themes",
+    "経営課題・戦略・具体的取組のテーマ(コードブックのキーワード・SDGs・手作業)",
+    "themes of every issue, strategy and initiative (codebook keywords, SDGs, manual tags)",
+    (
+        _POLICY_ID,
+        Column(
+            "level",
+            "string",
+            "項目の階層",
+            "level of the node",
+            required=True,
+            enum=LEVELS,
+        ),
+        Column(
+            "issue_position",
+            "integer",
+            "経営課題の順番",
+            "position of the issue (as in issues)",
+            required=True,
+        ),
+        Column(
+            "strategy_position",
+            "integer",
+            "戦略の順番(具体的取組の行のみ)",
+            "position of the initiative's strategy (initiative rows only, as in initiatives)",
+        ),
+        Column(
+            "position",
+            "integer",
+            "戦略・具体的取組の順番(経営課題の行は空)",
+            "position of the strategy or initiative, as in strategies/initiatives; "
+            "null on issue rows",
+        ),
+        Column("code", "string", "項目の番号", "code of the node as printed"),
+        Column(
+            "theme",
+            "string",
+            "テーマID(theme_codebook を参照)",
+            "theme id (see theme_codebook)",
+            required=True,
+            enum=THEME_IDS,
+        ),
+        Column(
+            "source",
+            "string",
+            "根拠の種類(keywords=名称のキーワード、sdgs=SDGsゴール、manual=手作業)",
+            "keywords (title or description keyword), sdgs (goal named), manual (override)",
+            required=True,
+            enum=SOURCES,
+        ),
+        Column(
+            "evidence",
+            "string",
+            "根拠(キーワード、'description:'+キーワード、ゴール番号、'child:'+子の番号、理由)",
+            "what matched: keyword, 'description:<keyword>', goal number, "
+            "'child:<code>' (inherited from a child), or the manual reason; ',' between several",
+            required=True,
+        ),
+    ),
+    ("policy_id", "level", "issue_position", "strategy_position", "position", "theme", "source"),
+)
+
+THEME_CODEBOOK = TableSpec(
+    "theme_codebook",
+    "テーマのコードブック",
+    "the theme codebook: names, keywords and SDGs goals of every theme",
+    (
+        Column("theme", "string", "テーマID", "theme id", required=True),
+        Column("name_ja", "string", "テーマ名(日本語)", "theme name in Japanese", required=True),
+        Column("name_en", "string", "テーマ名(英語)", "theme name in English", required=True),
+        Column(
+            "keywords",
+            "string",
+            "キーワード('、'区切り)",
+            "keywords, joined with '、'",
+            required=True,
+        ),
+        Column(
+            "exclude",
+            "string",
+            "照合前に除く語句('、'区切り)",
+            "phrases blanked before matching, joined with '、'",
+        ),
+        Column(
+            "sdgs",
+            "string",
+            "このテーマを示すSDGsゴール(','区切り)",
+            "SDGs goals that imply the theme, joined with ','",
+        ),
+    ),
+    ("theme",),
+)
+
+
+def _frame(spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    table = pa.Table.from_pylist(
+        [{name: row.get(name) for name in spec.names} for row in rows], schema=spec.schema
+    )
+    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+
+
+def codebook_frame(codebook: Codebook = CODEBOOK) -> pd.DataFrame:
+    """The THEME_CODEBOOK table: one row per theme, to join names onto `themes`."""
+    return _frame(
+        THEME_CODEBOOK,
+        (
+            {
+                "theme": t.id,
+                "name_ja": t.name_ja,
+                "name_en": t.name_en,
+                "keywords": "、".join(k.word for k in t.keywords),
+                "exclude": "、".join(t.exclude) or None,
+                "sdgs": ",".join(str(g) for g in t.sdgs) or None,
+            }
+            for t in codebook
+        ),
+    )
+
+
+# --- nodes -------------------------------------------------------------------------------
+
+NodeKey = tuple[str, str, int, int | None, int | None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Node:
+    key: NodeKey
+    code: str | None
+    title: str | None
+    description: str | None
+    parent: NodeKey | None
+
+    @property
+    def label(self) -> str:
+        return self.code if self.code else f"{self.key[1]}#{self.key[4] or self.key[2]}"
+
+
+def _value(value: Any) -> Any:
+    return None if value is None or pd.isna(value) else value
+
+
+def _int(value: Any) -> int | None:
+    value = _value(value)
+    return None if value is None else int(value)
+
+
+def _nodes(tables: Mapping[str, pd.DataFrame]) -> list[_Node]:
+    """Every node, initiatives first then strategies then issues (children before parents)."""
+    nodes = []
+    for row in tables["initiatives"].to_dict("records"):
+        pid, ip, sp = row["policy_id"], int(row["issue_position"]), int(row["strategy_position"])
+        nodes.append(
+            _Node(
+                (pid, "initiative", ip, sp, int(row["position"])),
+                _value(row["initiative_code"]),
+                _value(row["title"]),
+                _value(row["description"]),
+                (pid, "strategy", ip, None, sp),
+            )
+        )
+    for row in tables["strategies"].to_dict("records"):
+        pid, ip = row["policy_id"], int(row["issue_position"])
+        nodes.append(
+            _Node(
+                (pid, "strategy", ip, None, int(row["position"])),
+                _value(row["strategy_code"]),
+                _value(row["title"]),
+                _value(row["description"]),
+                (pid, "issue", ip, None, None),
+            )
+        )
+    for row in tables["issues"].to_dict("records"):
+        nodes.append(
+            _Node(
+                (row["policy_id"], "issue", int(row["issue_position"]), None, None),
+                _value(row["issue_code"]),
+                _value(row["title"]),
+                _value(row["description"]),
+                None,
+            )
+        )
+    return nodes
+
+
+def _key_of(row: Mapping[str, Any]) -> NodeKey:
+    level = str(row["level"])
+    """A node's key from a row of `themes`, `sdgs` or the overrides (extra positions dropped)."""
+    ip, sp, p = (_int(row.get(c)) for c in ("issue_position", "strategy_position", "position"))
+    if level == "issue":
+        sp = p = None
+    elif level == "strategy":
+        sp = None
+    return (str(row["policy_id"]), level, ip if ip is not None else -1, sp, p)
+
+
+# --- tagging -----------------------------------------------------------------------------
+
+# (theme, source) → evidence items, in first-seen order
+Tags = dict[tuple[str, str], list[str]]
+
+
+def _keyword_tags(text: str | None, codebook: Codebook, prefix: str = "") -> Tags:
+    return {
+        (theme, "keywords"): [prefix + word for word in words]
+        for theme, words in match_themes(text, codebook).items()
+    }
+
+
+def _drop(tags: Tags, removed: set[str]) -> Tags:
+    return {key: ev for key, ev in tags.items() if key[0] not in removed}
+
+
+def _sort_key(row: Mapping[str, Any], order: Mapping[str, int]) -> tuple[Any, ...]:
+    def pos(value: Any) -> int:
+        return -1 if value is None else int(value)
+
+    return (
+        row["policy_id"],
+        pos(row["issue_position"]),
+        LEVELS.index(row["level"]) > 0,
+        pos(row["position"] if row["level"] == "strategy" else row["strategy_position"]),
+        row["level"] == "initiative",
+        pos(row["position"] if row["level"] == "initiative" else None),
+        order.get(row["theme"], len(order)),
+        SOURCES.index(row["source"]),
+    )
+
+
+def _themes_frame(rows: list[dict[str, Any]], codebook: Codebook) -> pd.DataFrame:
+    order = {theme.id: n for n, theme in enumerate(codebook)}
+    return _frame(THEMES, sorted(rows, key=lambda row: _sort_key(row, order)))
+
+
+def tag_nodes(
+    tables: Mapping[str, pd.DataFrame],
+    overrides: pd.DataFrame | None = None,
+    codebook: Codebook = CODEBOOK,
+) -> pd.DataFrame:
+    """The THEMES table from keywords (and manual overrides): see the module docstring.
+
+    `tables` needs `issues`, `strategies`, `initiatives` as published; `overrides` is what
+    `read_overrides` returns (or None)."""
+    added: dict[NodeKey, Tags] = {}
+    removed: dict[NodeKey, set[str]] = {}
+    if overrides is not None:
+        for row in overrides.to_dict("records"):
+            key, theme = _key_of(row), str(row["theme"])
+            if theme.startswith("-"):
+                removed.setdefault(key, set()).add(theme[1:])
+            else:
+                added.setdefault(key, {}).setdefault((theme, "manual"), []).append(
+                    str(row["reason"])
+                )
+    final: dict[NodeKey, Tags] = {}
+    inherited: dict[NodeKey, Tags] = {}
+    nodes = _nodes(tables)
+    for node in nodes:  # children come before their parents
+        gone = removed.get(node.key, set())
+        tags = _drop(_keyword_tags(node.title, codebook), gone) | added.get(node.key, {})
+        if not tags:
+            tags = _drop(inherited.get(node.key, {}), gone)
+        if not tags:
+            tags = _drop(_keyword_tags(node.description, codebook, "description:"), gone)
+        final[node.key] = tags
+        if node.parent is not None:
+            into = inherited.setdefault(node.parent, {})
+            for tag in tags:
+                into.setdefault(tag, []).append(f"child:{node.label}")
+    rows = []
+    for node in nodes:
+        policy, level, ip, sp, p = node.key
+        for (theme, source), evidence in final[node.key].items():
+            rows.append(
+                {
+                    "policy_id": policy,
+                    "level": level,
+                    "issue_position": ip,
+                    "strategy_position": sp,
+                    "position": p,
+                    "code": node.code,
+                    "theme": theme,
+                    "source": source,
+                    "evidence": ",".join(dict.fromkeys(evidence)),
+                }
+            )
+    return _themes_frame(rows, codebook)
+
+
+# --- SDGs --------------------------------------------------------------------------------
+
+
+def sdgs_from_policies(policies: Iterable[WardPolicy]) -> pd.DataFrame:
+    """Issue-level SDGs goals as the parser reads them: node keys + `goal` (one per row)."""
+    rows = [
+        {
+            "policy_id": policy_id(policy.ward_slug, policy.fiscal_year),
+            "level": "issue",
+            "issue_position": issue.position,
+            "strategy_position": None,
+            "position": None,
+            "code": issue.code,
+            "goal": goal,
+        }
+        for policy in policies
+        for issue in policy.issues
+        for goal in issue.sdgs
+    ]
+    columns = [*_NODE_COLUMNS, "code", "goal"]
+    return pd.DataFrame(rows, columns=columns).astype(
+        {c: "Int64" for c in ("issue_position", "strategy_position", "position", "goal")}
+    )
+
+
+def sdgs_themes(sdgs: pd.DataFrame, codebook: Codebook = CODEBOOK) -> pd.DataFrame:
+    """`source = "sdgs"` rows: each goal named on a node → every theme listing that goal.
+
+    `sdgs` has node keys (policy_id, level, issue_position, and strategy_position/position
+    where the level needs them; `code` optional) and `goal` (int 1-17). A goal outside 1-17
+    is an error; a goal no theme lists (11, 13) adds nothing."""
+    by_goal: dict[int, list[str]] = {}
+    for theme in codebook:
+        for goal in theme.sdgs:
+            by_goal.setdefault(goal, []).append(theme.id)
+    collected: dict[tuple[NodeKey, str], list[str]] = {}
+    codes: dict[NodeKey, str | None] = {}
+    for row in sdgs.to_dict("records"):
+        goal = _int(row["goal"])
+        if goal is None or not 1 <= goal <= 17:
+            raise ValueError(f"sdgs: goal {row['goal']!r} is not 1-17 ({row['policy_id']})")
+        key = _key_of(row)
+        codes[key] = _value(row.get("code"))
+        for theme in by_goal.get(goal, []):
+            collected.setdefault((key, theme), []).append(str(goal))
+    rows = [
+        {
+            "policy_id": key[0],
+            "level": key[1],
+            "issue_position": key[2],
+            "strategy_position": key[3],
+            "position": key[4],
+            "code": codes[key],
+            "theme": theme,
+            "source": "sdgs",
+            "evidence": ",".join(dict.fromkeys(goals)),
+        }
+        for (key, theme), goals in collected.items()
+    ]
+    return _themes_frame(rows, codebook)
+
+
+def add_sdgs(
+    themes: pd.DataFrame, sdgs: pd.DataFrame, codebook: Codebook = CODEBOOK
+) -> pd.DataFrame:
+    """`themes` plus the SDGs-implied rows, in table order."""
+    rows = themes.astype(object).where(themes.notna(), None).to_dict("records")
+    extra = sdgs_themes(sdgs, codebook)
+    rows += extra.astype(object).where(extra.notna(), None).to_dict("records")
+    return _themes_frame(rows, codebook)
+
+
+# --- manual overrides --------------------------------------------------------------------
+
+_OVERRIDE_COLUMNS = ("policy_id", "level", "issue_position", "theme", "reason")
+
+
+def read_overrides(
+    path: Path | str,
+    tables: Mapping[str, pd.DataFrame],
+    codebook: Codebook = CODEBOOK,
+) -> pd.DataFrame | None:
+    """The overrides CSV, checked against the codebook and the tables; None if absent.
+
+    Columns: policy_id, level, issue_position, strategy_position, position (as in the
+    `themes` table), optional code (checked against the node's when given), theme (an id,
+    or `-id` to remove an automatic tag), reason (required). Raises OverrideError listing
+    every bad line (unknown theme, level or node, missing reason) instead of failing later."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
+        if missing:
+            raise OverrideError(f"{path}: missing column(s) {', '.join(missing)}")
+        records = list(reader)
+    codes = {node.key: node.code for node in _nodes(tables)}
+    ids = {theme.id for theme in codebook}
+    problems, rows = [], []
+    for line, raw in enumerate(records, start=2):
+        row = {k: (v or "").strip() or None for k, v in raw.items() if k is not None}
+        where = f"{path.name} line {line}"
+        theme = row.get("theme") or ""
+        if theme.removeprefix("-") not in ids:
+            problems.append(f"{where}: unknown theme {theme!r} (known: {', '.join(sorted(ids))})")
+        if row.get("level") not in LEVELS:
+            problems.append(f"{where}: level must be one of {', '.join(LEVELS)}")
+            continue
+        if not row.get("reason"):
+            problems.append(f"{where}: a reason is required")
+        try:
+            key = _key_of(row)
+        except ValueError:
+            problems.append(f"{where}: positions must be whole numbers")
+            continue
+        if key not in codes:
+            problems.append(f"{where}: no {row['level']} at {key[0]} {key[2:]}")
+        elif row.get("code") and row["code"] != codes[key]:
+            problems.append(f"{where}: code {row['code']!r} but the node's is {codes[key]!r}")
+        else:
+            rows.append({**row, "code": codes[key]} | dict(zip(_NODE_COLUMNS, key, strict=True)))
+    if problems:
+        raise OverrideError("; ".join(problems))
+    return pd.DataFrame(rows, columns=[*_NODE_COLUMNS, "code", "theme", "reason"])
+
+
+def build_themes(
+    tables: Mapping[str, pd.DataFrame],
+    sdgs: pd.DataFrame | None = None,
+    overrides_path: Path | str | None = DEFAULT_OVERRIDES,
+    codebook: Codebook = CODEBOOK,
+) -> pd.DataFrame:
+    """Everything at once: keywords, manual overrides (if the file exists), SDGs rows."""
+    overrides = None
+    if overrides_path is not None:
+        overrides = read_overrides(overrides_path, tables, codebook)
+    themes = tag_nodes(tables, overrides, codebook)
+    return themes if sdgs is None else add_sdgs(themes, sdgs, codebook)
+
+
+# --- budgets -----------------------------------------------------------------------------
+
+
+def counted_amounts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Nodes whose main amount counts, as in models.total_budget: an amount counts only
+    where no descendant carries one. Columns: node keys + budget_thousand_yen."""
+    rows = []
+    carried: set[tuple[Any, ...]] = set()  # (policy, ip) and (policy, ip, sp) with amounts below
+    for row in tables["initiatives"].to_dict("records"):
+        if (amount := _int(row["budget_thousand_yen"])) is not None:
+            pid, ip, sp = (
+                row["policy_id"],
+                int(row["issue_position"]),
+                int(row["strategy_position"]),
+            )
+            carried |= {(pid, ip), (pid, ip, sp)}
+            rows.append((pid, "initiative", ip, sp, int(row["position"]), amount))
+    for row in tables["strategies"].to_dict("records"):
+        pid, ip, p = row["policy_id"], int(row["issue_position"]), int(row["position"])
+        amount = _int(row["budget_thousand_yen"])
+        if amount is not None and (pid, ip, p) not in carried:
+            rows.append((pid, "strategy", ip, None, p, amount))
+        if amount is not None:
+            carried.add((pid, ip))
+    for row in tables["issues"].to_dict("records"):
+        pid, ip = row["policy_id"], int(row["issue_position"])
+        amount = _int(row["budget_thousand_yen"])
+        if amount is not None and (pid, ip) not in carried:
+            rows.append((pid, "issue", ip, None, None, amount))
+    frame = pd.DataFrame(rows, columns=[*_NODE_COLUMNS, "budget_thousand_yen"])
+    return frame.astype({c: "Int64" for c in frame.columns if c not in ("policy_id", "level")})
+
+
+def budget_by_theme(
+    tables: Mapping[str, pd.DataFrame],
+    themes: pd.DataFrame,
+    split: bool = False,
+    codebook: Codebook = CODEBOOK,
+) -> pd.DataFrame:
+    """Budget per ward, fiscal year and theme: (ward, fiscal_year, theme, budget_thousand_yen).
+
+    Each main amount is counted once per theme it carries (the total_budget rule picks the
+    amounts). A node with several themes adds its whole amount to each, so the themes of
+    a policy sum to more than its total; with `split=True` the amount is shared equally
+    among the node's themes instead (float), and the themes sum to the total. Amounts on
+    nodes without a theme appear as theme "untagged", in both modes. Filter `themes` first
+    to choose sources (e.g. drop source == "sdgs")."""
+    amounts = counted_amounts(tables)
+    tagged = themes[[*_NODE_COLUMNS, "theme"]].drop_duplicates()
+    keys = _NODE_COLUMNS
+    amounts = amounts.astype({c: object for c in keys}).where(amounts.notna(), None)
+    tagged = tagged.astype({c: object for c in keys}).where(tagged.notna(), None)
+    merged = amounts.merge(tagged, on=keys, how="left")
+    merged["theme"] = merged["theme"].fillna(UNTAGGED)
+    value = merged["budget_thousand_yen"].astype("Int64")
+    if split:
+        share = merged.groupby(keys, dropna=False)["theme"].transform("size")
+        value = value.astype("float64") / share
+    merged["budget_thousand_yen"] = value
+    policies = tables["policies"][["policy_id", "ward", "fiscal_year"]]
+    merged = merged.merge(policies, on="policy_id", how="left")
+    order = {theme.id: n for n, theme in enumerate(codebook)}
+    out = (
+        merged.groupby(["ward", "fiscal_year", "theme"], sort=False)["budget_thousand_yen"]
+        .sum()
+        .reset_index()
+    )
+    out["_order"] = out["theme"].map(lambda t: order.get(t, len(order)))
+    out = out.sort_values(["fiscal_year", "ward", "_order"], kind="stable").drop(columns="_order")
+    return out.reset_index(drop=True)
+
+
+# --- coverage ----------------------------------------------------------------------------
+
+
+def untagged_nodes(tables: Mapping[str, pd.DataFrame], themes: pd.DataFrame) -> pd.DataFrame:
+    """Nodes without any theme: node keys, code and title (to grow the codebook)."""
+    tagged = {_key_of(row) for row in themes.to_dict("records")}
+    rows = [
+        dict(zip(_NODE_COLUMNS, node.key, strict=True)) | {"code": node.code, "title": node.title}
+        for node in _nodes(tables)
+        if node.key not in tagged
+    ]
+    return pd.DataFrame(rows, columns=[*_NODE_COLUMNS, "code", "title"])
+
+
+def coverage(tables: Mapping[str, pd.DataFrame], themes: pd.DataFrame) -> pd.DataFrame:
+    """Per level: nodes, tagged nodes and their share (level, nodes, tagged, share)."""
+    tagged = {_key_of(row) for row in themes.to_dict("records")}
+    nodes = _nodes(tables)
+    rows = []
+    for level in LEVELS:
+        keys = [node.key for node in nodes if node.key[1] == level]
+        hit = sum(key in tagged for key in keys)
+        rows.append(
+            {
+                "level": level,
+                "nodes": len(keys),
+                "tagged": hit,
+                "share": hit / len(keys) if keys else None,
+            }
+        )
+    return pd.DataFrame(rows)
