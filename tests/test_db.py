@@ -67,15 +67,19 @@ def connect(path: Path) -> sqlite3.Connection:
 
 def test_every_table_has_the_spec_columns_types_and_key(db: Path) -> None:
     conn = connect(db)
-    expected_type = {"string": "TEXT", "boolean": "INTEGER", "date": "TEXT"}
+    sql_type_of = {
+        "string": "TEXT",
+        "integer": "INTEGER",
+        "boolean": "INTEGER",
+        "date": "TEXT",
+        "datetime": "TEXT",
+    }
     for spec in TABLES:
         info = conn.execute(f"PRAGMA table_info({spec.name})").fetchall()
         assert [row[1] for row in info] == spec.names
-        for (_, name, sql_type, notnull, _, pk), column in zip(info, spec.columns, strict=True):
-            assert sql_type == expected_type.get(
-                column.kind, "INTEGER" if column.kind == "integer" else "TEXT"
-            ), name
-            assert bool(notnull) == column.required, name
+        for row, column in zip(info, spec.columns, strict=True):
+            assert row[2] == sql_type_of[column.kind], row
+            assert bool(row[3]) == column.required, row
         assert [row[1] for row in sorted(info, key=lambda r: r[5]) if row[5]] == list(spec.key)
 
 

@@ -27,6 +27,7 @@ occur (AND), each as a substring.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import unicodedata
 
@@ -57,13 +58,17 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_ASCII_LOWER)
 
 
+@functools.cache
+def _code(ch: str) -> str:
+    return f"{ord(ch):x}"
+
+
 def bigram_tokens(text: str | None) -> str:
     """A text as space-separated hex bigram tokens, one per character position."""
     if not text:
         return ""
-    codes = [f"{ord(ch):x}" for ch in normalize(text)]
-    ends = [*codes[1:], ""]
-    return " ".join(f"{a}g{b}" for a, b in zip(codes, ends, strict=True))
+    codes = list(map(_code, normalize(text)))
+    return " ".join(map("{}g{}".format, codes, [*codes[1:], ""]))
 
 
 def query_terms(query: str) -> list[str]:
@@ -72,7 +77,7 @@ def query_terms(query: str) -> list[str]:
 
 
 def _term_match(term: str) -> str:
-    codes = [f"{ord(ch):x}" for ch in term]
+    codes = list(map(_code, term))
     if len(codes) == 1:
         return f'"{codes[0]}g"*'
     return '"' + " ".join(f"{a}g{b}" for a, b in itertools.pairwise(codes)) + '"'
