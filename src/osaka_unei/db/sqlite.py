@@ -1,0 +1,304 @@
+"""Published tables → one SQLite database: same columns, keys, foreign keys, views, search.
+
+Types follow the column kinds: string → TEXT, integer → INTEGER, boolean → INTEGER 0/1,
+date → TEXT `YYYY-MM-DD`, datetime → TEXT ISO 8601 in UTC with `Z` (as in the CSV files).
+Primary keys come from `TableSpec.key`; foreign keys and views are data (FOREIGN_KEYS,
+VIEWS): one that names a table not being written is left out, so a table this module does
+not know gets its key as primary key and nothing else. The database is built in memory,
+vacuumed and serialised, so the same tables give the same bytes (with the same SQLite).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+import tempfile
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from osaka_unei.db import fts
+from osaka_unei.db.nodes import NODES_SPEC, has_sources, make_nodes
+from osaka_unei.export import CheckError, Column, TableSpec
+
+SQL_TYPES = {
+    "string": "TEXT",
+    "integer": "INTEGER",
+    "boolean": "INTEGER",
+    "date": "TEXT",
+    "datetime": "TEXT",
+}
+# How each kind is stored, for column descriptions.
+STORAGE_NOTES = {
+    "boolean": "INTEGER 0/1 (1 = true)",
+    "date": "TEXT ISO 8601 date (YYYY-MM-DD)",
+    "datetime": "TEXT ISO 8601 UTC time (YYYY-MM-DDTHH:MM:SSZ)",
+}
+
+
+class ForeignKey(NamedTuple):
+    child: str
+    columns: tuple[str, ...]
+    parent: str
+    parent_columns: tuple[str, ...]
+
+
+_ISSUE = ("policy_id", "issue_position")
+_STRATEGY = (*_ISSUE, "strategy_position")
+_INITIATIVE = (*_STRATEGY, "initiative_position")
+_STRATEGY_KEY = ("policy_id", "issue_position", "position")
+_INITIATIVE_KEY = ("policy_id", "issue_position", "strategy_position", "position")
+_POLICY = ("policy_id",)
+
+# A child row whose columns hold a NULL is not checked (SQLite's MATCH SIMPLE): so budgets
+# and nodes reach a strategy or an initiative only on the rows of that level.
+FOREIGN_KEYS: tuple[ForeignKey, ...] = (
+    ForeignKey("issues", _POLICY, "policies", _POLICY),
+    ForeignKey("strategies", _POLICY, "policies", _POLICY),
+    ForeignKey("strategies", _ISSUE, "issues", _ISSUE),
+    ForeignKey("initiatives", _POLICY, "policies", _POLICY),
+    ForeignKey("initiatives", _STRATEGY, "strategies", _STRATEGY_KEY),
+    ForeignKey("budgets", _POLICY, "policies", _POLICY),
+    ForeignKey("budgets", _ISSUE, "issues", _ISSUE),
+    ForeignKey("budgets", _STRATEGY, "strategies", _STRATEGY_KEY),
+    ForeignKey("budgets", _INITIATIVE, "initiatives", _INITIATIVE_KEY),
+    ForeignKey("reforms", _POLICY, "policies", _POLICY),
+    ForeignKey("nodes", _POLICY, "policies", _POLICY),
+    ForeignKey("nodes", _ISSUE, "issues", _ISSUE),
+    ForeignKey("nodes", _STRATEGY, "strategies", _STRATEGY_KEY),
+    ForeignKey("nodes", _INITIATIVE, "initiatives", _INITIATIVE_KEY),
+)
+
+
+class View(NamedTuple):
+    name: str
+    ja: str
+    en: str
+    tables: tuple[str, ...]  # created only when all of these are written
+    sql: str
+    inherited: tuple[str, ...]  # columns with the name and meaning of a table column
+    columns: Mapping[str, tuple[str, str]]  # column → (ja, en): the view's own columns
+
+
+VIEWS: tuple[View, ...] = (
+    View(
+        "initiatives_full",
+        "具体的取組(区・年度・経営課題・戦略の名称つき)",
+        "initiatives with their ward, year, issue and strategy titles",
+        ("policies", "issues", "strategies", "initiatives"),
+        """
+        SELECT i.policy_id, p.ward, p.ward_slug, p.fiscal_year, p.draft,
+               i.issue_code, iss.title AS issue_title,
+               i.strategy_code, s.title AS strategy_title,
+               i.initiative_code, i.title AS initiative_title,
+               i.budget_thousand_yen,
+               i.issue_position, i.strategy_position, i.position
+        FROM initiatives AS i
+        JOIN policies AS p ON p.policy_id = i.policy_id
+        JOIN issues AS iss
+          ON iss.policy_id = i.policy_id AND iss.issue_position = i.issue_position
+        JOIN strategies AS s
+          ON s.policy_id = i.policy_id AND s.issue_position = i.issue_position
+         AND s.position = i.strategy_position
+        ORDER BY i.policy_id, i.issue_position, i.strategy_position, i.position
+        """,
+        (
+            "policy_id",
+            "ward",
+            "ward_slug",
+            "fiscal_year",
+            "draft",
+            "issue_code",
+            "strategy_code",
+            "initiative_code",
+            "budget_thousand_yen",
+            "issue_position",
+            "strategy_position",
+            "position",
+        ),
+        {
+            "issue_title": ("経営課題の名称", "issue title"),
+            "strategy_title": ("戦略の名称", "strategy title"),
+            "initiative_title": ("具体的取組の名称", "initiative title"),
+        },
+    ),
+    View(
+        "policy_totals",
+        "区・年度ごとの件数と予算額",
+        "counts and amounts per ward and fiscal year",
+        ("policies", "initiatives"),
+        """
+        SELECT p.policy_id, p.ward, p.ward_slug, p.fiscal_year, p.draft,
+               p.n_issues, p.n_strategies, p.n_initiatives,
+               p.total_budget_thousand_yen,
+               (SELECT count(i.budget_thousand_yen) FROM initiatives AS i
+                 WHERE i.policy_id = p.policy_id) AS n_initiatives_with_budget,
+               (SELECT sum(i.budget_thousand_yen) FROM initiatives AS i
+                 WHERE i.policy_id = p.policy_id) AS initiatives_budget_thousand_yen
+        FROM policies AS p
+        ORDER BY p.policy_id
+        """,
+        (
+            "policy_id",
+            "ward",
+            "ward_slug",
+            "fiscal_year",
+            "draft",
+            "n_issues",
+            "n_strategies",
+            "n_initiatives",
+            "total_budget_thousand_yen",
+        ),
+        {
+            "n_initiatives_with_budget": (
+                "予算額のある具体的取組の数",
+                "number of initiatives with a main amount",
+            ),
+            "initiatives_budget_thousand_yen": (
+                "具体的取組の予算額の合計(千円)",
+                "sum of the initiatives' main amounts, in thousand yen",
+            ),
+        },
+    ),
+)
+
+
+def database_specs(names: Collection[str], specs: Sequence[TableSpec]) -> tuple[TableSpec, ...]:
+    """The specs of the tables a database of these tables holds: those given a frame, plus
+    `nodes` (the search index's table) when it can be built from them."""
+    given = tuple(spec for spec in specs if spec.name in names)
+    if NODES_SPEC in given or not has_sources([spec.name for spec in given]):
+        return given
+    return (*given, NODES_SPEC)
+
+
+def foreign_keys(names: Sequence[str]) -> tuple[ForeignKey, ...]:
+    """The foreign keys among the given tables."""
+    return tuple(fk for fk in FOREIGN_KEYS if fk.child in names and fk.parent in names)
+
+
+def views(names: Sequence[str]) -> tuple[View, ...]:
+    return tuple(view for view in VIEWS if all(t in names for t in view.tables))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _comment(column: Column) -> str:
+    note = STORAGE_NOTES.get(column.kind)
+    text = f"{column.ja} / {column.en}" + (f" [{note}]" if note else "")
+    return " ".join(text.split())  # one line: it ends at the newline
+
+
+def create_table_sql(spec: TableSpec, names: Sequence[str]) -> str:
+    """CREATE TABLE with types, NOT NULL, primary key and the foreign keys among `names`;
+    each column carries its description as an SQL comment (kept in sqlite_master)."""
+    lines = [
+        f"  {_quote(c.name)} {SQL_TYPES[c.kind]}{' NOT NULL' if c.required else ''},"
+        f" -- {_comment(c)}"
+        for c in spec.columns
+    ]
+    clauses = [f"PRIMARY KEY ({', '.join(map(_quote, spec.key))})"]
+    for fk in foreign_keys(names):
+        if fk.child == spec.name:
+            clauses.append(
+                f"FOREIGN KEY ({', '.join(map(_quote, fk.columns))}) REFERENCES "
+                f"{_quote(fk.parent)} ({', '.join(map(_quote, fk.parent_columns))})"
+            )
+    body = "\n".join(lines) + "\n  " + ",\n  ".join(clauses)
+    return f"CREATE TABLE {_quote(spec.name)} (\n{body}\n)"
+
+
+def _converter(kind: str) -> Any:
+    if kind == "integer":
+        return int
+    if kind == "boolean":
+        return lambda v: int(bool(v))
+    if kind == "date":
+        return lambda v: (v.date() if isinstance(v, dt.datetime) else v).isoformat()
+    if kind == "datetime":
+        return lambda v: pd.Timestamp(v).tz_convert("UTC").isoformat().replace("+00:00", "Z")
+    return str
+
+
+def sql_rows(spec: TableSpec, df: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    """The frame's rows as SQLite values, in the spec's column order (NA → NULL)."""
+    converters = [_converter(c.kind) for c in spec.columns]
+    frame = df[spec.names].astype(object)
+    for row in frame.itertuples(index=False, name=None):
+        yield tuple(
+            None if pd.isna(v) else convert(v) for v, convert in zip(row, converters, strict=True)
+        )
+
+
+def _fts_rows(nodes: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
+    for row in sql_rows(NODES_SPEC, nodes):
+        record = dict(zip(NODES_SPEC.names, row, strict=True))
+        yield (
+            record["node_id"],
+            *(fts.bigram_tokens(record[name]) for name in fts.FTS_INDEXED),
+            *(record[name] for name in fts.FTS_UNINDEXED),
+        )
+
+
+def fill(
+    conn: sqlite3.Connection, tables: Mapping[str, pd.DataFrame], specs: Sequence[TableSpec]
+) -> None:
+    """Create and fill every table, the search index and the views in an empty database."""
+    frames = dict(tables)
+    all_specs = database_specs(frames, specs)
+    if NODES_SPEC in all_specs and NODES_SPEC.name not in frames:
+        frames[NODES_SPEC.name] = make_nodes(frames)
+    written = [spec.name for spec in all_specs]
+    with conn:
+        for spec in all_specs:
+            conn.execute(create_table_sql(spec, written))
+            marks = ", ".join("?" * len(spec.columns))
+            conn.executemany(
+                f"INSERT INTO {_quote(spec.name)} VALUES ({marks})",
+                sql_rows(spec, frames[spec.name]),
+            )
+        if NODES_SPEC.name in written:
+            conn.execute(fts.create_fts_sql())
+            conn.executemany(fts.insert_fts_sql(), _fts_rows(frames[NODES_SPEC.name]))
+            conn.execute(f"INSERT INTO {fts.FTS} ({fts.FTS}) VALUES ('optimize')")
+        for view in views(written):
+            conn.execute(f"CREATE VIEW {_quote(view.name)} AS {view.sql.strip()}")
+    broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise CheckError(
+            f"foreign keys: {len(broken)} rows break them, first {table} rowid {rowid} → {parent}"
+        )
+
+
+def database_bytes(tables: Mapping[str, pd.DataFrame], specs: Sequence[TableSpec]) -> bytes:
+    """The whole database file as bytes: deterministic for the same tables and SQLite."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        fill(conn, tables, specs)
+        conn.execute("VACUUM")
+        return conn.serialize()
+    finally:
+        conn.close()
+
+
+def write_database(
+    path: Path | str, tables: Mapping[str, pd.DataFrame], specs: Sequence[TableSpec]
+) -> None:
+    """Write the database to `path` (replacing it in one rename). Raises CheckError if a
+    foreign key is broken; then `path` is left as it was."""
+    target = Path(path)
+    data = database_bytes(tables, specs)
+    fd, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(staging, target)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
