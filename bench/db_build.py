@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from osaka_unei.dataset.load import load
+from osaka_unei.dataset.tables import TABLES
 from osaka_unei.db import search, write_database
-from osaka_unei.export import TABLES, load
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from osaka_unei.dataset.load import load
+from osaka_unei.dataset.tables import TABLES
 from osaka_unei.db.datasette import DATABASE_FILE, PLUGINS_DIR, datasette_metadata
 from osaka_unei.db.sqlite import write_database
-from osaka_unei.export import TABLES, load
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT = 60.0  # seconds for Datasette to answer

@@ -10,11 +10,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from osaka_unei.dataset.checks import CheckError
+from osaka_unei.dataset.flatten import Source, flatten
+from osaka_unei.dataset.flatten import make_tables as export_make_tables
+from osaka_unei.dataset.load import load
+from osaka_unei.dataset.tables import TABLES, Column, TableSpec
 from osaka_unei.db import fts
 from osaka_unei.db.search import render_hits, search
 from osaka_unei.db.sqlite import FOREIGN_KEYS, database_bytes, write_database
-from osaka_unei.export import TABLES, CheckError, Column, Source, TableSpec, flatten, load
-from osaka_unei.export import make_tables as export_make_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from osaka_unei.analysis import themes as th
-from osaka_unei.export import Source, flatten, load, make_tables
+from osaka_unei.dataset.flatten import Source, flatten, make_tables
+from osaka_unei.dataset.load import load
 from osaka_unei.parse import parse_page
 
 FIXTURES = Path(__file__).parent / "fixtures"

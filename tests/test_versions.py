@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from osaka_unei import export, store
+from osaka_unei import store
 from osaka_unei.analysis.changes import (
     CHANGES,
     Change,
@@ -26,8 +26,10 @@ from osaka_unei.analysis.versions import (
     parse_versions,
     versions_table,
 )
+from osaka_unei.dataset.tables import TableSpec
 from osaka_unei.models import RawRecord, Strategy, WardPolicy
 from osaka_unei.parse import parse_page
+from osaka_unei.publish.run import run_build
 
 from .conftest import FIXTURES
 
@@ -141,7 +143,7 @@ def test_versions_table_one_row_per_stored_version(
 
 
 def test_current_paths_match_the_build(tmp_path: Path, in_place: dict[str, RawRecord]) -> None:
-    result = export.run_build(tmp_path / "raw", tmp_path / "out", tmp_path / "cache")
+    result = run_build(tmp_path / "raw", tmp_path / "out", tmp_path / "cache")
     assert current_paths(result.tables["parse_report"]) == {in_place[SELFEVAL].path}
     assert result.tables["policies"]["total_budget_thousand_yen"].tolist() == [65_454]
 
@@ -387,7 +389,7 @@ def test_render_one_version_and_no_difference(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("spec", [VERSIONS, CHANGES], ids=lambda s: s.name)
-def test_specs_are_described_and_keyed(spec: export.TableSpec) -> None:
+def test_specs_are_described_and_keyed(spec: TableSpec) -> None:
     assert spec.ja and spec.en
     for column in spec.columns:
         assert column.ja and column.en, column.name

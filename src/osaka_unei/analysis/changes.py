@@ -24,7 +24,8 @@ from typing import Any, Literal, get_args
 import pandas as pd
 
 from osaka_unei.analysis.versions import VersionInput, utc, version_order, version_policy_id
-from osaka_unei.export import Column, TableSpec, make_frame
+from osaka_unei.dataset.flatten import make_frame
+from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.models import Initiative, Issue, Strategy, WardPolicy
 
 ChangeKind = Literal[

@@ -37,7 +37,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from osaka_unei.export import Column, TableSpec, policy_id
+from osaka_unei.dataset.flatten import policy_id
+from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.models import WardPolicy
 
 LEVELS = ("issue", "strategy", "initiative")

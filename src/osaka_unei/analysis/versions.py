@@ -17,7 +17,8 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei import store
-from osaka_unei.export import Column, TableSpec, make_frame, policy_id
+from osaka_unei.dataset.flatten import make_frame, policy_id
+from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.models import RawRecord, WardPolicy, total_budget
 
 # (file, url, http_charset) → policy, the same shape as export.ParseFn.

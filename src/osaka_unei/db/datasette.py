@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from osaka_unei.dataset.datapackage import SOURCE_URL
+from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.db import fts
 from osaka_unei.db.sqlite import STORAGE_NOTES, View, database_specs, views
-from osaka_unei.export import SOURCE_URL, Column, TableSpec
 
 DATABASE_NAME = "osaka_unei"  # Datasette names a database after its file
 DATABASE_FILE = f"{DATABASE_NAME}.db"

@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 
 import pandas as pd
 
-from osaka_unei.export import Column, TableSpec
+from osaka_unei.dataset.tables import Column, TableSpec
 
 LEVELS = ("issue", "strategy", "initiative")
 # Tables a node table is built from.

@@ -20,9 +20,10 @@ from typing import Any, NamedTuple
 
 import pandas as pd
 
+from osaka_unei.dataset.checks import CheckError
+from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.db import fts
 from osaka_unei.db.nodes import NODES_SPEC, has_sources, make_nodes
-from osaka_unei.export import CheckError, Column, TableSpec
 
 SQL_TYPES = {
     "string": "TEXT",
