@@ -1,0 +1,1 @@
+"""Derived tables: what flows in (the core tables) and out."""
