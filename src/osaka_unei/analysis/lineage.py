@@ -24,6 +24,7 @@ earlier year is added.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import unicodedata
@@ -103,6 +104,7 @@ _NON_WORD = re.compile(r"[\W_]+")
 _EDGE_PARTICLES = "のへとにをがで"
 
 
+@functools.lru_cache(maxsize=65536)  # every title is compared with a whole year's titles
 def normalize_title(text: str | None) -> str:
     """NFKC, without brackets, punctuation and white space: 「子どもの学び」の応援 → 子どもの学びの応援."""
     if not text:
@@ -110,6 +112,7 @@ def normalize_title(text: str | None) -> str:
     return _NON_WORD.sub("", unicodedata.normalize("NFKC", text))
 
 
+@functools.lru_cache(maxsize=65536)
 def title_core(normalized: str) -> str:
     """The title without GENERIC_WORDS: 地域防災力の向上 → 防災力, 地域福祉の推進 → 福祉."""
     return _GENERIC.sub("", normalized).strip(_EDGE_PARTICLES)
@@ -120,6 +123,7 @@ def _ratio(a: str, b: str) -> float:
     return fuzz.ratio(a, b) / 100.0
 
 
+@functools.lru_cache(maxsize=65536)  # shared, never mutated (& and total() copy/read)
 def _bigrams(text: str) -> Counter[str]:
     return (
         Counter(text[i : i + 2] for i in range(len(text) - 1)) if len(text) > 1 else Counter([text])
@@ -312,18 +316,19 @@ class _Candidate:
         )
 
 
-def _root(links: Mapping[NodeKey, Link], key: NodeKey) -> NodeKey:
-    """The first node of key's lineage (bounded: links only point to earlier years)."""
-    seen = 0
-    while (link := links.get(key)) is not None and link.previous is not None:
-        key = link.previous
-        seen += 1
-        if seen > 10_000:  # cannot happen with earlier-year links; never loop forever
-            break
-    return key
+def _roots(nodes: Sequence[Node], links: Mapping[NodeKey, Link]) -> dict[NodeKey, NodeKey]:
+    """The first node of each linked node's lineage (links only point to earlier years)."""
+    roots: dict[NodeKey, NodeKey] = {}
+    for node in sorted(nodes, key=lambda n: n.fiscal_year):
+        link = links.get(node.key)
+        if link is not None:
+            roots[node.key] = node.key if link.previous is None else roots[link.previous]
+    return roots
 
 
-def _candidate(current: Node, previous: Node, links: Mapping[NodeKey, Link]) -> _Candidate | None:
+def _candidate(
+    current: Node, previous: Node, roots: Mapping[NodeKey, NodeKey]
+) -> _Candidate | None:
     if current.title is None and previous.title is None:
         score = 1.0  # two placeholder strategies: only their parents can tell
     else:
@@ -331,7 +336,7 @@ def _candidate(current: Node, previous: Node, links: Mapping[NodeKey, Link]) -> 
     parent_same = (
         current.parent_key is not None
         and previous.parent_key is not None
-        and _root(links, current.parent_key) == _root(links, previous.parent_key)
+        and roots.get(current.parent_key) == roots.get(previous.parent_key)
     )
     description = description_similarity(current.description, previous.description)
     code_same = current.code is not None and current.code == previous.code
@@ -355,11 +360,11 @@ def _candidate(current: Node, previous: Node, links: Mapping[NodeKey, Link]) -> 
 
 
 def _match(
-    current: Sequence[Node], previous: Sequence[Node], links: Mapping[NodeKey, Link]
+    current: Sequence[Node], previous: Sequence[Node], roots: Mapping[NodeKey, NodeKey]
 ) -> list[_Candidate]:
     """Greedy one-to-one assignment by descending score (with tie-breakers)."""
     candidates = [
-        c for cur in current for prev in previous if (c := _candidate(cur, prev, links)) is not None
+        c for cur in current for prev in previous if (c := _candidate(cur, prev, roots)) is not None
     ]
     chosen: list[_Candidate] = []
     used_current: set[NodeKey] = set()
@@ -382,6 +387,7 @@ def link_nodes(nodes: Sequence[Node]) -> dict[NodeKey, Link]:
             node
         )
     for level in LEVELS:  # parents first: the parent tie-breaker needs their lineages
+        roots = _roots(nodes, links)
         for (_, group_level), by_year in sorted(groups.items()):
             if group_level != level:
                 continue
@@ -392,7 +398,7 @@ def link_nodes(nodes: Sequence[Node]) -> dict[NodeKey, Link]:
                 earlier = [y for y in reversed(years[:index]) if year - y - 1 <= MAX_GAP_YEARS]
                 for previous_year in earlier:
                     pool = [n for n in by_year[previous_year] if n.key not in has_successor]
-                    for c in _match(waiting, pool, links):
+                    for c in _match(waiting, pool, roots):
                         links[c.current.key] = Link(c.previous.key, c.score, c.method)
                         has_successor.add(c.previous.key)
                     waiting = [n for n in waiting if n.key not in links]
