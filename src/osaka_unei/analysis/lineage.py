@@ -38,7 +38,7 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from osaka_unei.analysis.overrides import Override
-from osaka_unei.export import Column, TableSpec
+from osaka_unei.dataset.tables import Column, TableSpec
 
 LEVELS: tuple[str, ...] = ("issue", "strategy", "initiative")
 METHODS: tuple[str, ...] = ("title", "code+title", "parent", "description", "manual", "new")
