@@ -580,7 +580,7 @@ LINEAGE = TableSpec(
         ),
         Column(
             "score",
-            "number",  # type: ignore[arg-type]  # a float column: needs a "number" kind
+            "number",
             "前の項目との名称の類似度(0〜1)",
             "title similarity to the linked earlier node, 0–1; null where none",
         ),

@@ -15,10 +15,11 @@ from osaka_unei.models import (
 
 # --- table definitions: one source for dtypes, Parquet schema and datapackage.json ------
 
-Kind = Literal["string", "integer", "boolean", "date", "datetime"]
+Kind = Literal["string", "integer", "number", "boolean", "date", "datetime"]
 _ARROW: dict[str, pa.DataType] = {
     "string": pa.string(),
     "integer": pa.int64(),
+    "number": pa.float64(),
     "boolean": pa.bool_(),
     "date": pa.date32(),
     "datetime": pa.timestamp("us", tz="UTC"),

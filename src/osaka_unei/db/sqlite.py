@@ -28,6 +28,7 @@ from osaka_unei.db.nodes import NODES_SPEC, has_sources, make_nodes
 SQL_TYPES = {
     "string": "TEXT",
     "integer": "INTEGER",
+    "number": "REAL",
     "boolean": "INTEGER",
     "date": "TEXT",
     "datetime": "TEXT",
@@ -217,6 +218,8 @@ def create_table_sql(spec: TableSpec, names: Sequence[str]) -> str:
 def _converter(kind: str) -> Any:
     if kind == "integer":
         return int
+    if kind == "number":
+        return float
     if kind == "boolean":
         return lambda v: int(bool(v))
     if kind == "date":
