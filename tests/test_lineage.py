@@ -30,6 +30,7 @@ from osaka_unei.analysis.lineage import (
 )
 from osaka_unei.analysis.lineage_view import render_history, ward_slug
 from osaka_unei.analysis.overrides import ACTIONS, FIELD_NAMES, parse_overrides
+from osaka_unei.dataset.tables import LEVELS
 
 ROOT = Path(__file__).parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "lineage"
@@ -154,7 +155,7 @@ def test_labelled_cases(lineage: pd.DataFrame) -> None:
         (lineage["policy_id"] == "minato-2024")
         & (lineage["level"] == "strategy")
         & (lineage["issue_position"] == 2)
-        & (lineage["strategy_position"] == 1)
+        & (lineage["position"] == 1)
     ].iloc[0]
     assert codeless["title"] == "地域防災力の強化"
     assert (codeless["method"], codeless["lineage_id"]) == ("parent", "minato-strategy-2022-2-1")
@@ -168,7 +169,9 @@ def test_table_follows_its_spec(lineage: pd.DataFrame, tables: dict[str, pd.Data
     issues = lineage[lineage["level"] == "issue"]
     assert issues["strategy_position"].isna().all() and issues["position"].isna().all()
     strategies = lineage[lineage["level"] == "strategy"]
-    assert strategies["strategy_position"].notna().all() and strategies["position"].isna().all()
+    # a strategy is named as in the strategies table: issue_position + position
+    assert strategies["strategy_position"].isna().all() and strategies["position"].notna().all()
+    assert (lineage["node_key"].str.count(r"\.") == lineage["level"].map(LEVELS.index)).all()
     assert lineage[lineage["level"] == "initiative"]["position"].notna().all()
     starts = lineage["linked_from"].isna()
     assert lineage.loc[starts, "score"].isna().all()
@@ -206,8 +209,8 @@ def test_adding_an_earlier_year_keeps_ids_given_the_previous_table(
     for key, lineage_id in _ids(later).items():
         assert with_previous[key] == lineage_id
     # Without it, 2023's lineages would be named after their 2022 nodes.
-    assert _ids(_build(tables))[("minato-2023", "issue", 1, None, None)] == "minato-issue-2022-1"
-    assert with_previous[("minato-2022", "issue", 1, None, None)] == "minato-issue-2023-1"
+    assert _ids(_build(tables))[("minato-2023", "1")] == "minato-issue-2022-1"
+    assert with_previous[("minato-2022", "1")] == "minato-issue-2023-1"
 
 
 def test_a_ward_missing_a_year_links_across_the_gap(tables: dict[str, pd.DataFrame]) -> None:
@@ -384,7 +387,7 @@ def test_overrides_split_and_join(tables: dict[str, pd.DataFrame]) -> None:
         (lineage["ward_slug"] == "minato")
         & (lineage["level"] == "strategy")
         & (lineage["issue_position"] == 2)
-        & (lineage["strategy_position"] == 1)
+        & (lineage["position"] == 1)
     ].set_index("policy_id")
     assert strategies.loc["minato-2022", "lineage_id"] == "minato-strategy-2022-2-1"
     assert strategies.loc["minato-2023", "method"] == "manual"

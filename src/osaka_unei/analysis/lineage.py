@@ -38,7 +38,8 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from osaka_unei.analysis.overrides import Override
-from osaka_unei.dataset.tables import Column, TableSpec
+from osaka_unei.dataset.flatten import node_key
+from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
 
 LEVELS: tuple[str, ...] = ("issue", "strategy", "initiative")
 METHODS: tuple[str, ...] = ("title", "code+title", "parent", "description", "manual", "new")
@@ -524,43 +525,12 @@ def assign_ids(
 
 # --- the table ------------------------------------------------------------------------------
 
-_POLICY_ID = Column(
-    "policy_id", "string", "運営方針ID({区スラッグ}-{年度})", "policy id", required=True
-)
 LINEAGE = TableSpec(
     "lineage",
     "項目の系譜(経営課題・戦略・具体的取組を年度をまたいでつなぐ)",
     "lineage: each issue, strategy and initiative linked to the same item in earlier years",
     (
-        _POLICY_ID,
-        Column(
-            "level",
-            "string",
-            "階層",
-            "level of the node",
-            required=True,
-            enum=LEVELS,
-        ),
-        Column(
-            "issue_position",
-            "integer",
-            "経営課題の順番",
-            "position of the issue (the node itself at issue level)",
-            required=True,
-        ),
-        Column(
-            "strategy_position",
-            "integer",
-            "戦略の順番(経営課題では空)",
-            "position of the strategy within its issue; null for an issue",
-        ),
-        Column(
-            "position",
-            "integer",
-            "具体的取組の順番(経営課題・戦略では空)",
-            "position of the initiative within its strategy; null for an issue or strategy",
-        ),
-        Column("code", "string", "番号(ページの表記)", "code as printed, if any"),
+        *NODE_COLUMNS,
         Column("ward_slug", "string", "区のディレクトリ名", "ward slug", required=True),
         Column("fiscal_year", "integer", "年度(西暦)", "fiscal year (Gregorian)", required=True),
         Column("title", "string", "名称", "title"),
@@ -594,7 +564,7 @@ LINEAGE = TableSpec(
             enum=METHODS,
         ),
     ),
-    ("policy_id", "level", "issue_position", "strategy_position", "position"),
+    ("policy_id", "node_key"),
 )
 
 _INT_COLUMNS = ("issue_position", "strategy_position", "position", "fiscal_year")
@@ -607,12 +577,29 @@ def _previous_ids(previous: pd.DataFrame | None) -> dict[NodeKey, str]:
         (
             str(row["policy_id"]),
             str(row["level"]),
-            int(row["issue_position"]),
-            _int(row["strategy_position"]),
-            _int(row["position"]),
+            *_internal_positions(
+                str(row["level"]),
+                int(row["issue_position"]),
+                _int(row["strategy_position"]),
+                _int(row["position"]),
+            ),
         ): str(row["lineage_id"])
         for row in previous.to_dict("records")
     }
+
+
+# Inside this module a strategy's own position is its strategy_position; in the tables it
+# is `position`, as in the strategies table (see dataset.tables.NODE_COLUMNS).
+def _table_positions(
+    level: str, issue: int, strategy: int | None, position: int | None
+) -> tuple[int, int | None, int | None]:
+    return (issue, None, strategy) if level == "strategy" else (issue, strategy, position)
+
+
+def _internal_positions(
+    level: str, issue: int, strategy: int | None, position: int | None
+) -> tuple[int, int | None, int | None]:
+    return (issue, position, None) if level == "strategy" else (issue, strategy, position)
 
 
 def build_lineage(
@@ -636,9 +623,16 @@ def build_lineage(
             {
                 "policy_id": node.policy_id,
                 "level": node.level,
-                "issue_position": node.issue_position,
-                "strategy_position": node.strategy_position,
-                "position": node.position,
+                **dict(
+                    zip(
+                        ("issue_position", "strategy_position", "position"),
+                        positions := _table_positions(
+                            node.level, node.issue_position, node.strategy_position, node.position
+                        ),
+                        strict=True,
+                    )
+                ),
+                "node_key": node_key(*(p for p in positions if p is not None)),
                 "code": node.code,
                 "ward_slug": node.ward_slug,
                 "fiscal_year": node.fiscal_year,

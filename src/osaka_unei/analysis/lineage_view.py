@@ -13,6 +13,7 @@ import pandas as pd
 from rich.table import Table
 
 from osaka_unei.analysis.lineage import LEVELS, normalize_title
+from osaka_unei.dataset.nodes import nodes_frame
 from osaka_unei.wards import SLUG_WARDS, WARD_SLUGS
 
 NO_AMOUNT = "—"
@@ -29,33 +30,15 @@ def ward_slug(ward: str) -> str:
     raise ValueError(f"unknown ward {ward!r}")
 
 
-def _budgets(
-    issues: pd.DataFrame, strategies: pd.DataFrame, initiatives: pd.DataFrame
-) -> dict[tuple[Any, ...], int | None]:
-    """(policy_id, level, issue_position, strategy_position, position) → main amount."""
-    out: dict[tuple[Any, ...], int | None] = {}
-
-    def put(key: tuple[Any, ...], value: Any) -> None:
-        out[key] = None if pd.isna(value) else int(value)
-
-    for r in issues.to_dict("records"):
-        put(
-            (r["policy_id"], "issue", int(r["issue_position"]), None, None),
-            r["budget_thousand_yen"],
+def _budgets(tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], int | None]:
+    """(policy_id, node_key) → main amount."""
+    nodes = nodes_frame(tables)
+    return {
+        (pid, key): None if pd.isna(amount) else int(amount)
+        for pid, key, amount in nodes[["policy_id", "node_key", "budget_thousand_yen"]].itertuples(
+            index=False, name=None
         )
-    for r in strategies.to_dict("records"):
-        key = (r["policy_id"], "strategy", int(r["issue_position"]), int(r["position"]), None)
-        put(key, r["budget_thousand_yen"])
-    for r in initiatives.to_dict("records"):
-        key = (
-            r["policy_id"],
-            "initiative",
-            int(r["issue_position"]),
-            int(r["strategy_position"]),
-            int(r["position"]),
-        )
-        put(key, r["budget_thousand_yen"])
-    return out
+    }
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -75,7 +58,7 @@ def render_history(
     slug = ward_slug(ward)
     rows = lineage[lineage["ward_slug"] == slug]
     years = sorted({int(y) for y in rows["fiscal_year"]})
-    budgets = _budgets(issues, strategies, initiatives)
+    budgets = _budgets({"issues": issues, "strategies": strategies, "initiatives": initiatives})
     needle = normalize_title(query) if query else ""
 
     table = Table(
@@ -96,20 +79,11 @@ def render_history(
         latest = records[-1]
         cells = {}
         for r in records:
-            key = (
-                r["policy_id"],
-                r["level"],
-                int(r["issue_position"]),
-                _int_or_none(r["strategy_position"]),
-                _int_or_none(r["position"]),
-            )
-            amount = budgets.get(key)
+            amount = budgets.get((r["policy_id"], r["node_key"]))
             cells[int(r["fiscal_year"])] = NO_AMOUNT if amount is None else f"{amount:,}"
         order = (
             -int(latest["fiscal_year"]),
-            int(latest["issue_position"]),
-            _int_or_none(latest["strategy_position"]) or 0,
-            _int_or_none(latest["position"]) or 0,
+            tuple(int(part) for part in latest["node_key"].split(".")),
         )
         depth = LEVELS.index(latest["level"])
         title = "  " * depth + (latest["title"] or "(戦略なし)")

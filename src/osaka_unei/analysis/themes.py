@@ -37,8 +37,8 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from osaka_unei.dataset.flatten import policy_id
-from osaka_unei.dataset.tables import Column, TableSpec
+from osaka_unei.dataset.flatten import node_key, policy_id
+from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
 from osaka_unei.models import WardPolicy
 
 LEVELS = ("issue", "strategy", "initiative")
@@ -157,45 +157,12 @@ def match_themes(text: str | None, codebook: Codebook = CODEBOOK) -> dict[str, l
 
 # --- table specs -------------------------------------------------------------------------
 
-_POLICY_ID = Column(
-    "policy_id", "string", "運営方針ID({区スラッグ}-{年度})", "policy id", required=True
-)
-
 THEMES = TableSpec(
     "themes",
     "経営課題・戦略・具体的取組のテーマ(コードブックのキーワード・SDGs・手作業)",
     "themes of every issue, strategy and initiative (codebook keywords, SDGs, manual tags)",
     (
-        _POLICY_ID,
-        Column(
-            "level",
-            "string",
-            "項目の階層",
-            "level of the node",
-            required=True,
-            enum=LEVELS,
-        ),
-        Column(
-            "issue_position",
-            "integer",
-            "経営課題の順番",
-            "position of the issue (as in issues)",
-            required=True,
-        ),
-        Column(
-            "strategy_position",
-            "integer",
-            "戦略の順番(具体的取組の行のみ)",
-            "position of the initiative's strategy (initiative rows only, as in initiatives)",
-        ),
-        Column(
-            "position",
-            "integer",
-            "戦略・具体的取組の順番(経営課題の行は空)",
-            "position of the strategy or initiative, as in strategies/initiatives; "
-            "null on issue rows",
-        ),
-        Column("code", "string", "項目の番号", "code of the node as printed"),
+        *NODE_COLUMNS,
         Column(
             "theme",
             "string",
@@ -221,7 +188,7 @@ THEMES = TableSpec(
             required=True,
         ),
     ),
-    ("policy_id", "level", "issue_position", "strategy_position", "position", "theme", "source"),
+    ("policy_id", "node_key", "theme", "source"),
 )
 
 THEME_CODEBOOK = TableSpec(
@@ -392,6 +359,10 @@ def _sort_key(row: Mapping[str, Any], order: Mapping[str, int]) -> tuple[Any, ..
 
 def _themes_frame(rows: list[dict[str, Any]], codebook: Codebook) -> pd.DataFrame:
     order = {theme.id: n for n, theme in enumerate(codebook)}
+    for row in rows:
+        row["node_key"] = node_key(
+            *(row[p] for p in ("issue_position", "strategy_position", "position") if _int(row[p]))
+        )
     return _frame(THEMES, sorted(rows, key=lambda row: _sort_key(row, order)))
 
 
