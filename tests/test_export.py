@@ -250,9 +250,18 @@ def test_parquet_round_trip_keeps_dtypes(tmp_path: Path) -> None:
     assert isinstance(pol.loc[0, "published"], dt.date)
     assert str(pol["fetched_at"].dtype) == "datetime64[us, UTC]"
     assert str(pd.read_parquet(tmp_path / "initiatives.parquet")["budget_yen"].dtype) == "Int64"
+    with pytest.raises(FileNotFoundError, match="run `make all`"):
+        load(processed_dir=tmp_path)  # no datapackage.json: not a build
+    (tmp_path / "datapackage.json").write_text(
+        json.dumps(datapackage.datapackage()), encoding="utf-8"
+    )
     loaded = load(processed_dir=tmp_path)
     assert isinstance(loaded, dict) and set(loaded) == set(table_specs.TABLE_NAMES)
-    pd.testing.assert_frame_equal(load("policies", tmp_path), pol)
+    # load() gives dates as datetime64, plain read_parquet as datetime.date objects
+    assert str(loaded["policies"]["published"].dtype).startswith("datetime64")
+    pd.testing.assert_frame_equal(
+        load("policies", tmp_path), pol.assign(published=pd.to_datetime(pol["published"]))
+    )
     with pytest.raises(ValueError, match="unknown table"):
         load("nope", tmp_path)
 

@@ -12,7 +12,8 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei.dataset.flatten import policy_id
-from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES
+from osaka_unei.dataset.nodes import nodes_frame
+from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES, TableSpec
 from osaka_unei.wards import SLUG_WARDS
 
 STATS_NAME = "build_stats.json"
@@ -40,9 +41,10 @@ def _check_codes(df: pd.DataFrame, child: str, parents: list[str], table: str) -
             raise CheckError(f"codes: {table}.{child} {code!r} is not under {nearest!r}")
 
 
-def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -> None:
-    """Raise CheckError (one line naming the check) unless the frames are publishable."""
-    for spec in TABLES:
+def check_columns(tables: Mapping[str, pd.DataFrame], specs: Iterable[TableSpec]) -> None:
+    """Each table has its spec's columns, required values, enum values, no negative amount
+    and a unique key."""
+    for spec in specs:
         df = tables[spec.name]
         if list(df.columns) != spec.names:
             raise CheckError(f"columns: {spec.name} has {list(df.columns)}, expected {spec.names}")
@@ -60,6 +62,30 @@ def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -
             first = tuple(df.loc[duplicated, list(spec.key)].iloc[0])
             raise CheckError(f"unique key: {spec.name} repeats ({', '.join(spec.key)}) = {first}")
 
+
+def check_derived(tables: Mapping[str, pd.DataFrame], specs: Iterable[TableSpec]) -> None:
+    """The analysis tables: their specs, one lineage row per node, themes only from the
+    codebook, SDGs goals 1–17."""
+    check_columns(tables, specs)
+    nodes = {(row.policy_id, row.node_key) for row in nodes_frame(tables).itertuples(index=False)}
+    lineage = tables["lineage"]
+    linked = set(zip(lineage["policy_id"], lineage["node_key"], strict=True))
+    if linked != nodes or len(lineage) != len(nodes):
+        raise CheckError(
+            f"lineage: {len(lineage)} rows for {len(nodes)} nodes "
+            f"({len(nodes - linked)} nodes without a row)"
+        )
+    unknown = set(tables["themes"]["theme"]) - set(tables["theme_codebook"]["theme"])
+    if unknown:
+        raise CheckError(f"themes: not in the codebook: {sorted(unknown)}")
+    goals = tables["sdgs"]["goal"]
+    if not goals.between(1, 17).all():
+        raise CheckError(f"sdgs: goals outside 1–17: {sorted(set(goals[~goals.between(1, 17)]))}")
+
+
+def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -> None:
+    """Raise CheckError (one line naming the check) unless the frames are publishable."""
+    check_columns(tables, TABLES)
     policies = tables["policies"]
     unknown = sorted(set(policies["ward_slug"]) - set(SLUG_WARDS))
     report_slugs = set(tables["parse_report"]["ward_slug"].dropna())

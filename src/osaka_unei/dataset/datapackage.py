@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES
+from osaka_unei.dataset.tables import TABLES, TableSpec
 
 DATAPACKAGE_NAME = "datapackage.json"
 SOURCE_URL = "https://www.city.osaka.lg.jp/"
 
 
-def datapackage() -> dict[str, Any]:
-    """The Frictionless Data Package descriptor: static, so it never varies between builds."""
+def datapackage(specs: Sequence[TableSpec] = TABLES) -> dict[str, Any]:
+    """The Frictionless Data Package descriptor of these tables: static, so it never varies
+    between builds."""
     resources = []
-    for spec in TABLES:
+    for spec in specs:
         fields = []
         for column in spec.columns:
             entry: dict[str, Any] = {
@@ -37,7 +39,9 @@ def datapackage() -> dict[str, Any]:
                 entry["constraints"] = constraints
             fields.append(entry)
         schema: dict[str, Any] = {"fields": fields, "primaryKey": list(spec.key)}
-        if spec.name in COUNTED_TABLES[1:]:
+        if spec.name != "policies" and any(
+            column.name == "policy_id" and column.required for column in spec.columns
+        ):
             schema["foreignKeys"] = [
                 {
                     "fields": ["policy_id"],

@@ -17,7 +17,8 @@ from osaka_unei.db import fts
 from osaka_unei.db.sqlite import STORAGE_NOTES, View, database_specs, views
 
 DATABASE_NAME = "osaka_unei"  # Datasette names a database after its file
-DATABASE_FILE = f"{DATABASE_NAME}.db"
+DATABASE_FILE = f"{DATABASE_NAME}.sqlite"
+DATASETTE_METADATA = "datasette.json"
 PLUGINS_DIR = Path(__file__).parent / "datasette_plugins"
 
 # Columns worth a facet wherever they occur (theme: a later table).

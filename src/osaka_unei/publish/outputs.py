@@ -15,7 +15,9 @@ import pandas as pd
 from osaka_unei.dataset.checks import STATS_NAME, row_counts
 from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME, datapackage
 from osaka_unei.dataset.files import csv_bytes, parquet_bytes
-from osaka_unei.dataset.tables import TABLES
+from osaka_unei.db.datasette import DATABASE_FILE, DATASETTE_METADATA, datasette_metadata
+from osaka_unei.db.sqlite import database_bytes
+from osaka_unei.publish.catalog import PUBLISHED_TABLES
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -23,12 +25,15 @@ def _json_bytes(value: Any) -> bytes:
 
 
 def render_outputs(tables: Mapping[str, pd.DataFrame]) -> dict[str, bytes]:
-    """File name → bytes for everything written to the output folder."""
+    """File name → bytes for everything written to the output folder: every table as
+    Parquet and CSV, the SQLite database with its search index, and the descriptors."""
     files: dict[str, bytes] = {}
-    for spec in TABLES:
+    for spec in PUBLISHED_TABLES:
         files[f"{spec.name}.parquet"] = parquet_bytes(spec, tables[spec.name])
         files[f"{spec.name}.csv"] = csv_bytes(spec, tables[spec.name])
-    files[DATAPACKAGE_NAME] = _json_bytes(datapackage())
+    files[DATABASE_FILE] = database_bytes(tables, PUBLISHED_TABLES)
+    files[DATAPACKAGE_NAME] = _json_bytes(datapackage(PUBLISHED_TABLES))
+    files[DATASETTE_METADATA] = _json_bytes(datasette_metadata(PUBLISHED_TABLES))
     files[STATS_NAME] = _json_bytes({"rows": row_counts(tables)})
     return files
 

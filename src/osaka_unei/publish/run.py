@@ -1,8 +1,9 @@
 """A build run: raw store → the published dataset: tidy tables in Parquet and CSV, checked and described.
 
-`run_build` reads the manifest, parses the latest version of each page (through a cache
-keyed by content hash and parser version), keeps one policy per ward and fiscal year,
-flattens the policies into tables, checks them and only then writes `data/processed/`.
+`run_build` reads the manifest, parses every stored version of each page (through a cache
+keyed by content hash and parser source), keeps the latest policy per ward and fiscal year,
+flattens the policies into tables, checks them, derives the analysis tables (lineage,
+themes, versions, changes) and only then writes `data/processed/`.
 Every raw file gets one row in `parse_report`, so nothing in the store is silently skipped.
 Outputs are byte-for-byte deterministic: a second build on unchanged input rewrites nothing.
 """
@@ -18,15 +19,25 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei import store
-from osaka_unei.dataset.checks import check_shrink, check_tables, previous_counts, row_counts
-from osaka_unei.dataset.flatten import Source, as_utc, flatten, make_tables, policy_id
-from osaka_unei.dataset.tables import TABLES
+from osaka_unei.analysis.versions import VersionInput
+from osaka_unei.dataset.checks import (
+    check_derived,
+    check_shrink,
+    check_tables,
+    previous_counts,
+    row_counts,
+)
+from osaka_unei.dataset.flatten import Source, as_utc, flatten, make_frame, make_tables, policy_id
+from osaka_unei.dataset.load import previous_table
+from osaka_unei.dataset.tables import PARSE_REPORT
 from osaka_unei.models import (
     RawRecord,
     WardPolicy,
 )
 from osaka_unei.parse import PageError, parse_page
 from osaka_unei.publish.cache import ParseCache
+from osaka_unei.publish.catalog import DERIVED_TABLES, PUBLISHED_TABLES
+from osaka_unei.publish.derive import DATA_DIR, derive_tables
 from osaka_unei.publish.outputs import render_outputs, write_outputs
 from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from osaka_unei.wards import SLUG_WARDS
@@ -51,7 +62,7 @@ class BuildResult:
         return (
             f"build: {self.parsed} pages parsed, {self.cached} from cache, "
             f"{self.count('warning')} warnings, {self.count('error')} errors, "
-            f"{self.count('superseded')} superseded; {len(TABLES)} tables in {out_dir} "
+            f"{self.count('superseded')} superseded; {len(PUBLISHED_TABLES)} tables in {out_dir} "
             f"({len(self.written)} files changed)"
         )
 
@@ -123,8 +134,10 @@ def run_build(
     force: bool = False,
     allow_shrink: bool = False,
     parse: ParseFn | None = None,
+    data_dir: Path = DATA_DIR,
 ) -> BuildResult:
-    """Parse the latest version of every stored page, check, and write out_dir.
+    """Parse every stored version, keep the latest of each page, check, derive the analysis
+    tables and write out_dir. `data_dir` holds the curated overrides files.
 
     Raises ValueError for a damaged manifest and CheckError when a check fails; in both
     cases nothing in out_dir changes.
@@ -139,15 +152,18 @@ def run_build(
     report: list[Row] = []
     candidates: list[_Parsed] = []
 
+    stored: list[_Parsed] = []  # every stored version, parsed: the versions table
     for path, record in first_seen.items():
         assert path is not None
         url = latest_url_of.get(path)
+        # A version's first record says when it was first fetched; the latest says where
+        # the page stands now.
+        item = _parse_one(raw_dir, path, latest[url] if url else record, cache, parse, result)
+        stored.append(item)
         if url is None:
             note = f"older version of {record.url}; latest is {latest[record.url].path}"
             report.append(_report_row(path, record, None, "superseded", [note]))
-            continue
-        item = _parse_one(raw_dir, path, latest[url], cache, parse, result)
-        if item.policy is None:
+        elif item.policy is None:
             report.append(_report_row(path, record, None, "error", item.messages))
         else:
             candidates.append(item)
@@ -191,9 +207,37 @@ def run_build(
     check_tables(tables, _raw_files(raw_dir))
     if not allow_shrink:
         check_shrink(previous_counts(out_dir), row_counts(tables))
+    kept = {row["path"] for row in report if row["status"] in ("ok", "warning")}
+    versions = [
+        VersionInput(
+            first_seen[item.path],
+            item.policy,
+            item.path in kept,
+            tuple(item.messages[len(item.policy.warnings) :] if item.policy else item.messages),
+        )
+        for item in stored
+    ]
+    derived = derive_tables(tables, versions, previous_table(out_dir, "lineage"), data_dir)
+    if derived.problems:
+        report += [_problem_row(path, message) for path, message in derived.problems]
+        tables["parse_report"] = make_frame(PARSE_REPORT, report)
+    tables |= derived.tables
+    check_derived(tables, DERIVED_TABLES)
     result.tables = tables
     result.written = write_outputs(out_dir, render_outputs(tables))
     return result
+
+
+def _problem_row(path: str, message: str) -> Row:
+    """A curated data file's unusable row, as an error row of the parse report."""
+    return {
+        "path": path,
+        "url": None,
+        "ward_slug": None,
+        "fiscal_year": None,
+        "status": "error",
+        "messages": message,
+    }
 
 
 def _parse_one(
@@ -204,7 +248,7 @@ def _parse_one(
     parse: ParseFn,
     result: BuildResult,
 ) -> _Parsed:
-    """One latest version → its policy (from cache or parser) or error messages."""
+    """One stored version → its policy (from cache or parser) or error messages."""
     file = raw_dir / path
     if not file.is_file():
         return _Parsed(path, record, None, ["missing file"])
