@@ -7,6 +7,8 @@ Japanese labels render wherever a CJK font is installed.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Sequence
 
@@ -18,6 +20,7 @@ import vl_convert
 FONT = '"Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", sans-serif'
 BUDGET_TITLE = "予算額(千円)"
 _AMOUNT_FORMAT = ",d"  # d3-format: 32,550
+_ID = re.compile(r'\sid="([^"]+)"')
 _SIZE = re.compile(r'<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"')
 
 
@@ -34,8 +37,26 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
         .configure_legend(labelFontSize=12, titleFontSize=12)
         .to_dict()
     )
-    svg = vl_convert.vegalite_to_svg(spec)
-    svg = svg[svg.index("<svg") :]  # no XML declaration inside HTML
+    svg = checked(vl_convert.vegalite_to_svg(spec))
+    return stable_ids(svg, hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest())
+
+
+def stable_ids(svg: str, seed: str) -> str:
+    """Rename the SVG's ids (vl-convert numbers gradients with a per-process counter, so the
+    same chart rendered twice in one process differs) to names derived from the chart spec:
+    the same spec gives the same bytes, and two charts on one page never share an id."""
+    names = {old: f"c{seed[:10]}-{n}" for n, old in enumerate(dict.fromkeys(_ID.findall(svg)))}
+    if not names:
+        return svg
+    pattern = re.compile(
+        r'(id="|url\(#|href="#)(' + "|".join(re.escape(old) for old in names) + r')(?=[")])'
+    )
+    return pattern.sub(lambda m: m.group(1) + names[m.group(2)], svg)
+
+
+def checked(svg: str) -> str:
+    """The <svg> element alone (no XML declaration inside HTML), if it has a size."""
+    svg = svg[svg.find("<svg") :] if "<svg" in svg else svg
     size = _SIZE.match(svg)
     if size is None or float(size.group(1)) <= 0 or float(size.group(2)) <= 0:
         raise ChartError(f"chart rendered without a size: {svg[:120]!r}")
