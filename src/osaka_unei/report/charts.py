@@ -121,14 +121,22 @@ def ward_budgets(frame: pd.DataFrame, ward_order: Sequence[str]) -> str:
     return to_svg(_bar_labels(bars, horizontal=True).properties(width=480, height=alt.Step(24)))
 
 
-def year_budgets(frame: pd.DataFrame) -> str:
-    """One ward: a bar per fiscal year. frame: fiscal_year, budget (千円)."""
+def year_budgets(frame: pd.DataFrame, years: Sequence[int]) -> str:
+    """One ward: a bar per fiscal year; every year of `years` has its place, so a year
+    whose page prints no amount is a visible gap. frame: fiscal_year, budget (千円)."""
+    labels = [str(year) for year in years]
     data = frame.assign(年度=frame["fiscal_year"].astype(int).astype(str))
     bars = (
         alt.Chart(data)
         .mark_bar(color="#3b6ea5")
         .encode(
-            x=alt.X("年度:O", title="年度", axis=alt.Axis(labelAngle=0)),
+            x=alt.X(
+                "年度:O",
+                title="年度",
+                sort=labels,
+                scale=alt.Scale(domain=labels),
+                axis=alt.Axis(labelAngle=0),
+            ),
             y=alt.Y("budget:Q", axis=_amount_axis()),
         )
     )
@@ -152,15 +160,26 @@ def theme_budgets(frame: pd.DataFrame) -> str:
 
 
 def lineage_budgets(frame: pd.DataFrame) -> str:
-    """A small line of one item's budget over the years. frame: fiscal_year, budget (千円)."""
-    data = frame.assign(年度=frame["fiscal_year"].astype(int).astype(str))
+    """A small line of one item's budget over the years. frame: fiscal_year, budget (千円).
+
+    Fixed size, so that a ward's lines line up as small multiples; the year axis is
+    numeric, so a gap of years shows as a gap and labels thin out when crowded."""
     chart = (
-        alt.Chart(data)
+        alt.Chart(frame)
         .mark_line(point=True, color="#3b6ea5")
         .encode(
-            x=alt.X("年度:O", title=None, axis=alt.Axis(labelAngle=0)),
+            x=alt.X(
+                "fiscal_year:Q",
+                title=None,
+                axis=alt.Axis(format="d", tickMinStep=1, labelOverlap=True),
+                scale=alt.Scale(zero=False, nice=False, padding=12),
+            ),
             y=alt.Y("budget:Q", axis=_amount_axis("千円"), scale=alt.Scale(zero=True)),
+            tooltip=[
+                alt.Tooltip("fiscal_year:Q", title="年度", format="d"),
+                alt.Tooltip("budget:Q", title="千円", format=_AMOUNT_FORMAT),
+            ],
         )
-        .properties(width=max(120, 50 * len(data)), height=110)
+        .properties(width=240, height=110)
     )
     return to_svg(chart)

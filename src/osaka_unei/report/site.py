@@ -236,7 +236,8 @@ def _ward_context(
     )
     if len(data) >= 2:  # one bar says nothing the table does not
         chart = _figure(
-            charts.year_budgets(data), "年度ごとの予算額合計(千円) / total budget per fiscal year"
+            charts.year_budgets(data, [p.fiscal_year for p in own]),
+            "年度ごとの予算額合計(千円) / total budget per fiscal year",
         )
     lines = [
         {
