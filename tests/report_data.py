@@ -1,0 +1,51 @@
+"""Inputs for the report tests: the real dataset, and copies of it under other years."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from osaka_unei.export import load
+from osaka_unei.report import coverage_frame
+from osaka_unei.store import read_manifest
+
+ROOT = Path(__file__).resolve().parents[1]
+PROCESSED = ROOT / "data" / "processed"
+REGISTRY = ROOT / "data" / "registry.csv"
+RAW = ROOT / "data" / "raw"
+NODE_TABLES = ("policies", "issues", "strategies", "initiatives")
+
+
+def real_tables() -> dict[str, pd.DataFrame]:
+    tables = load(processed_dir=PROCESSED)
+    assert isinstance(tables, dict)
+    return tables
+
+
+def registry() -> pd.DataFrame:
+    return pd.read_csv(REGISTRY, dtype={"page_id": str})
+
+
+def real_coverage(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    return coverage_frame(registry(), read_manifest(RAW), tables["parse_report"])
+
+
+def with_copy(
+    tables: Mapping[str, pd.DataFrame], source_id: str, year: int, factor: int = 1
+) -> dict[str, pd.DataFrame]:
+    """The tables plus a copy of one policy under another fiscal year (budgets × factor)."""
+    slug = source_id.rsplit("-", 1)[0]
+    new_id = f"{slug}-{year}"
+    out = dict(tables)
+    for name in NODE_TABLES:
+        frame = tables[name]
+        copy = frame[frame["policy_id"] == source_id].copy()
+        copy["policy_id"] = new_id
+        copy["fiscal_year"] = pd.array([year] * len(copy), dtype="Int64")
+        for column in ("budget_thousand_yen", "total_budget_thousand_yen"):
+            if column in copy:
+                copy[column] = copy[column] * factor
+        out[name] = pd.concat([frame, copy], ignore_index=True)
+    return out
