@@ -24,7 +24,7 @@ say = @echo "osaka-unei setup: $(1)"
 
 .PHONY: all fetch build test lint format bench lock clean-venv venv serve report
 
-all: fetch build
+all: fetch build report
 
 # Bootstrap: the uv wheel alone, hash-checked against the lock, with pip into UV_HOME. A failure
 # is not fatal: the $(STAMP) recipe then falls back to pip.
@@ -101,7 +101,7 @@ report: $(STAMP)
 # Browse the SQLite database `build` writes, on http://127.0.0.1:$(PORT)/ (PORT=... to change).
 serve: $(STAMP)
 	$(BIN)/datasette serve data/processed/osaka_unei.sqlite --host 127.0.0.1 --port $(PORT) \
-		--metadata data/processed/datasette.json
+		--metadata data/processed/datasette.json --plugins-dir src/osaka_unei/db/datasette_plugins
 
 # Regenerate the lock file after changing dependencies in pyproject.toml (uses the pinned uv).
 lock:

@@ -138,7 +138,7 @@ def _shot(page: Any, name: str) -> Path:
 
 
 def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
-    tables = real_tables()
+    tables = real_tables(derived=True)
     render_site(tables, real_coverage(tables), BUILT, tmp_path)
     watch = Watch(browser)
     try:
@@ -153,7 +153,9 @@ def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
         # the cells are coloured (CSS loaded from disk)
         colour = kita.evaluate("td => getComputedStyle(td).backgroundColor")
         assert colour == "rgb(46, 125, 79)"
-        _assert_charts_visible(page, 1)
+        # the real themes table: its section lists themes with amounts
+        assert page.locator("#themes table tbody tr").count() >= 5
+        _assert_charts_visible(page, 2)  # budget heat map and themes
         _shot(page, "report-index.png")
 
         for slug, name in REAL_WARDS:

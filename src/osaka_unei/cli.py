@@ -14,6 +14,7 @@ from osaka_unei.store import (
     DEFAULT_OUT_DIR,
     DEFAULT_RAW_DIR,
     DEFAULT_REGISTRY,
+    DEFAULT_REPORT_DIR,
 )
 
 app = typer.Typer(
@@ -288,3 +289,110 @@ def add_capture(
         fail(str(exc))
     state = "stored" if added else "already stored"
     typer.echo(f"{state}: {raw_dir / str(record.path)} ({record.url})")
+
+
+# --- answers: search, history, changes, the report -------------------------------------
+
+ProcessedOption = Annotated[Path, typer.Option("--processed-dir", help="The published dataset.")]
+
+
+def _load_tables(processed_dir: Path, *names: str) -> dict:
+    """The named tables of the published dataset, or one line saying to build it."""
+    from osaka_unei.dataset.load import load
+
+    try:
+        return {name: load(name, processed_dir) for name in names}
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Words to find (Japanese: any 1+ characters).")],
+    ward: Annotated[
+        str | None, typer.Option("--ward", help="Only this ward (北区 or kita).")
+    ] = None,
+    year: Annotated[int | None, typer.Option("--year", help="Only this fiscal year.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many hits.")] = 50,
+    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
+) -> None:
+    """Find issues, strategies and initiatives by their title or description (full text)."""
+    import sqlite3
+
+    from rich.console import Console
+
+    from osaka_unei.db.datasette import DATABASE_FILE
+    from osaka_unei.db.search import render_hits
+    from osaka_unei.db.search import search as find
+
+    database = processed_dir / DATABASE_FILE
+    if not database.is_file():
+        fail(f"{database} not found: run `make all` to build the dataset")
+    try:
+        hits = find(database, query, ward=ward, year=year, limit=limit)
+    except sqlite3.Error as exc:
+        fail(f"cannot search {database}: {exc}")
+    Console().print(render_hits(hits))
+
+
+@app.command()
+def history(
+    ward: Annotated[str, typer.Argument(help="A ward: kita, 北区 or 北.")],
+    query: Annotated[
+        str | None, typer.Argument(help="Only items whose title holds this text.")
+    ] = None,
+    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
+) -> None:
+    """A ward's items followed across years, with their budget (千円) per year."""
+    from rich.console import Console
+
+    from osaka_unei.analysis.lineage_view import render_history
+
+    tables = _load_tables(processed_dir, "lineage", "issues", "strategies", "initiatives")
+    try:
+        table = render_history(
+            tables["lineage"],
+            tables["issues"],
+            tables["strategies"],
+            tables["initiatives"],
+            ward,
+            query,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    Console().print(table)
+
+
+@app.command()
+def changes(
+    policy_id: Annotated[str, typer.Argument(help="A policy, e.g. minato-2022.")],
+    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
+) -> None:
+    """What changed between the stored versions of one policy's page (案 → final → …)."""
+    from osaka_unei.analysis.changes import render_changes
+
+    tables = _load_tables(processed_dir, "changes", "versions")
+    if policy_id not in set(tables["versions"]["policy_id"].dropna()):
+        fail(f"no stored version of {policy_id} (policy ids look like minato-2022)")
+    typer.echo(render_changes(tables["changes"], tables["versions"], policy_id))
+
+
+@app.command()
+def report(
+    out_dir: Annotated[
+        Path, typer.Option("--out-dir", help="Where the static site goes.")
+    ] = DEFAULT_REPORT_DIR,
+    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
+    raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
+    registry: Annotated[
+        Path, typer.Option("--registry", help="Known page addresses.")
+    ] = DEFAULT_REGISTRY,
+) -> None:
+    """Write the static report (coverage, budgets, themes, ward and year pages) to out_dir."""
+    from osaka_unei.publish.report import write_report
+
+    try:
+        written = write_report(processed_dir, raw_dir, registry, out_dir)
+    except (OSError, ValueError) as exc:
+        fail(" ".join(str(exc).split()))
+    typer.echo(f"report: {len(written)} files in {out_dir} (open {out_dir / 'index.html'})")

@@ -23,6 +23,7 @@ DEFAULT_RAW_DIR = Path("data/raw")
 DEFAULT_REGISTRY = Path("data/registry.csv")
 DEFAULT_OUT_DIR = Path("data/processed")
 DEFAULT_CACHE_DIR = Path("data/cache")
+DEFAULT_REPORT_DIR = Path("data/report")
 _SAFE_PART = re.compile(r"^[a-z0-9_-]{1,64}$")
 
 

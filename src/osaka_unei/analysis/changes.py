@@ -517,7 +517,7 @@ def _change_line(row: pd.Series) -> str:
 
 
 def _version_line(number: int, row: pd.Series) -> str:
-    published = "–" if _missing(row["published"]) else str(row["published"])
+    published = "–" if _missing(row["published"]) else f"{row['published']:%Y-%m-%d}"
     title = "(unparseable)" if _missing(row["title"]) else _clip(row["title"], 30)
     current = "  ← current" if row["is_current"] else ""
     return (

@@ -224,7 +224,8 @@ def run_build(
     tables |= derived.tables
     check_derived(tables, DERIVED_TABLES)
     result.tables = tables
-    result.written = write_outputs(out_dir, render_outputs(tables))
+    files = render_outputs(tables, out_dir, dt.datetime.now(dt.UTC))
+    result.written = write_outputs(out_dir, files)
     return result
 
 

@@ -1,6 +1,6 @@
 """The dataset as a static web site, readable offline.
 
-In: the published tables (`osaka_unei.export.load`, optionally `themes` and `lineage`),
+In: the published tables (`osaka_unei.load()`, optionally `themes` and `lineage`),
 the registry (data/registry.csv) and the raw manifest, reduced to one coverage frame by
 `coverage_frame`. Out: a folder of static pages (`render_site`): index.html, one page per
 ward with data, one per fiscal year, and style.css. Charts are inline SVG rendered at build

@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from osaka_unei.export import Column, TableSpec, make_frame
+from osaka_unei.dataset.flatten import make_frame
+from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.models import RawRecord
 from osaka_unei.wards import SLUG_WARDS, WARD_SLUGS, page_address
 
