@@ -57,7 +57,8 @@ def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
                     "level": level,
                     "code": code,
                     "label": budget.label,
-                    "fiscal_year": budget.fiscal_year,
+                    # a label naming no year speaks of the page's own year
+                    "fiscal_year": budget.fiscal_year or policy.fiscal_year,
                     "amount_thousand_yen": budget.amount_thousand_yen,
                     "is_main": budget.is_main,
                     "raw": budget.raw,

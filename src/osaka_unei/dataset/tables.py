@@ -276,7 +276,14 @@ BUDGETS = TableSpec(
         ),
         Column("code", "string", "項目の番号", "code of that item"),
         Column("label", "string", "金額の見出し(例: 29年度予算額)", "label as printed"),
-        Column("fiscal_year", "integer", "見出しが示す年度(西暦)", "fiscal year the label names"),
+        Column(
+            "fiscal_year",
+            "integer",
+            "金額の年度(西暦): 見出しが示す年度、年度のない見出し(予算額 など)はページの年度",
+            "fiscal year of the amount: the year the label names; where the label names no "
+            "year (予算額, or no label), the page's own fiscal year",
+            required=True,
+        ),
         Column(
             "amount_thousand_yen",
             "integer",
