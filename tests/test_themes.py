@@ -303,7 +303,7 @@ def test_placeholder_strategy_inherits() -> None:
 
 def test_sdgs_from_parsed_pages() -> None:
     policies = [parse_page(FIXTURES / "pages" / f) for f in ("r5_minato.html", "r8_draft.html")]
-    sdgs = th.sdgs_from_policies(policies)
+    sdgs = make_tables([flatten(p, SOURCE) for p in policies], [])["sdgs"]
     # r5_minato: 主なSDGsゴール 3、11 on issue 2; r8_draft: 3 11 on issue 1, 11 13 on issue 2
     assert sorted(zip(sdgs.policy_id, sdgs.issue_position, sdgs.goal, strict=True)) == [
         ("joto-2026", 1, 3),
@@ -314,7 +314,7 @@ def test_sdgs_from_parsed_pages() -> None:
         ("minato-2023", 2, 11),
     ]
     tables = make_tables([flatten(p, SOURCE) for p in policies], [])
-    themes = th.build_themes(tables, sdgs, overrides_path=None)
+    themes = th.build_themes(tables, tables["sdgs"], overrides_path=None)
     # goal 3 → welfare next to the keyword row; 11 and 13 imply nothing
     assert tagged(themes, "joto-2026", "issue", "1") == {
         ("welfare", "keywords"): "child:strategy#1,child:strategy#2",

@@ -23,8 +23,8 @@ from typing import Any, Literal, get_args
 
 import pandas as pd
 
-from osaka_unei.analysis.versions import VersionInput, utc, version_order, version_policy_id
-from osaka_unei.dataset.flatten import make_frame
+from osaka_unei.analysis.versions import VersionInput, version_order, version_policy_id
+from osaka_unei.dataset.flatten import as_utc, make_frame
 from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.models import Initiative, Issue, Strategy, WardPolicy
 
@@ -428,8 +428,8 @@ def change_rows(items: Sequence[VersionInput]) -> Iterator[dict[str, Any]]:
             "to_path": pair.new.record.path,
             "from_sha256": _sha(pair.old),
             "to_sha256": _sha(pair.new),
-            "from_fetched_at": utc(pair.old.record.fetched_at),
-            "to_fetched_at": utc(pair.new.record.fetched_at),
+            "from_fetched_at": as_utc(pair.old.record.fetched_at),
+            "to_fetched_at": as_utc(pair.new.record.fetched_at),
         }
         for change in diff_policies(pair.old.policy, pair.new.policy):
             numbers[pid] += 1

@@ -28,18 +28,17 @@ from __future__ import annotations
 import csv
 import tomllib
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
 
-from osaka_unei.dataset.flatten import node_key, policy_id
+from osaka_unei.dataset.flatten import node_key, rows_frame
+from osaka_unei.dataset.nodes import nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
-from osaka_unei.models import WardPolicy
 
 LEVELS = ("issue", "strategy", "initiative")
 SOURCES = ("keywords", "sdgs", "manual")
@@ -223,16 +222,9 @@ THEME_CODEBOOK = TableSpec(
 )
 
 
-def _frame(spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    table = pa.Table.from_pylist(
-        [{name: row.get(name) for name in spec.names} for row in rows], schema=spec.schema
-    )
-    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-
-
 def codebook_frame(codebook: Codebook = CODEBOOK) -> pd.DataFrame:
     """The THEME_CODEBOOK table: one row per theme, to join names onto `themes`."""
-    return _frame(
+    return rows_frame(
         THEME_CODEBOOK,
         (
             {
@@ -277,39 +269,26 @@ def _int(value: Any) -> int | None:
 
 def _nodes(tables: Mapping[str, pd.DataFrame]) -> list[_Node]:
     """Every node, initiatives first then strategies then issues (children before parents)."""
+    frame = nodes_frame(tables)
     nodes = []
-    for row in tables["initiatives"].to_dict("records"):
-        pid, ip, sp = row["policy_id"], int(row["issue_position"]), int(row["strategy_position"])
-        nodes.append(
-            _Node(
-                (pid, "initiative", ip, sp, int(row["position"])),
-                _value(row["initiative_code"]),
-                _value(row["title"]),
-                _value(row["description"]),
-                (pid, "strategy", ip, None, sp),
+    for level in ("initiative", "strategy", "issue"):
+        for row in frame[frame["level"] == level].to_dict("records"):
+            pid, ip = row["policy_id"], int(row["issue_position"])
+            sp, own = _int(row["strategy_position"]), _int(row["position"])
+            parent: NodeKey | None = None
+            if level == "initiative":
+                parent = (pid, "strategy", ip, None, sp)
+            elif level == "strategy":
+                parent = (pid, "issue", ip, None, None)
+            nodes.append(
+                _Node(
+                    (pid, level, ip, sp, own),
+                    _value(row["code"]),
+                    _value(row["title"]),
+                    _value(row["description"]),
+                    parent,
+                )
             )
-        )
-    for row in tables["strategies"].to_dict("records"):
-        pid, ip = row["policy_id"], int(row["issue_position"])
-        nodes.append(
-            _Node(
-                (pid, "strategy", ip, None, int(row["position"])),
-                _value(row["strategy_code"]),
-                _value(row["title"]),
-                _value(row["description"]),
-                (pid, "issue", ip, None, None),
-            )
-        )
-    for row in tables["issues"].to_dict("records"):
-        nodes.append(
-            _Node(
-                (row["policy_id"], "issue", int(row["issue_position"]), None, None),
-                _value(row["issue_code"]),
-                _value(row["title"]),
-                _value(row["description"]),
-                None,
-            )
-        )
     return nodes
 
 
@@ -363,7 +342,7 @@ def _themes_frame(rows: list[dict[str, Any]], codebook: Codebook) -> pd.DataFram
         row["node_key"] = node_key(
             *(row[p] for p in ("issue_position", "strategy_position", "position") if _int(row[p]))
         )
-    return _frame(THEMES, sorted(rows, key=lambda row: _sort_key(row, order)))
+    return rows_frame(THEMES, sorted(rows, key=lambda row: _sort_key(row, order)))
 
 
 def tag_nodes(
@@ -422,28 +401,6 @@ def tag_nodes(
 
 
 # --- SDGs --------------------------------------------------------------------------------
-
-
-def sdgs_from_policies(policies: Iterable[WardPolicy]) -> pd.DataFrame:
-    """Issue-level SDGs goals as the parser reads them: node keys + `goal` (one per row)."""
-    rows = [
-        {
-            "policy_id": policy_id(policy.ward_slug, policy.fiscal_year),
-            "level": "issue",
-            "issue_position": issue.position,
-            "strategy_position": None,
-            "position": None,
-            "code": issue.code,
-            "goal": goal,
-        }
-        for policy in policies
-        for issue in policy.issues
-        for goal in issue.sdgs
-    ]
-    columns = [*_NODE_COLUMNS, "code", "goal"]
-    return pd.DataFrame(rows, columns=columns).astype(
-        {c: "Int64" for c in ("issue_position", "strategy_position", "position", "goal")}
-    )
 
 
 def sdgs_themes(sdgs: pd.DataFrame, codebook: Codebook = CODEBOOK) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei import store
-from osaka_unei.dataset.flatten import make_frame, policy_id
+from osaka_unei.dataset.flatten import as_utc, make_frame, policy_id
 from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.models import RawRecord, WardPolicy, total_budget
 
@@ -113,11 +113,6 @@ class VersionInput:
     messages: tuple[str, ...] = ()  # parse error, or build messages beyond policy.warnings
 
 
-def utc(moment: dt.datetime) -> dt.datetime:
-    # The manifest writes aware times; a naive one can only have meant UTC.
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
 def version_policy_id(item: VersionInput) -> str | None:
     """From the parse, else from the manifest record (None if it names no ward and year)."""
     if item.policy is not None:
@@ -131,7 +126,7 @@ def version_policy_id(item: VersionInput) -> str | None:
 def version_order(item: VersionInput) -> tuple[Any, ...]:
     """Chronological: by fetch time, then the page's own date, then path (for ties)."""
     published = item.policy.published if item.policy else None
-    return (utc(item.record.fetched_at), published or dt.date.min, item.record.path or "")
+    return (as_utc(item.record.fetched_at), published or dt.date.min, item.record.path or "")
 
 
 def _row(item: VersionInput) -> dict[str, Any]:
@@ -143,7 +138,7 @@ def _row(item: VersionInput) -> dict[str, Any]:
         "path": record.path,
         "page_id": (policy.page_id if policy else None) or record.page_id,
         "url": record.url,
-        "fetched_at": utc(record.fetched_at),
+        "fetched_at": as_utc(record.fetched_at),
         "source_sha256": record.sha256 or (policy.source_sha256 if policy else None),
         "is_current": item.is_current,
         "parse_status": status,

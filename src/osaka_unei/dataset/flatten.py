@@ -201,9 +201,13 @@ def _sort_key(spec: TableSpec) -> Callable[[Row], tuple[Any, ...]]:
 
 def make_frame(spec: TableSpec, rows: Iterable[Row]) -> pd.DataFrame:
     """Rows → a DataFrame with the table's exact columns and dtypes, sorted by its key."""
-    ordered = sorted(rows, key=_sort_key(spec))
+    return rows_frame(spec, sorted(rows, key=_sort_key(spec)))
+
+
+def rows_frame(spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Rows, in the order given → a DataFrame with the table's exact columns and dtypes."""
     table = pa.Table.from_pylist(
-        [{name: row.get(name) for name in spec.names} for row in ordered], schema=spec.schema
+        [{name: row.get(name) for name in spec.names} for row in rows], schema=spec.schema
     )
     # Int64 keeps nullable integers integers; dates stay datetime.date objects.
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
