@@ -72,3 +72,22 @@ def test_report_command_writes_the_site(tmp_path: Path) -> None:
     _run("report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED))
     after = {p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file()}
     assert before == after  # the same data gives the same site, byte for byte
+
+
+def test_a_bug_is_one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from osaka_unei import cli
+
+    def broken() -> None:
+        raise RuntimeError("something\nunexpected")
+
+    monkeypatch.setattr(cli, "app", broken)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run()
+    assert exit_info.value.code == 70
+    err = capsys.readouterr().err
+    assert err == (
+        "error: internal error (RuntimeError: something unexpected); "
+        "rerun with --debug for the traceback\n"
+    )

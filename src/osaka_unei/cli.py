@@ -35,6 +35,23 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def run() -> None:
+    """The console script: a bug anywhere is still one line and a non-zero exit, not a
+    traceback (`--debug` shows it)."""
+    try:
+        app()
+    except Exception as exc:
+        if _state["debug"]:
+            raise
+        text = " ".join(str(exc).split())[:200]
+        typer.echo(
+            f"error: internal error ({type(exc).__name__}: {text}); "
+            "rerun with --debug for the traceback",
+            err=True,
+        )
+        sys.exit(70)
+
+
 @app.callback()
 def main(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
