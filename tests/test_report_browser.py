@@ -155,6 +155,11 @@ def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
         assert colour == "rgb(46, 125, 79)"
         # the real themes table: its section lists themes with amounts
         assert page.locator("#themes table tbody tr").count() >= 5
+        # named from the codebook; 港区 33,032 + 鶴見区 17,815 千円 in 2022 (README pivot)
+        community = page.locator(
+            "#themes tr", has_text="地域活動・協働・地域コミュニティ (community)"
+        )
+        assert "50,847千円" in community.inner_text()
         _assert_charts_visible(page, 2)  # budget heat map and themes
         _shot(page, "report-index.png")
 

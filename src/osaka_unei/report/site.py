@@ -204,10 +204,17 @@ def _budget_matrix(policies: list[Policy]) -> dict[str, Any]:
 
 
 def _themes_context(
-    figures: Figures, themes: pd.DataFrame | None, policies: list[Policy]
+    figures: Figures,
+    themes: pd.DataFrame | None,
+    policies: list[Policy],
+    codebook: pd.DataFrame | None = None,
 ) -> dict[str, Any] | None:
     if themes is None:
         return None
+    # a theme's Japanese name where the codebook table is given: 子育て・教育 (children)
+    names = (
+        {} if codebook is None else dict(zip(codebook["theme"], codebook["name_ja"], strict=True))
+    )
     years_of = {p.policy_id: p.fiscal_year for p in policies}
     totals = theme_budgets(figures, themes, years_of)
     if totals.empty:
@@ -216,7 +223,11 @@ def _themes_context(
     cells = {(r.theme, int(r.fiscal_year)): int(r.budget) for r in totals.itertuples(index=False)}
     order = totals.groupby("theme")["budget"].sum().sort_values(ascending=False, kind="stable")
     rows = [
-        {"theme": theme, "cells": [cells.get((theme, y)) for y in years], "total": int(total)}
+        {
+            "theme": f"{names[theme]} ({theme})" if theme in names else theme,
+            "cells": [cells.get((theme, y)) for y in years],
+            "total": int(total),
+        }
         for theme, total in sorted(order.items(), key=lambda item: (-item[1], item[0]))
     ]
     chart = _figure(
@@ -323,7 +334,9 @@ def render_site(
         root="",
         coverage=_coverage_context(coverage),
         budgets=_budget_matrix(policies),
-        themes=_themes_context(figures, tables.get("themes"), policies),
+        themes=_themes_context(
+            figures, tables.get("themes"), policies, tables.get("theme_codebook")
+        ),
         n_policies=len(policies),
     )
     ward_template = env.get_template("ward.html")
