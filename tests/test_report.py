@@ -310,6 +310,7 @@ def test_ward_page_tree_version_and_source(site: Path) -> None:
     )
     assert "sha256 920d6197e236" in minato
     assert "2026-11-21 00:54:52Z" in minato  # fetched_at from the manifest
+    assert "published 2024-03-13 ·" in minato  # the page date, a date (not a time)
     assert "令和4年度港区運営方針" in minato
     assert re.search(
         r"<td class=\"code\">1-2-2</td><td class=\"text\">地域課題解決に向けた取組の支援</td><td class=\"num\">32,550千円</td>",

@@ -119,7 +119,7 @@ def _policies(frame: pd.DataFrame) -> list[Policy]:
                 url=_value(row.url),
                 goal=_value(row.goal),
                 draft=bool(row.draft),
-                published=published.isoformat() if published is not None else None,
+                published=f"{published:%Y-%m-%d}" if published is not None else None,
                 n_issues=_value(row.n_issues),
                 n_strategies=_value(row.n_strategies),
                 n_initiatives=_value(row.n_initiatives),
