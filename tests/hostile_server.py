@@ -100,8 +100,8 @@ class HostileHandler(BaseHTTPRequestHandler):
                 self.answer(404, b"not found", {"Content-Type": "text/plain"})
             else:
                 route(self)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up, as it should
+        except OSError:
+            pass  # the client gave up (or shut the connection down), as it should
 
     def answer(
         self,
@@ -251,6 +251,18 @@ def cut_without_length(body: bytes) -> Route:
     def route(handler: HostileHandler) -> None:
         handler.head(200, None, None)
         handler.wfile.write(body[: len(body) // 2])
+
+    return route
+
+
+def cut_chunked(body: bytes) -> Route:
+    """HTTP/1.1 chunked: one chunk with the first half, then the connection closes before
+    the last (empty) chunk."""
+
+    def route(handler: HostileHandler) -> None:
+        half = body[: len(body) // 2]
+        head = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n"
+        handler.wfile.write(head.encode("ascii") + f"{len(half):x}\r\n".encode() + half + b"\r\n")
 
     return route
 

@@ -8,11 +8,13 @@ limit so that a regression fails the test instead of the machine.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import resource
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,11 +25,13 @@ from osaka_unei import store
 from osaka_unei.cli import app
 from osaka_unei.decoding import decode
 from osaka_unei.fetch import SITE_ORIGIN, FetchOptions, Page, run_fetch
+from osaka_unei.fetch.client import BodyReader, Refused, content_coding, html_cut_short
 from osaka_unei.models import RawRecord
 
 from .hostile_server import (
     FIXTURES,
     HostileServer,
+    cut_chunked,
     cut_with_length,
     cut_without_length,
     double_gzip,
@@ -214,6 +218,7 @@ def test_retries_stay_within_the_page_budget(server: HostileServer, tmp_path: Pa
     [
         (cut_with_length(KITA), f"body cut short ({len(KITA) // 2} of {len(KITA)} bytes)"),
         (cut_without_length(KITA), "body cut short (no </html> at the end)"),
+        (cut_chunked(KITA), f"body cut short ({len(KITA) // 2} bytes)"),
     ],
 )
 def test_cut_body_is_incomplete_and_the_complete_version_stays_latest(
@@ -384,3 +389,45 @@ def test_decode_prefers_the_page_when_the_header_disagrees() -> None:
 def test_tiny_page_is_complete() -> None:  # the helper the refresh tests serve
     body = tiny_page("北区", "令和6年度", "1")
     assert body.rstrip().endswith(b"</html>") and "北区運営方針" in body.decode()
+
+
+# --- the pieces, without a server ------------------------------------------------------
+
+
+def test_body_reader_decodes_one_layer_within_the_cap() -> None:
+    page = KITA * 3
+    for coding, data in [
+        ("", page),
+        ("gzip", gzip.compress(page)),
+        ("gzip", gzip.compress(page[:1000]) + gzip.compress(page[1000:])),  # two members
+        ("deflate", zlib.compress(page)),  # zlib-wrapped, as the RFC says
+        ("deflate", zlib.compress(page)[2:-4]),  # raw deflate, as some servers send
+    ]:
+        reader = BodyReader(coding, 10_000)
+        for at in range(0, len(data), 7):  # in small chunks, as a socket may give them
+            reader.feed(data[at : at + 7])
+        assert (reader.body(), reader.cut_short()) == (page, False), coding
+    reader = BodyReader("gzip", 10_000)
+    reader.feed(gzip.compress(page)[:-20])
+    assert reader.cut_short()  # the stream never ended
+    with pytest.raises(Refused, match="response over 1000 bytes refused"):
+        BodyReader("gzip", 1000).feed(gzip.compress(bytes(5000)))
+    with pytest.raises(Refused, match="corrupt compressed body refused"):
+        BodyReader("gzip", 1000).feed(b"not gzip at all")
+
+
+def test_content_coding_accepts_one_known_coding() -> None:
+    assert [content_coding(v) for v in (None, "", "identity", "GZIP", "x-gzip", "deflate")] == [
+        "", "", "", "gzip", "gzip", "deflate"
+    ]  # fmt: skip
+    with pytest.raises(Refused, match=r"^more than one content encoding refused \(gzip, br\)$"):
+        content_coding("gzip, br")
+    with pytest.raises(Refused, match=r"^unsupported content encoding refused \(zstd\)$"):
+        content_coding("zstd")
+
+
+def test_html_cut_short() -> None:
+    assert html_cut_short(KITA[: len(KITA) // 2])
+    assert not html_cut_short(KITA)
+    assert not html_cut_short(b"plain text, no document")
+    assert not html_cut_short(b"<HTML><body>x</body></HTML >\n")

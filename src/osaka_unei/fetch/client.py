@@ -64,6 +64,14 @@ ACCEPT_ENCODING = "gzip, deflate"  # the codings BodyReader undoes, nothing else
 _STEP = 1024 * 1024  # decoded bytes per inflate step: a bomb never expands further at once
 _HTML_OPEN = re.compile(rb"<html[\s>]", re.IGNORECASE)
 _HTML_CLOSE = re.compile(rb"</html\s*>", re.IGNORECASE)
+# httpcore trace events that hand over a new network stream (TLS replaces the socket).
+_SOCKET_EVENTS = frozenset(
+    {
+        "connection.connect_tcp.complete",
+        "connection.start_tls.complete",
+        "proxy.start_tls.complete",  # TLS to the site through an HTTP proxy's tunnel
+    }
+)
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
@@ -492,7 +500,7 @@ class PoliteClient:
 
     def _trace(self, event: str, info: dict[str, object]) -> None:
         """httpcore's trace: remember the socket of each new connection (and its TLS)."""
-        if event not in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+        if event not in _SOCKET_EVENTS:
             return
         stream = info.get("return_value")
         get_extra_info = getattr(stream, "get_extra_info", None)
