@@ -158,10 +158,8 @@ class _Reader:
                 return None
         self._budget -= 1
         answer = self._client.get(address)
-        if answer.error is not None or answer.body is None or answer.status != 200:
-            return None
-        if answer.incomplete is not None:
-            return None
+        if answer.error or answer.incomplete or answer.body is None or answer.status != 200:
+            return None  # a page cut short is no page to read links from
         self._result.read += 1
         self._result.fetched += 1
         return decode_html(answer.body, parse_charset(answer.headers.get("content-type")))
