@@ -307,9 +307,12 @@ def test_summary_counts_every_outcome(full_run: Run) -> None:
         "fetched": 4,  # kita, miyakojima, chuo, minato
         "unchanged": 0,
         "failed": 5,  # 404, timeout, redirect, two over the size cap
+        "incomplete": 0,
         "disallowed": 1,
     }
-    assert full_run.summary.line() == "fetched 4, unchanged 0, failed 5, disallowed 1"
+    assert full_run.summary.line() == (
+        "fetched 4, unchanged 0, failed 5, incomplete 0, disallowed 1, settled 0 (not re-checked)"
+    )
     assert full_run.summary.stopped is None
 
 
@@ -535,10 +538,19 @@ def test_address_off_the_allowed_host_is_never_requested(site: Site) -> None:
 
 
 def test_registry_address_is_rebased_onto_the_mirror(site: Site, tmp_path: Path) -> None:
-    chosen = [Page(url="https://example.com/kita/page/0000000001.html")]
+    # Issue 12: only a city address is a registry row; another host's is a bad row, never
+    # requested (before, it was rebased onto the mirror and fetched).
+    chosen = [
+        Page(url="https://example.com/kita/page/0000000001.html"),
+        Page(url=city("/kita/page/0000000001.html")),
+    ]
     summary = run_fetch(chosen, options(site, tmp_path / "raw"))
-    assert summary.records[0].outcome == "fetched"
-    assert summary.records[0].url == chosen[0].url  # the registry address identifies the page
+    bad, good = summary.records
+    assert (bad.outcome, bad.url) == ("failed", chosen[0].url)
+    assert bad.message == f"bad registry row: not an address on {SITE_ORIGIN}/"
+    assert good.outcome == "fetched"
+    assert good.url == chosen[1].url  # the registry address identifies the page
+    assert good.final_url == site.url + "/kita/page/0000000001.html"
     assert site.count("/kita/page/0000000001.html") == 1
 
 
@@ -574,7 +586,9 @@ def test_cli_fetch_prints_one_summary_line(site: Site, tmp_path: Path) -> None:
         "fetch", "--sources", str(sources), "--base-url", site.url, "--raw-dir", str(raw_dir), *FAST
     )
     assert code == 0
-    assert out.splitlines() == ["fetched 1, unchanged 0, failed 1, disallowed 0"]
+    assert out.splitlines() == [
+        "fetched 1, unchanged 0, failed 1, incomplete 0, disallowed 0, settled 0 (not re-checked)"
+    ]
     assert len(store.read_manifest(raw_dir)) == 2
 
 
@@ -585,7 +599,10 @@ def test_cli_filters_by_ward_and_year(site: Site, tmp_path: Path) -> None:
     raw_dir = tmp_path / "raw"
     args = ["--sources", str(sources), "--base-url", site.url, "--raw-dir", str(raw_dir), *FAST]
     code, out, _ = invoke("fetch", "--ward", "chuo", "--year", "2024", *args)
-    assert (code, out.strip()) == (0, "fetched 1, unchanged 0, failed 0, disallowed 0")
+    assert (code, out.strip()) == (
+        0,
+        "fetched 1, unchanged 0, failed 0, incomplete 0, disallowed 0, settled 0 (not re-checked)",
+    )
     assert site.paths() == ["/robots.txt", "/chuo/page/0000000005.html"]
     code, _, err = invoke("fetch", "--year", "1999", *args)
     assert code == 2 and err.startswith("error: no page")
@@ -600,7 +617,10 @@ def test_cli_every_page_failed_exits_1(site: Site, tmp_path: Path) -> None:
         "--raw-dir", str(tmp_path / "raw"), *FAST,
     )  # fmt: skip
     assert code == 1
-    assert out.strip() == "fetched 0, unchanged 0, failed 1, disallowed 0"
+    assert (
+        out.strip()
+        == "fetched 0, unchanged 0, failed 1, incomplete 0, disallowed 0, settled 0 (not re-checked)"
+    )
     assert err.strip() == "error: every page failed; see the manifest's messages"
 
 
@@ -894,7 +914,7 @@ def test_parse_by_address_fetches_politely_and_parses(site: Site) -> None:
     # `osaka-unei parse URL`: robots.txt first, then the page; the address is kept.
     from osaka_unei.sources import parse_source
 
-    policy = parse_source(site.url + "/kita/page/0000000001.html")
+    policy = parse_source(site.url + "/kita/page/0000000001.html", base_url=site.url)
     assert policy.ward == "北区"
     assert policy.url == site.url + "/kita/page/0000000001.html"
     assert site.paths()[:2] == ["/robots.txt", "/kita/page/0000000001.html"]
@@ -905,4 +925,4 @@ def test_parse_by_address_of_a_missing_page_is_one_error(site: Site) -> None:
     from osaka_unei.sources import parse_source
 
     with pytest.raises(PageError, match="HTTP 404"):
-        parse_source(site.url + "/fukushima/page/0000000003.html")
+        parse_source(site.url + "/fukushima/page/0000000003.html", base_url=site.url)

@@ -70,13 +70,24 @@ def parse(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", help="json (default) or summary.")
     ] = OutputFormat.json,
+    base_url: Annotated[
+        str | None,
+        typer.Option("--base-url", help="A mirror of the city's site: fetch the address there."),
+    ] = None,
 ) -> None:
-    """Parse one ward 運営方針 page and print it as JSON or as a readable tree."""
+    """Parse one ward 運営方針 page and print it as JSON or as a readable tree.
+
+    An address must be on https://www.city.osaka.lg.jp/ (or on the --base-url mirror);
+    anything else is refused before any connection.
+    """
+    from osaka_unei.fetch import is_http_url
     from osaka_unei.parse import PageError, render_summary
     from osaka_unei.sources import parse_source
 
+    if base_url is not None and not is_http_url(base_url):
+        fail(f"--base-url must be an http(s) address: {base_url}")
     try:
-        policy = parse_source(source)
+        policy = parse_source(source, base_url)
     except PageError as exc:
         fail(str(exc))
     for warning in policy.warnings:
@@ -115,6 +126,18 @@ def fetch(
     offline: Annotated[
         bool, typer.Option("--offline", help="Do not fetch; leave the store as it is.")
     ] = False,
+    check_all: Annotated[
+        bool, typer.Option("--all", help="Re-check settled pages too (closed fiscal years).")
+    ] = False,
+    max_age_days: Annotated[
+        int, typer.Option("--max-age-days", help="Re-check a settled page checked longer ago.")
+    ] = 30,
+    deadline: Annotated[
+        float, typer.Option("--deadline", help="Seconds one request may take, headers and body.")
+    ] = 30.0,
+    page_budget: Annotated[
+        float, typer.Option("--page-budget", help="Seconds one page may take, retries included.")
+    ] = 120.0,
     timeout: Annotated[float, typer.Option("--timeout", hidden=True)] = 20.0,
     connect_timeout: Annotated[float, typer.Option("--connect-timeout", hidden=True)] = 5.0,
     retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
@@ -124,7 +147,12 @@ def fetch(
 ) -> None:
     """Download registry pages into data/raw/, politely, keeping every version.
 
-    Ends with one line: fetched / unchanged / failed / disallowed counts.
+    Re-checks only pages that can still change: the current and previous fiscal year,
+    drafts, pages never fetched or whose last fetch failed, and pages last checked more
+    than --max-age-days ago; --all re-checks every page.
+
+    Ends with one line: fetched / unchanged / failed / incomplete / disallowed counts and
+    how many settled pages were not re-checked.
 
     With --offline, or when the site cannot be reached, it says so in one line,
     writes nothing and exits 0.
@@ -169,7 +197,11 @@ def fetch(
         retries=retries,
         backoff=backoff,
         max_bytes=max_bytes,
+        deadline=deadline,
+        page_budget=page_budget,
         max_consecutive_failures=max_failures,
+        check_all=check_all,
+        max_age_days=max_age_days,
     )
     try:
         summary = run_fetch_with_progress(pages, options)
@@ -209,6 +241,9 @@ def discover(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report, but do not write the registry.")
     ] = False,
+    deadline: Annotated[
+        float, typer.Option("--deadline", help="Seconds one request may take, headers and body.")
+    ] = 30.0,
     timeout: Annotated[float, typer.Option("--timeout", hidden=True)] = 20.0,
     retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
     backoff: Annotated[float, typer.Option("--backoff", hidden=True)] = 1.0,
@@ -237,6 +272,7 @@ def discover(
         timeout=timeout,
         retries=retries,
         backoff=backoff,
+        deadline=deadline,
     )
     try:
         result = find_pages(pages, options, listings=listing or [], max_fetches=max_pages)

@@ -1,5 +1,11 @@
 """Bytes → text, explicitly: the HTTP charset if known, else the BOM or the page's meta
 charset, else UTF-8, else detection. Used by the fetcher and the extractor alike.
+
+An HTTP charset is a server's claim, and servers get it wrong. It is set aside, with a
+warning, when it is unknown or unsafe (UTF-7); when it does not decode the bytes cleanly
+but the page's own declaration or UTF-8 does; or when it disagrees with the page's own
+declaration and that one decodes the bytes cleanly too (unless the header says UTF-8 and
+the bytes are clean UTF-8: that is no accident).
 """
 
 from __future__ import annotations
@@ -12,6 +18,8 @@ from osaka_unei.text import CONTROL_CHARS
 
 _META_CHARSET = re.compile(rb"""(?:charset|encoding)\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
 _SHIFT_JIS_NAMES = {"shift_jis", "shift-jis", "sjis", "x-sjis", "ms_kanji", "windows-31j"}
+# Never honoured: UTF-7 turns ASCII into markup (WHATWG forbids it for the web).
+_UNSAFE_CODECS = {"utf-7"}
 
 
 def _codec(name: str | None) -> str | None:
@@ -22,9 +30,45 @@ def _codec(name: str | None) -> str | None:
     if label in _SHIFT_JIS_NAMES:
         return "cp932"
     try:
-        return codecs.lookup(label).name
+        codec = codecs.lookup(label).name
     except LookupError:
         return None
+    return None if codec in _UNSAFE_CODECS else codec
+
+
+def _strict(data: bytes, codec: str) -> str | None:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _http_reading(data: bytes, http_charset: str) -> tuple[str | None, str | None, str | None]:
+    """(codec, text, doubt): the HTTP charset's clean reading, or why it is set aside."""
+    label = http_charset.strip().strip("\"'").lower()
+    codec = _codec(label)
+    if codec is None:
+        return None, None, f"the HTTP charset {label} is unknown or unsafe"
+    text = _strict(data, codec)
+    if text is None:  # the page's declaration or UTF-8, if either reads the bytes cleanly
+        for other in (_declared(data), "utf-8"):
+            if other and other != codec and (clean := _strict(data, other)) is not None:
+                return other, clean, f"the HTTP charset {label} does not fit the bytes"
+        return codec, None, None  # nothing fits better: the header's, with replacements
+    if codec == "utf-8":  # a clean UTF-8 reading of non-UTF-8 text is very unlikely
+        return codec, text, None
+    declared = _declared(data)
+    if declared is None or declared == codec or _strict(data, declared) is None:
+        return codec, text, None
+    return None, None, f"the HTTP charset {label} disagrees with the page's {declared}"
+
+
+def _declared(data: bytes) -> str | None:
+    """The page's own charset: its BOM, else its meta/XML declaration."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8"
+    declared = _META_CHARSET.search(data[:4096])
+    return _codec(declared.group(1).decode("ascii")) if declared else None
 
 
 # CONTROL_CHARS as bytes, for UTF-8 input: a C0 control or DEL is one byte that never occurs
@@ -62,13 +106,13 @@ def decode_detailed(data: bytes, http_charset: str | None) -> tuple[str, list[st
     if not data or data.isspace():  # = not data.strip(), without copying the page
         raise EmptyInputError("empty input")
     warnings: list[str] = []
-    codec = _codec(http_charset)
-    if codec is None and data.startswith(codecs.BOM_UTF8):
-        codec = "utf-8"
-    if codec is None:
-        declared = _META_CHARSET.search(data[:4096])
-        codec = _codec(declared.group(1).decode("ascii")) if declared else None
+    codec: str | None = None
     text: str | None = None
+    doubt: str | None = None  # why the HTTP charset was set aside
+    if http_charset:
+        codec, text, doubt = _http_reading(data, http_charset)
+    if codec is None:
+        codec = _declared(data)
     if codec is None:
         try:
             text = data.decode("utf-8")
@@ -79,6 +123,8 @@ def decode_detailed(data: bytes, http_charset: str | None) -> tuple[str, list[st
             codec = "utf-8" if _few_bad_utf8(data) else _detect(data)
     if codec is None:
         raise UndecodableInputError("undecodable input: no text encoding fits these bytes")
+    if doubt is not None and codec != _codec(http_charset):
+        warnings.append(f"{doubt}; read as {codec}")
     if text is None:
         text = data.decode(codec, errors="replace")
     if text.startswith("\ufeff"):

@@ -162,6 +162,7 @@ class RawRecord(_Model):
         "fetched",  # new version stored
         "unchanged",  # 304, or a body whose sha256 is already stored
         "failed",  # network error, 4xx/5xx after retries, refused redirect, too large
+        "incomplete",  # a body cut short: recorded (sha256, size), never stored nor used
         "disallowed",  # robots.txt says no
         "capture",  # a text capture added by hand, not fetched
     ]

@@ -91,10 +91,13 @@ def read_manifest(raw_dir: Path) -> list[RawRecord]:
 
 
 def stored_versions(records: Iterable[RawRecord]) -> list[RawRecord]:
-    """One record per stored file (the first that names it), in manifest order."""
+    """One record per stored file (the first that names it), in manifest order; a record
+    of a body cut short (``incomplete``) never names a version."""
     seen: set[str] = set()
     versions = []
     for record in records:
+        if record.outcome == "incomplete":
+            continue
         if record.path and record.path not in seen:
             seen.add(record.path)
             versions.append(record)
@@ -102,11 +105,12 @@ def stored_versions(records: Iterable[RawRecord]) -> list[RawRecord]:
 
 
 def latest_versions(records: Iterable[RawRecord]) -> dict[str, RawRecord]:
-    """For each page (by url), the stored version seen most recently (a 304 or a body that
-    matches a stored version counts as seeing that version again)."""
+    """For each page (by url), the complete stored version seen most recently (a 304 or a
+    body that matches a stored version counts as seeing that version again). A body cut
+    short (``incomplete``) is skipped: the last complete version stays the latest."""
     latest: dict[str, RawRecord] = {}
     for record in records:
-        if not record.path:
+        if not record.path or record.outcome == "incomplete":
             continue
         current = latest.get(record.url)
         if current is None or record.fetched_at >= current.fetched_at:

@@ -5,12 +5,14 @@ Out: every version of every page as received, and one manifest line per attempt;
 is parsed here. ``discover`` grows the registry from the wards' listing pages.
 
 Modules: ``urls`` (the one allowed host, mirrors), ``registry`` (known pages),
-``client`` (politeness, limits, retries), ``run`` (a fetch run into the store),
-``discovery`` (new pages from listing pages).
+``client`` (politeness, limits, deadlines, retries), ``refresh`` (which pages can still
+change), ``run`` (a fetch run into the store), ``discovery`` (new pages from listing pages).
 """
 
 from osaka_unei.fetch.client import (
+    DEADLINE,
     MAX_BYTES,
+    PAGE_BUDGET,
     USER_AGENT,
     Answer,
     PoliteClient,
@@ -29,6 +31,13 @@ from osaka_unei.fetch.discovery import (
     page_title,
     title_fiscal_year,
 )
+from osaka_unei.fetch.refresh import (
+    MAX_AGE_DAYS,
+    check_reason,
+    fiscal_year_of,
+    is_draft_page,
+    pages_to_check,
+)
 from osaka_unei.fetch.registry import (
     REGISTRY_FIELDS,
     Page,
@@ -44,6 +53,7 @@ from osaka_unei.fetch.run import (
     fetch_page,
     previous_versions,
     record_for,
+    row_problem,
     run_fetch,
     run_fetch_with_progress,
 )
@@ -55,10 +65,14 @@ from osaka_unei.fetch.urls import (
     normalise_url,
     origin_of,
     rebase_url,
+    request_address,
 )
 
 __all__ = [
+    "DEADLINE",
+    "MAX_AGE_DAYS",
     "MAX_BYTES",
+    "PAGE_BUDGET",
     "REGISTRY_FIELDS",
     "SITE_HOST",
     "SITE_ORIGIN",
@@ -72,6 +86,7 @@ __all__ = [
     "PoliteClient",
     "Unreachable",
     "canonical_url",
+    "check_reason",
     "classify_text",
     "conditional_headers",
     "decode_html",
@@ -79,16 +94,21 @@ __all__ = [
     "extract_links",
     "fetch_one",
     "fetch_page",
+    "fiscal_year_of",
+    "is_draft_page",
     "is_http_url",
     "load_registry",
     "normalise_url",
     "origin_of",
     "page_title",
+    "pages_to_check",
     "parse_charset",
     "parse_retry_after",
     "previous_versions",
     "rebase_url",
     "record_for",
+    "request_address",
+    "row_problem",
     "run_fetch",
     "run_fetch_with_progress",
     "save_registry",

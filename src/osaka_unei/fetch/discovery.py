@@ -16,7 +16,7 @@ from osaka_unei.errors import PageError
 from osaka_unei.fetch.client import PoliteClient, Unreachable, parse_charset
 from osaka_unei.fetch.registry import Page
 from osaka_unei.fetch.run import FetchOptions, previous_versions
-from osaka_unei.fetch.urls import canonical_url, rebase_url
+from osaka_unei.fetch.urls import canonical_url, rebase_url, request_address
 from osaka_unei.text import clean_line
 from osaka_unei.wards import PAGE_PATH, WARD_SLUGS, page_address, ward_named_in_title
 
@@ -135,6 +135,9 @@ class _Reader:
             self._client.close()
 
     def read(self, url: str) -> str | None:
+        address = request_address(url, self._options.base_url)
+        if address is None:  # a registry row off the city's site: never requested
+            return None
         record = self._stored.get(url)
         if record is not None and record.path:
             self._result.read += 1
@@ -154,9 +157,9 @@ class _Reader:
                 self._result.notes.append(f"unreachable ({exc}), used stored pages only")
                 return None
         self._budget -= 1
-        answer = self._client.get(rebase_url(url, self._options.base_url))
-        if answer.error is not None or answer.body is None or answer.status != 200:
-            return None
+        answer = self._client.get(address)
+        if answer.error or answer.incomplete or answer.body is None or answer.status != 200:
+            return None  # a page cut short is no page to read links from
         self._result.read += 1
         self._result.fetched += 1
         return decode_html(answer.body, parse_charset(answer.headers.get("content-type")))

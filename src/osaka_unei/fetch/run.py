@@ -6,6 +6,11 @@ Store layout (see store.py)
 - ``{raw_dir}/manifest.jsonl``: one RawRecord per page attempt, appended as it happens.
   ``url`` is the page's registry (city) address, so a page keeps its identity whichever
   mirror served it; ``final_url`` is the address the bytes actually came from.
+
+A registry row that is not a city address or cannot name a safe file is a ``failed``
+record ("bad registry row: …") and is never requested; the run goes on. A body cut short
+is an ``incomplete`` record (sha256 and size of what came, no file) and never the latest
+version. Pages the refresh policy calls settled (refresh.py) are not requested at all.
 """
 
 from __future__ import annotations
@@ -17,21 +22,31 @@ from pathlib import Path
 from typing import Literal
 
 from osaka_unei import store
+from osaka_unei.errors import PageError
 from osaka_unei.fetch.client import (
+    DEADLINE,
     MAX_BYTES,
+    PAGE_BUDGET,
     Answer,
     PoliteClient,
     Unreachable,
     conditional_headers,
     parse_charset,
 )
+from osaka_unei.fetch.refresh import (
+    MAX_AGE_DAYS,
+    fiscal_year_of,
+    is_draft_page,
+    pages_to_check,
+)
 from osaka_unei.fetch.registry import Page, storage_key
-from osaka_unei.fetch.urls import SITE_ORIGIN, rebase_url
+from osaka_unei.fetch.urls import SITE_ORIGIN, origin_of, rebase_url, request_address
 from osaka_unei.models import RawRecord
 from osaka_unei.store import DEFAULT_RAW_DIR
 
-OUTCOMES = ("fetched", "unchanged", "failed", "disallowed")
-Outcome = Literal["fetched", "unchanged", "failed", "disallowed"]
+OUTCOMES = ("fetched", "unchanged", "failed", "incomplete", "disallowed")
+Outcome = Literal["fetched", "unchanged", "failed", "incomplete", "disallowed"]
+BAD_ROW = "bad registry row"
 
 # --- fetch run --------------------------------------------------------------------------
 
@@ -46,8 +61,14 @@ class FetchOptions:
     retries: int = 4
     backoff: float = 1.0
     max_bytes: int = MAX_BYTES
+    deadline: float = DEADLINE  # seconds for one request, headers and body
+    page_budget: float = PAGE_BUDGET  # seconds for one page, retries included
     max_consecutive_failures: int = 5
     trust_env: bool = True
+    # refresh policy (refresh.py): settled pages are skipped unless check_all
+    check_all: bool = False
+    max_age_days: int = MAX_AGE_DAYS
+    today: dt.date | None = None  # None: the date the run starts (UTC)
 
     def client(self) -> PoliteClient:
         return PoliteClient(
@@ -58,6 +79,8 @@ class FetchOptions:
             retries=self.retries,
             backoff=self.backoff,
             max_bytes=self.max_bytes,
+            deadline=self.deadline,
+            page_budget=self.page_budget,
             trust_env=self.trust_env,
         )
 
@@ -67,18 +90,25 @@ class FetchSummary:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
     records: list[RawRecord] = field(default_factory=list)
     stopped: str | None = None  # why the run ended early, if it did
+    settled: int = 0  # pages the refresh policy skipped
 
     def line(self) -> str:
-        return ", ".join(f"{name} {self.counts[name]}" for name in OUTCOMES)
+        counts = ", ".join(f"{name} {self.counts[name]}" for name in OUTCOMES)
+        return f"{counts}, settled {self.settled} (not re-checked)"
 
     @property
     def all_failed(self) -> bool:
-        return bool(self.records) and self.counts["failed"] == len(self.records)
+        failed = self.counts["failed"] + self.counts["incomplete"]
+        return bool(self.records) and failed == len(self.records)
 
 
-def previous_versions(raw_dir: Path) -> dict[str, RawRecord]:
-    """For each page url, the last stored version seen, if its file is still there."""
-    latest = store.latest_versions(store.read_manifest(raw_dir))
+def previous_versions(
+    raw_dir: Path, records: Sequence[RawRecord] | None = None
+) -> dict[str, RawRecord]:
+    """For each page url, the last complete stored version seen, if its file is there."""
+    if records is None:
+        records = store.read_manifest(raw_dir)
+    latest = store.latest_versions(records)
     return {
         url: record
         for url, record in latest.items()
@@ -127,6 +157,26 @@ def record_for(
     )
 
 
+def row_problem(page: Page) -> str | None:
+    """Why a registry row cannot be fetched (never requested), or None: it must be a city
+    address and name a safe file (slug and page id of at most 64 plain characters)."""
+    if origin_of(page.url) != SITE_ORIGIN:
+        return f"not an address on {SITE_ORIGIN}/"
+    slug, page_id = storage_key(page)
+    try:
+        store.raw_relpath(slug, page_id, "0" * 64, "html")
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def bad_row_record(page: Page, problem: str, fetched_at: dt.datetime) -> RawRecord:
+    """The manifest line for a registry row that was never requested."""
+    return record_for(
+        page, Answer(page.url, page.url), fetched_at, "failed", message=f"{BAD_ROW}: {problem}"
+    )
+
+
 def fetch_page(
     client: PoliteClient,
     page: Page,
@@ -157,6 +207,12 @@ def fetch_page(
         )
     if not 200 <= answer.status < 300 or answer.body is None:
         return record_for(page, answer, now, "failed", message=f"HTTP {answer.status}")
+    if answer.incomplete is not None:  # recorded, never stored: not a version of the page
+        body = answer.body
+        return record_for(
+            page, answer, now, "incomplete", sha256=store.sha256_hex(body), size=len(body),
+            message=answer.incomplete,
+        )  # fmt: skip
     body = answer.body
     sha = store.sha256_hex(body)
     slug, page_id = storage_key(page)
@@ -166,20 +222,38 @@ def fetch_page(
     return record_for(page, answer, now, outcome, path=path, sha256=sha, size=len(body))
 
 
-def fetch_one(url: str, *, delay: float = 1.0) -> tuple[bytes, str | None, str]:
-    """One page by address, within the same rules (robots.txt, same host, size cap), for
-    `osaka-unei parse URL`: (body, HTTP charset, final address). PageError if it fails."""
-    from osaka_unei.errors import PageError
+def fetch_one(
+    url: str,
+    *,
+    base_url: str | None = None,
+    delay: float = 1.0,
+    deadline: float = DEADLINE,
+    page_budget: float = PAGE_BUDGET,
+    trust_env: bool = True,
+) -> tuple[bytes, str | None, str]:
+    """One page by address, within the same rules (one host, robots.txt, size cap,
+    deadline), for `osaka-unei parse URL`: (body, HTTP charset, final address).
 
+    Only a city address, or one on the `base_url` mirror, is requested; anything else
+    raises PageError before any connection. No message repeats what the server sent."""
+    address = request_address(url, base_url)
+    if address is None:
+        raise PageError(f"not an address on {SITE_ORIGIN}/ (nor on --base-url): {url}")
+    origin = base_url or SITE_ORIGIN
     try:
-        with PoliteClient(url, delay=delay, retries=2) as client:
-            answer = client.get(url)
+        with PoliteClient(
+            origin, delay=delay, retries=2, deadline=deadline, page_budget=page_budget,
+            trust_env=trust_env,
+        ) as client:  # fmt: skip
+            answer = client.get(address)
     except Unreachable as exc:
         raise PageError(f"cannot reach {exc}") from exc
     if answer.error is not None or answer.body is None:
-        raise PageError(f"cannot fetch {url}: {answer.error or 'no body'}")
+        raise PageError(f"cannot fetch {address}: {answer.error or 'no body'}")
     if answer.status != 200:
-        raise PageError(f"cannot fetch {url}: HTTP {answer.status}")
+        raise PageError(f"cannot fetch {address}: HTTP {answer.status}")
+    if answer.incomplete is not None:
+        raise PageError(f"cannot fetch {address}: {answer.incomplete}")
     return answer.body, parse_charset(answer.headers.get("content-type")), answer.final_url
 
 
@@ -190,16 +264,30 @@ def run_fetch(
 ) -> FetchSummary:
     """Fetch pages one by one, appending each attempt to the manifest as it ends.
 
+    Pages the refresh policy calls settled are skipped (counted in ``summary.settled``).
     Raises Unreachable (before writing anything) when the host cannot be reached.
     """
     raw_dir = options.raw_dir
-    previous = previous_versions(raw_dir)
-    summary = FetchSummary()
+    records = store.read_manifest(raw_dir)
+    previous = previous_versions(raw_dir, records)
+    today = options.today or dt.datetime.now(dt.UTC).date()
+    to_check, settled = pages_to_check(
+        pages, records, today, options.max_age_days, options.check_all,
+        drafts=() if options.check_all else stored_drafts(raw_dir, pages, previous, today),
+    )  # fmt: skip
+    summary = FetchSummary(settled=len(settled))
+    if not to_check:
+        return summary  # nothing to ask the site: not even robots.txt
     consecutive = 0
     with options.client() as client:
         client.load_robots()
-        for page in pages:
-            record = fetch_page(client, page, raw_dir, options.base_url, previous.get(page.url))
+        for page in to_check:
+            problem = row_problem(page)
+            if problem is not None:
+                record = bad_row_record(page, problem, dt.datetime.now(dt.UTC))
+            else:
+                known = previous.get(page.url)
+                record = fetch_page(client, page, raw_dir, options.base_url, known)
             store.append_manifest(raw_dir, [record])
             if record.path:
                 previous[page.url] = record
@@ -207,11 +295,35 @@ def run_fetch(
             summary.counts[record.outcome] += 1
             if on_record is not None:
                 on_record(record)
-            consecutive = consecutive + 1 if record.outcome == "failed" else 0
+            if problem is not None:
+                continue  # a bad row says nothing about the site: no streak either way
+            consecutive = consecutive + 1 if record.outcome in ("failed", "incomplete") else 0
             if consecutive >= options.max_consecutive_failures:
                 summary.stopped = f"stopped after {consecutive} consecutive failures"
                 break
     return summary
+
+
+def stored_drafts(
+    raw_dir: Path, pages: Sequence[Page], latest: dict[str, RawRecord], today: dt.date
+) -> set[str]:
+    """Urls of pages whose stored latest version is a draft ((案), (素案)). Read only where
+    it can matter: pages of a closed fiscal year with a stored version."""
+    closed_before = fiscal_year_of(today) - 1
+    drafts = set()
+    for page in pages:
+        record = latest.get(page.url)
+        if page.fiscal_year is None or page.fiscal_year >= closed_before:
+            continue
+        if record is None or not record.path:
+            continue
+        try:
+            data = (raw_dir / record.path).read_bytes()
+        except OSError:
+            continue
+        if is_draft_page(data, record.charset):
+            drafts.add(page.url)
+    return drafts
 
 
 def run_fetch_with_progress(pages: Sequence[Page], options: FetchOptions) -> FetchSummary:

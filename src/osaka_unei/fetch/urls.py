@@ -45,6 +45,14 @@ def canonical_url(url: str, base_url: str | None) -> str | None:
     return None
 
 
+def request_address(url: str, base_url: str | None) -> str | None:
+    """Where to request a page named by `url`: a city address (on the mirror when
+    `base_url` names one), or an address already on that mirror; None for anything else
+    (another host, localhost included), which is never requested."""
+    canonical = canonical_url(url, base_url) if is_http_url(url.strip()) else None
+    return rebase_url(canonical, base_url) if canonical is not None else None
+
+
 def normalise_url(url: str) -> str:
     """Strip blanks and the fragment; older captures use http:// for the city's host."""
     parts = urlsplit(url.strip())
