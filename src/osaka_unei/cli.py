@@ -245,22 +245,36 @@ def build(
     allow_shrink: Annotated[
         bool, typer.Option("--allow-shrink", help="Accept a ward losing rows.")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for another build in this checkout."),
+    ] = 60.0,
 ) -> None:
     """Parse the latest version of every raw page into tables in data/processed/.
+
+    The build is published as one unit: data/processed is a symlink to data/builds/<id>/,
+    swapped in one rename, so readers see the previous build or the new one, whole.
 
     Exit 0: tables written (pages that fail to parse are rows of parse_report).
 
     Exit 1: a check failed; the previous tables are left as they were.
 
     Exit 2: unreadable raw store or output folder.
+
+    Exit 3: another build held the lock (data/.build.lock) for --wait seconds.
     """
     from osaka_unei.dataset.checks import CheckError
+    from osaka_unei.publish.atomic import Busy
     from osaka_unei.publish.run import run_build
 
     try:
-        result = run_build(raw_dir, out_dir, cache_dir, force=force, allow_shrink=allow_shrink)
+        result = run_build(
+            raw_dir, out_dir, cache_dir, force=force, allow_shrink=allow_shrink, wait=wait
+        )
     except CheckError as exc:
         fail(f"check failed, nothing written: {exc}", code=1)
+    except Busy as exc:
+        fail(f"{exc}; nothing written", code=3)
     except (OSError, ValueError) as exc:
         fail(" ".join(str(exc).split()))  # pydantic's manifest errors span several lines
     report = result.tables["parse_report"]
