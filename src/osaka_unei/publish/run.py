@@ -191,7 +191,7 @@ def _run_build(
         else:
             candidates.append(item)
 
-    for path in sorted(set(_raw_files(raw_dir)) - set(first_seen)):
+    for path in sorted(set(_raw_files(raw_dir)) - set(first_seen) - outside):
         report.append(_report_row(path, None, None, "error", ["not in manifest"]))
 
     by_policy: dict[str, list[_Parsed]] = {}
