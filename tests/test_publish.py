@@ -308,6 +308,48 @@ def _seed_raw(raw: Path, slugs: set[str]) -> None:
     store.append_manifest(raw, records)
 
 
+def test_two_builds_interleaved_end_with_one_whole_build(tmp_path: Path, builds: Any) -> None:
+    """The first build pauses at its first rename until the second is done (or 1 s): with no
+    lock the second's files land between the first's; with the lock the second waits."""
+    out = start(tmp_path, "symlink", builds)
+    second_done = threading.Event()
+    first_thread: list[threading.Thread] = []
+    paused = []
+    real_replace, real_rename = os.replace, os.rename
+
+    def pausing(real: Callable[..., Any]) -> Callable[..., Any]:
+        def step(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() in first_thread and not paused:
+                result = real(*args, **kwargs)
+                paused.append(True)
+                second_done.wait(1.0)
+                return result
+            return real(*args, **kwargs)
+
+        return step
+
+    def second() -> None:
+        outputs.write_outputs(out, builds["A"], wait=30)
+        second_done.set()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "replace", pausing(real_replace))
+        patch.setattr(os, "rename", pausing(real_rename))
+        first = threading.Thread(target=outputs.write_outputs, args=(out, builds["B"]))
+        first_thread.append(first)
+        first.start()
+        deadline = time.monotonic() + 10
+        while not paused and time.monotonic() < deadline:
+            time.sleep(0.01)
+        other = threading.Thread(target=second)
+        other.start()
+        first.join(30)
+        other.join(30)
+    assert paused
+    assert state(out, builds) == "A"  # the second build, published after the first, whole
+    assert leftovers(tmp_path) == []
+
+
 def _files(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 

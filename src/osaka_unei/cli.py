@@ -285,11 +285,18 @@ def build(
 
 @app.command("add-capture")
 def add_capture(
-    file: Annotated[Path, typer.Argument(help="A text capture of a ward page (UTF-8).")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A text capture, or the page saved from a browser (any encoding)."),
+    ],
     url: Annotated[str, typer.Option("--url", help="The page's address.")],
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
 ) -> None:
-    """Store a text capture of a ward page in the raw store, recorded with its address."""
+    """Store a page saved by hand in the raw store, recorded with its address.
+
+    The file is parsed first, as `build` will parse it; anything that is not the ward
+    運営方針 page --url names is refused with one line (exit 2) and nothing is stored.
+    """
     import datetime as dt
 
     from osaka_unei.capture import add_capture as store_capture

@@ -345,13 +345,15 @@ def _title_from_head(text: str | None) -> str | None:
 
 
 # --- the nesting bound --------------------------------------------------------------------
-# Building the tree takes more than linear time in the nesting depth: Lexbor for nested
-# blocks, the walk over inline elements in _node_lines for nested <span>/<b>. Measured
-# (whole parse_page; bench/nesting.py): 5,000 levels 0.03-0.25 s depending on the element,
-# 10,000 0.13-0.9 s, 20,000 1-4 s, 40,000 5-30 s, 100,000 <div> about a minute. Ward pages
-# nest under 30 deep. A page nested deeper than MAX_DEPTH is refused before Lexbor sees it:
-# the worst shape measured takes about 0.25 s there, so about a second on a machine four
-# times slower, and twice the depth would already cost four times as much.
+# Building the tree takes more than linear time in the nesting depth: Lexbor itself for
+# nested blocks, the walk over inline elements in _node_lines for nested <span>/<b>.
+# Measured (2-core machine; Lexbor alone for <div>, _node_lines for <span>):
+#   depth      1,000   5,000   10,000   20,000   40,000   100,000
+#   <div>      0.004   0.04    0.15     0.87     4.9      42-75 s
+#   <span>     -       0.24    0.88     3.2      36 s     -
+# Ward pages nest under 30 deep. A page nested deeper than MAX_DEPTH is refused before
+# Lexbor sees it: the worst shape measured takes about 0.25 s there, about a second on a
+# machine four times slower, while twice the depth already costs four times as much.
 MAX_DEPTH = 5_000
 
 
