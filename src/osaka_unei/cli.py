@@ -299,22 +299,36 @@ def build(
     allow_shrink: Annotated[
         bool, typer.Option("--allow-shrink", help="Accept a ward losing rows.")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", help="Seconds to wait for another build in this checkout."),
+    ] = 60.0,
 ) -> None:
     """Parse the latest version of every raw page into tables in data/processed/.
+
+    The build is published as one unit: data/processed is a symlink to data/builds/<id>/,
+    swapped in one rename, so readers see the previous build or the new one, whole.
 
     Exit 0: tables written (pages that fail to parse are rows of parse_report).
 
     Exit 1: a check failed; the previous tables are left as they were.
 
     Exit 2: unreadable raw store or output folder.
+
+    Exit 3: another build held the lock (data/.build.lock) for --wait seconds.
     """
     from osaka_unei.dataset.checks import CheckError
+    from osaka_unei.publish.atomic import Busy
     from osaka_unei.publish.run import run_build
 
     try:
-        result = run_build(raw_dir, out_dir, cache_dir, force=force, allow_shrink=allow_shrink)
+        result = run_build(
+            raw_dir, out_dir, cache_dir, force=force, allow_shrink=allow_shrink, wait=wait
+        )
     except CheckError as exc:
         fail(f"check failed, nothing written: {exc}", code=1)
+    except Busy as exc:
+        fail(f"{exc}; nothing written", code=3)
     except (OSError, ValueError) as exc:
         fail(" ".join(str(exc).split()))  # pydantic's manifest errors span several lines
     report = result.tables["parse_report"]
@@ -325,11 +339,18 @@ def build(
 
 @app.command("add-capture")
 def add_capture(
-    file: Annotated[Path, typer.Argument(help="A text capture of a ward page (UTF-8).")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A text capture, or the page saved from a browser (any encoding)."),
+    ],
     url: Annotated[str, typer.Option("--url", help="The page's address.")],
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
 ) -> None:
-    """Store a text capture of a ward page in the raw store, recorded with its address."""
+    """Store a page saved by hand in the raw store, recorded with its address.
+
+    The file is parsed first, as `build` will parse it; anything that is not the ward
+    運営方針 page --url names is refused with one line (exit 2) and nothing is stored.
+    """
     import datetime as dt
 
     from osaka_unei.capture import add_capture as store_capture
@@ -442,10 +463,13 @@ def report(
     ] = DEFAULT_REGISTRY,
 ) -> None:
     """Write the static report (coverage, budgets, themes, ward and year pages) to out_dir."""
+    from osaka_unei.publish.atomic import Busy
     from osaka_unei.publish.report import write_report
 
     try:
         written = write_report(processed_dir, raw_dir, registry, out_dir)
+    except Busy as exc:
+        fail(str(exc), code=3)
     except (OSError, ValueError) as exc:
         fail(" ".join(str(exc).split()))
     typer.echo(f"report: {len(written)} files in {out_dir} (open {out_dir / 'index.html'})")

@@ -13,7 +13,9 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from osaka_unei.models import RawRecord
 
@@ -54,6 +56,62 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+# write_atomic's temp files: `.{name}.{random}.tmp`. One left by a killed write is no page.
+_TEMP_NAME = re.compile(r"^\..+\.tmp$")
+STALE_TEMP_SECONDS = 3600.0
+
+
+def is_temp_file(path: Path) -> bool:
+    return _TEMP_NAME.match(path.name) is not None
+
+
+def remove_stale_temp_files(folder: Path, now: float, age: float = STALE_TEMP_SECONDS) -> None:
+    """Remove write_atomic temp files under folder older than `age` seconds: a write takes
+    well under a second, so an older one was left by a killed process (a younger one may
+    be a running fetch's)."""
+    for path in folder.rglob(".*.tmp"):
+        if path.is_file() and is_temp_file(path) and now - path.stat().st_mtime > age:
+            path.unlink(missing_ok=True)
+
+
+def inside(root: Path, relpath: str) -> Path | None:
+    """root/relpath if it names a place inside root (no absolute path, no '..' out, no
+    symlink out), else None: a manifest is data, and data must not pick what is read."""
+    if not relpath or Path(relpath).is_absolute() or "\\" in relpath:
+        return None
+    path = root / relpath
+    try:
+        path.resolve().relative_to(root.resolve())
+    except (ValueError, OSError):
+        return None
+    return path
+
+
+# --- the published folder (data/processed): a folder, a symlink, or a pointer file --------
+
+_POINTER = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")
+
+
+def published_target(link: Path) -> str | None:
+    """What a published link names, relative to its folder: a symlink's target, or the text
+    of a pointer file (what git writes for a symlink where core.symlinks is false); None for
+    a real folder or nothing."""
+    if link.is_symlink():
+        return os.readlink(link)
+    if not link.is_file():
+        return None
+    text = link.read_bytes()[:1024].decode("utf-8", errors="replace").strip()
+    if not _POINTER.match(text) or ".." in text.split("/"):
+        raise ValueError(f"{link} is neither a folder nor a pointer to one")
+    return text
+
+
+def resolve_published(link: Path) -> Path:
+    """The folder a published link stands for now (itself if it is a real folder)."""
+    target = published_target(link)
+    return link if target is None else (link.parent / target).resolve()
+
+
 def store_version(raw_dir: Path, ward_slug: str, page_id: str, data: bytes, ext: str) -> str:
     """Store one version's bytes (no-op if that exact version is stored); return its relpath."""
     relpath = raw_relpath(ward_slug, page_id, sha256_hex(data), ext)
@@ -64,30 +122,66 @@ def store_version(raw_dir: Path, ward_slug: str, page_id: str, data: bytes, ext:
 
 
 def append_manifest(raw_dir: Path, records: Iterable[RawRecord]) -> None:
-    """Append records as JSON lines; each line is flushed and synced before returning."""
+    """Append records as JSON lines; each line is flushed and synced before returning.
+
+    A line cut short by a crash is ended first, so the next record never joins it."""
     raw_dir.mkdir(parents=True, exist_ok=True)
-    with (raw_dir / MANIFEST_NAME).open("a", encoding="utf-8") as handle:
+    with (raw_dir / MANIFEST_NAME).open("a+b") as handle:
+        if handle.tell() > 0:
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                handle.write(b"\n")
         for record in records:
-            handle.write(record.model_dump_json(exclude_none=False) + "\n")
+            handle.write((record.model_dump_json(exclude_none=False) + "\n").encode("utf-8"))
         handle.flush()
         os.fsync(handle.fileno())
 
 
-def read_manifest(raw_dir: Path) -> list[RawRecord]:
-    """All records in file order; a damaged line raises ValueError naming its line number."""
+@dataclass(frozen=True, slots=True)
+class ManifestProblem:
+    """A manifest line that is not a record: reported, and the other lines go on."""
+
+    line: int
+    reason: str
+
+    def message(self) -> str:
+        return f"{MANIFEST_NAME} line {self.line}: {self.reason}"
+
+
+class Manifest(NamedTuple):
+    records: list[RawRecord]
+    problems: list[ManifestProblem]
+
+
+def _reason(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):  # pydantic: the first error, on one line
+        first = errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ())) or "line"
+        return f"{where}: {first.get('msg', 'invalid')}"
+    return " ".join(str(exc).split())[:200]
+
+
+def load_manifest(raw_dir: Path) -> Manifest:
+    """All records in file order, and the lines that are not records (line number, reason)."""
     path = raw_dir / MANIFEST_NAME
     if not path.exists():
-        return []
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+        return Manifest([], [])
+    records, problems = [], []
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
                 continue
             try:
-                records.append(RawRecord.model_validate_json(line))
+                records.append(RawRecord.model_validate_json(raw))
             except ValueError as exc:
-                raise ValueError(f"{path}:{number}: bad manifest line: {exc}") from exc
-    return records
+                problems.append(ManifestProblem(number, _reason(exc)))
+    return Manifest(records, problems)
+
+
+def read_manifest(raw_dir: Path) -> list[RawRecord]:
+    """All records in file order; a damaged line is skipped (load_manifest reports it)."""
+    return load_manifest(raw_dir).records
 
 
 def stored_versions(records: Iterable[RawRecord]) -> list[RawRecord]:

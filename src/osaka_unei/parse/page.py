@@ -82,6 +82,12 @@ def _find_title(lines: list[Line]) -> int:
         if seen >= _TITLE_SEARCH_LINES:
             break
     first = next((line.text for line in lines if not ALT_MARKERS.search(line.text)), "")
+    if "運営方針" in first[:100]:
+        # Not some other page: its first line names 運営方針 and then runs on.
+        raise NotAPolicyPageError(
+            f"no title line: the first line names 運営方針 but runs on for {len(first):,} "
+            f"characters (a closing tag missing?): {first[:40]!r}"
+        )
     raise NotAPolicyPageError(f"not a 運営方針 page (it starts with {first[:40]!r})")
 
 

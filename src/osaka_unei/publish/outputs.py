@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
-import os
 import shutil
-import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,9 @@ from osaka_unei.dataset.files import csv_bytes, parquet_bytes
 from osaka_unei.dataset.flatten import as_utc
 from osaka_unei.db.datasette import DATABASE_FILE, DATASETTE_METADATA, datasette_metadata
 from osaka_unei.db.sqlite import database_bytes
+from osaka_unei.publish import atomic
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
+from osaka_unei.store import resolve_published
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -30,9 +31,10 @@ def build_time(out_dir: Path, files: Mapping[str, bytes], now: dt.datetime) -> s
     """When the published data last changed: `now` if any file differs from what out_dir
     holds, else the time the published build_stats.json records, so that a no-op rebuild
     rewrites nothing (and the report, which shows it, stays the same)."""
-    stats = out_dir / STATS_NAME
+    published = resolve_published(out_dir)
+    stats = published / STATS_NAME
     unchanged = all(
-        (out_dir / name).is_file() and (out_dir / name).read_bytes() == data
+        (published / name).is_file() and (published / name).read_bytes() == data
         for name, data in files.items()
         if name != STATS_NAME
     )
@@ -61,26 +63,47 @@ def render_outputs(
     return files
 
 
-def write_outputs(out_dir: Path, files: Mapping[str, bytes]) -> list[str]:
-    """Stage changed files in a temp folder, then move them in; unchanged files keep their
-    bytes and mtimes. Returns the names written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    changed = [
-        name
-        for name, data in files.items()
-        if not (out_dir / name).is_file() or (out_dir / name).read_bytes() != data
-    ]
-    if not changed:
-        return []
-    staging = Path(tempfile.mkdtemp(dir=out_dir, prefix=".build-"))
-    try:
-        for name in changed:
-            (staging / name).write_bytes(files[name])
-        for name in changed:
-            os.replace(staging / name, out_dir / name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return changed
+# Adds files or folders to a build's staging folder before it is published (the SQLite
+# database, a report): everything in the folder is published as one unit with the tables.
+ExtraOutputs = Callable[[Path], None]
+
+DEFAULT_WAIT = 60.0
 
 
-# --- the build run ----------------------------------------------------------------------
+def write_outputs(
+    out_dir: Path,
+    files: Mapping[str, bytes],
+    extra: ExtraOutputs | None = None,
+    *,
+    wait: float = DEFAULT_WAIT,
+) -> list[str]:
+    """publish_outputs, returning the paths new or changed since the previous build."""
+    return publish_outputs(out_dir, files, extra, wait=wait).changed
+
+
+def publish_outputs(
+    out_dir: Path,
+    files: Mapping[str, bytes],
+    extra: ExtraOutputs | None = None,
+    *,
+    wait: float = DEFAULT_WAIT,
+) -> atomic.Published:
+    """Publish files (and what `extra` adds) as one build that out_dir then points at.
+
+    Readers of out_dir see the previous build or this one, whole; a build equal to the
+    published one changes nothing (files keep their bytes and mtimes). Waits up to `wait` seconds for another build
+    in the same folder (Busy after that)."""
+    with atomic.lock(atomic.lock_path(out_dir), wait):
+        atomic.remove_unused(out_dir)  # what a killed build left behind
+        staging = atomic.new_staging(atomic.builds_dir(out_dir))
+        try:
+            atomic.write_files(staging, files)
+            if extra is not None:
+                extra(staging)
+            published = atomic.publish_dir(staging, out_dir)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        with contextlib.suppress(OSError):  # published already; the next run retries
+            atomic.remove_unused(out_dir)
+    return published

@@ -3,15 +3,18 @@
 `run_build` reads the manifest, parses every stored version of each page (through a cache
 keyed by content hash and parser source), keeps the latest policy per ward and fiscal year,
 flattens the policies into tables, checks them, derives the analysis tables (lineage,
-themes, versions, changes) and only then writes `data/processed/`.
-Every raw file gets one row in `parse_report`, so nothing in the store is silently skipped.
-Outputs are byte-for-byte deterministic: a second build on unchanged input rewrites nothing.
+themes, versions, changes) and only then publishes `data/processed/`.
+Every raw file gets one row in `parse_report`, so nothing in the store is silently skipped:
+a manifest line that is no record, or that names a file outside the store, is an error row.
+Outputs are byte-for-byte deterministic and published as one unit (`publish.atomic`): a
+second build on unchanged input rewrites nothing. One build at a time per output folder.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,10 +38,11 @@ from osaka_unei.models import (
     WardPolicy,
 )
 from osaka_unei.parse import PageError, parse_page
+from osaka_unei.publish import atomic
 from osaka_unei.publish.cache import ParseCache
 from osaka_unei.publish.catalog import DERIVED_TABLES, PUBLISHED_TABLES
 from osaka_unei.publish.derive import DATA_DIR, derive_tables
-from osaka_unei.publish.outputs import render_outputs, write_outputs
+from osaka_unei.publish.outputs import DEFAULT_WAIT, publish_outputs, render_outputs
 from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from osaka_unei.wards import SLUG_WARDS
 
@@ -46,6 +50,9 @@ Row = dict[str, Any]
 
 # (file, url, http_charset) → policy; the default is parse.parse_page.
 ParseFn = Callable[[Path, str | None, str | None], WardPolicy]
+# (staging folder, checked tables) → adds files or folders to the build before it is
+# published (a SQLite database, a report): published with the tables as one unit.
+ExtraOutputs = Callable[[Path, Mapping[str, pd.DataFrame]], None]
 
 
 @dataclass(slots=True)
@@ -54,6 +61,7 @@ class BuildResult:
     parsed: int = 0
     cached: int = 0
     written: list[str] = field(default_factory=list)
+    build_id: str = ""
 
     def count(self, status: str) -> int:
         return int((self.tables["parse_report"]["status"] == status).sum())
@@ -62,8 +70,8 @@ class BuildResult:
         return (
             f"build: {self.parsed} pages parsed, {self.cached} from cache, "
             f"{self.count('warning')} warnings, {self.count('error')} errors, "
-            f"{self.count('superseded')} superseded; {len(PUBLISHED_TABLES)} tables in {out_dir} "
-            f"({len(self.written)} files changed)"
+            f"{self.count('superseded')} superseded; {len(PUBLISHED_TABLES)} tables in "
+            f"{out_dir}, build {self.build_id} ({len(self.written)} files changed)"
         )
 
 
@@ -85,13 +93,14 @@ def _one_line(exc: Exception) -> str:
 
 
 def _raw_files(raw_dir: Path) -> list[str]:
+    """Every stored file but the manifest and write_atomic's temp files."""
     if not raw_dir.is_dir():
         return []
     manifest = raw_dir / store.MANIFEST_NAME
     return sorted(
         path.relative_to(raw_dir).as_posix()
         for path in raw_dir.rglob("*")
-        if path.is_file() and path != manifest
+        if path.is_file() and path != manifest and not store.is_temp_file(path)
     )
 
 
@@ -135,21 +144,54 @@ def run_build(
     allow_shrink: bool = False,
     parse: ParseFn | None = None,
     data_dir: Path = DATA_DIR,
+    wait: float = DEFAULT_WAIT,
+    extra_outputs: ExtraOutputs | None = None,
 ) -> BuildResult:
     """Parse every stored version, keep the latest of each page, check, derive the analysis
-    tables and write out_dir. `data_dir` holds the curated overrides files.
+    tables and publish out_dir. `data_dir` holds the curated overrides files.
 
-    Raises ValueError for a damaged manifest and CheckError when a check fails; in both
-    cases nothing in out_dir changes.
+    Holds out_dir's build lock throughout (atomic.Busy after `wait` seconds). Raises
+    CheckError when a check fails; then out_dir is left as it was. `extra_outputs` may add
+    files to the build's staging folder; they are published with the tables, as one unit.
     """
+    with atomic.lock(atomic.lock_path(out_dir), wait):
+        return _run_build(
+            raw_dir, out_dir, cache_dir, force, allow_shrink, parse, data_dir, extra_outputs
+        )
+
+
+def _run_build(
+    raw_dir: Path,
+    out_dir: Path,
+    cache_dir: Path,
+    force: bool,
+    allow_shrink: bool,
+    parse: ParseFn | None,
+    data_dir: Path,
+    extra_outputs: ExtraOutputs | None,
+) -> BuildResult:
     parse = parse or _default_parse
-    records = store.read_manifest(raw_dir)
+    if raw_dir.is_dir():
+        store.remove_stale_temp_files(raw_dir, time.time())
+    records, problems = store.load_manifest(raw_dir)
+    # A path that leaves the raw store is never read, and never supersedes a stored page.
+    outside = {r.path for r in records if r.path and store.inside(raw_dir, r.path) is None}
+    report: list[Row] = [
+        _report_row(
+            f"{store.MANIFEST_NAME}:{problem.line}", None, None, "error", [problem.message()]
+        )
+        for problem in problems
+    ]
+    for record in store.stored_versions(r for r in records if r.path in outside):
+        assert record.path is not None
+        note = "path outside the raw store: not read"
+        report.append(_report_row(record.path, record, None, "error", [note]))
+    records = [record for record in records if record.path not in outside]
     first_seen = {record.path: record for record in store.stored_versions(records)}
     latest = store.latest_versions(records)
     latest_url_of = {record.path: url for url, record in latest.items()}
     cache = ParseCache(cache_dir, force)
     result = BuildResult(tables={})
-    report: list[Row] = []
     candidates: list[_Parsed] = []
 
     stored: list[_Parsed] = []  # every stored version, parsed: the versions table
@@ -168,7 +210,7 @@ def run_build(
         else:
             candidates.append(item)
 
-    for path in sorted(set(_raw_files(raw_dir)) - set(first_seen)):
+    for path in sorted(set(_raw_files(raw_dir)) - set(first_seen) - outside):
         report.append(_report_row(path, None, None, "error", ["not in manifest"]))
 
     by_policy: dict[str, list[_Parsed]] = {}
@@ -206,7 +248,7 @@ def run_build(
     tables = make_tables(flattened, report)
     check_tables(tables, _raw_files(raw_dir))
     if not allow_shrink:
-        check_shrink(previous_counts(out_dir), row_counts(tables))
+        check_shrink(previous_counts(store.resolve_published(out_dir)), row_counts(tables))
     kept = {row["path"] for row in report if row["status"] in ("ok", "warning")}
     versions = [
         VersionInput(
@@ -224,8 +266,16 @@ def run_build(
     tables |= derived.tables
     check_derived(tables, DERIVED_TABLES)
     result.tables = tables
+    extra = None
+    if extra_outputs is not None:
+        add = extra_outputs
+
+        def extra(staging: Path) -> None:
+            add(staging, tables)
+
     files = render_outputs(tables, out_dir, dt.datetime.now(dt.UTC))
-    result.written = write_outputs(out_dir, files)
+    published = publish_outputs(out_dir, files, extra)
+    result.written, result.build_id = published.changed, published.build_id
     return result
 
 
@@ -278,6 +328,3 @@ def _parse_one(
     if stored_slug != cached.ward_slug:
         messages.append(f"page names ward {cached.ward_slug} but is stored under {stored_slug}")
     return _Parsed(path, record, cached, messages)
-
-
-# --- text captures ----------------------------------------------------------------------
