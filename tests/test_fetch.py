@@ -199,12 +199,8 @@ PAGES: dict[str, Route] = {
 }
 
 
-@pytest.fixture(autouse=True)
-def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy from the environment must not carry test traffic anywhere."""
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+# A proxy from the environment must not carry test traffic anywhere (conftest).
+pytestmark = pytest.mark.usefixtures("no_proxies")
 
 
 @pytest.fixture

@@ -65,11 +65,8 @@ def city(path: str) -> str:
     return SITE_ORIGIN + path
 
 
-@pytest.fixture(autouse=True)
-def no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+# A proxy from the environment must not carry test traffic anywhere (conftest).
+pytestmark = pytest.mark.usefixtures("no_proxies")
 
 
 @pytest.fixture
