@@ -82,3 +82,21 @@ def test_whole_build_bench_times_the_phases_and_a_noop_rebuild() -> None:
     noop = figures["noop_rebuild"]
     assert (noop["parsed"], noop["cached"], noop["written"]) == (0, 20, [])
     assert "report" not in figures
+
+
+def test_parse_cache_written_without_fsync_treats_a_cut_entry_as_a_miss(tmp_path: Path) -> None:
+    from osaka_unei.publish.cache import ParseCache
+
+    cache = ParseCache(tmp_path, force=False)
+    data = (FIXTURES / "pages" / "r5_minato.html").read_bytes()
+    policy = parse_page(data, url="https://example.invalid/a.html")
+    cache.put("a" * 64, policy)
+    cache.put("b" * 64, "not a ward policy page")
+    assert cache.get("a" * 64, "https://example.invalid/a.html") == policy
+    assert cache.get("b" * 64, None) == "not a ward policy page"
+    assert not list(tmp_path.glob(".*.tmp"))  # no temp file left behind
+    # What a crash after the rename but before the data reached the disk can leave:
+    for path in tmp_path.iterdir():
+        path.write_bytes(path.read_bytes()[:0])
+    assert cache.get("a" * 64, "https://example.invalid/a.html") is None
+    assert cache.get("b" * 64, None) is None
