@@ -87,6 +87,7 @@ class Page:
     fiscal_year: int
     page_id: str
     counts: tuple[int, int, int]
+    version: int = 0  # the build corpus: the how-manieth stored version of its page
 
 
 def tree_counts(policy: WardPolicy) -> tuple[int, int, int]:
@@ -260,33 +261,58 @@ def _amounts(body: str, rng: random.Random) -> str:
     return _MILLIONS.sub(millions, _AMOUNT.sub(thousands, body))
 
 
-def make_page(source: Source, rng: random.Random, serial: int, token: str) -> Page:
-    ward = rng.choice(list(WARD_SLUGS))
-    year = rng.choice(FISCAL_YEARS)
-    page_id = str(100_000 + serial)
+@dataclass(frozen=True, slots=True)
+class Style:
+    """How a page is marked up: the same for every version of one page."""
+
+    headings: str  # keep / bold / box
+    bullets: str  # keep / dots / list
+    digits: str  # keep / full / half
+
+
+def pick_style(rng: random.Random) -> Style:
+    return Style(
+        rng.choice(("keep", "bold", "box")),
+        rng.choice(("keep", "dots", "list")),
+        rng.choice(("keep", "full", "half")),
+    )
+
+
+def render_page(
+    source: Source,
+    ward: str,
+    year: int,
+    page_id: str,
+    token: str,
+    style: Style,
+    shuffle: random.Random,
+    amounts: random.Random,
+    version: int = 0,
+) -> Page:
+    """The source as `ward`'s page for `year`, marked up in `style`; `shuffle` orders the
+    bullets, `amounts` draws the budget amounts."""
     html = _replace_ward(source.text, source.ward, ward)
     html = _replace_year(html, source.fiscal_year, year)
     html = _PAGE_NUMBER.sub(lambda m: m.group(1) + page_id, html)
     html = _CANONICAL.sub(lambda m: m.group(1) + page_id.zfill(10) + m.group(2), html)
     head, body = _split_body(html)
-    heading_style = rng.choice(("keep", "bold", "box"))
-    if heading_style == "bold":
+    if style.headings == "bold":
         body = _bold_headings(body)
-    elif heading_style == "box":
+    elif style.headings == "box":
         body = _box_headings(body)
-    bullet_style = rng.choice(("keep", "dots", "list"))
-    if bullet_style == "dots":
-        body = _dot_bullets(body, rng)
-    elif bullet_style == "list":
-        body = _list_bullets(body, rng)
+    if style.bullets == "dots":
+        body = _dot_bullets(body, shuffle)
+    elif style.bullets == "list":
+        body = _list_bullets(body, shuffle)
     else:
-        body = _shuffle_bullets(body, rng)
-    digits = rng.choice(("keep", "full", "half"))
-    if digits != "keep":
-        table = _FULL if digits == "full" else _HALF
+        body = _shuffle_bullets(body, shuffle)
+    if style.digits != "keep":
+        table = _FULL if style.digits == "full" else _HALF
         body = _map_text(body, lambda text: text.translate(table))
     body = _map_text(body, lambda text: _insert_token(text, token))
-    body = _amounts(body, rng)
+    body = _amounts(body, amounts)
+    if version:  # a later version also edits one line (pages without amounts change too)
+        body = body.replace(token, token[:-1] + _KANA[version % len(_KANA)] + token[-1], 1)
     slug = WARD_SLUGS[ward]
     return Page(
         source=source.name,
@@ -297,7 +323,14 @@ def make_page(source: Source, rng: random.Random, serial: int, token: str) -> Pa
         fiscal_year=year,
         page_id=page_id,
         counts=source.counts,
+        version=version,
     )
+
+
+def make_page(source: Source, rng: random.Random, serial: int, token: str) -> Page:
+    ward = rng.choice(list(WARD_SLUGS))
+    year = rng.choice(FISCAL_YEARS)
+    return render_page(source, ward, year, str(100_000 + serial), token, pick_style(rng), rng, rng)
 
 
 def make_round(sources: list[Source], n_pages: int, round_index: int, seed: int = 0) -> list[Page]:
@@ -308,4 +341,46 @@ def make_round(sources: list[Source], n_pages: int, round_index: int, seed: int 
         serial = round_index * n_pages + index
         token = "ン" + _token(serial) + "ン"
         pages.append(make_page(sources[index % len(sources)], rng, serial, token))
+    return pages
+
+
+def make_build_corpus(
+    sources: list[Source], n_pages: int, seed: int = 0, versions: int = 4
+) -> list[Page]:
+    """n_pages stored versions for a whole build: `versions` versions of each page, one page
+    per ward and fiscal year, the 24 wards in turn and the years counting up from 2013
+    (past 2026 once 24 × 14 policies are used up: a bigger corpus is a longer history, so
+    lineage, versions and changes grow with it). The era label allows two digits (令和99 =
+    2117), so 4 versions a page fit 10,000 versions in 2,500 policies, 105 years a ward. A ward keeps its source page for a few
+    years (a new one with odds 1 in 4 each year), so most nodes have a predecessor to link
+    to; the versions of a page differ in their budget amounts, so `changes` has rows."""
+    rng = random.Random(f"{seed}:build")
+    wards = list(WARD_SLUGS)
+    source_of: dict[str, int] = {}
+    pages: list[Page] = []
+    policy = 0
+    while len(pages) < n_pages:
+        ward, year = wards[policy % len(wards)], FISCAL_YEARS.start + policy // len(wards)
+        if year > 2117:
+            raise ValueError(f"{n_pages} pages need years past 令和99: more versions a page")
+        if ward not in source_of or rng.random() < 0.25:
+            source_of[ward] = rng.randrange(len(sources))
+        source = sources[source_of[ward]]
+        style, order_seed = pick_style(rng), rng.random()
+        token = "ン" + _token(policy) + "ン"
+        for version in range(min(versions, n_pages - len(pages))):
+            pages.append(
+                render_page(
+                    source,
+                    ward,
+                    year,
+                    str(200_000 + policy),
+                    token,
+                    style,
+                    random.Random(order_seed),
+                    random.Random(f"{seed}:{policy}:{version}"),
+                    version,
+                )
+            )
+        policy += 1
     return pages

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
+import tempfile
 from pathlib import Path
 
-from osaka_unei import store
 from osaka_unei.models import (
     PARSER_VERSION,
     WardPolicy,
@@ -47,7 +48,8 @@ class ParseCache:
             return None
         error = self._path(sha256, ".error")
         if error.is_file():
-            return error.read_text(encoding="utf-8")
+            # Empty only if a crash cut it short (see _write): a miss, not an empty message.
+            return error.read_text(encoding="utf-8") or None
         path = self._path(sha256, ".json")
         if not path.is_file():
             return None
@@ -60,6 +62,23 @@ class ParseCache:
 
     def put(self, sha256: str, value: WardPolicy | str) -> None:
         if isinstance(value, str):
-            store.write_atomic(self._path(sha256, ".error"), value.encode("utf-8"))
+            _write(self._path(sha256, ".error"), value.encode("utf-8"))
         else:
-            store.write_atomic(self._path(sha256, ".json"), value.model_dump_json().encode("utf-8"))
+            _write(self._path(sha256, ".json"), value.model_dump_json().encode("utf-8"))
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Temp file and rename, without fsync: an entry a crash loses or cuts short is a miss
+    (a damaged .json fails validation, an empty .error is ignored) and the page is parsed
+    again. An fsync per entry cost 0.4 ms a page in a build of 1,000 pages and 0.65 ms in
+    one of 10,000 (each fsync also flushes whatever else the disk holds dirty): more than
+    parsing the page, and the one part of the build that grew faster than its input."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,292 @@
+"""The whole build, timed by phase: `run_build` on a synthetic raw store, in a child process
+(one core under taskset, peak RSS from wait4), then a no-op rebuild, then the report.
+
+The phases are timed in the child by wrapping the functions `run_build` calls, by name, in
+the modules that call them (osaka_unei.publish.run, .derive, .outputs), so the build timed
+is the real one, untouched; a name a refactor removed is simply not timed (its time shows
+under "other"). The search index is timed apart after the build, on the build's own tables.
+
+    PYTHONPATH=src python bench/build_bench.py --pages 1000 [--no-report]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import functools
+import importlib
+import json
+import os
+import resource
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+
+# (module, function name, phase): every call's time is added to its phase. A phase that
+# nests in another (lineage in derive) is reported apart and not double-counted in "other".
+WRAPPED = (
+    ("osaka_unei.publish.run", "_parse_one", "parse"),
+    ("osaka_unei.publish.run", "flatten", "flatten"),
+    ("osaka_unei.publish.run", "make_tables", "tables"),
+    ("osaka_unei.publish.run", "check_tables", "checks"),
+    ("osaka_unei.publish.run", "check_shrink", "checks"),
+    ("osaka_unei.publish.run", "check_derived", "checks"),
+    ("osaka_unei.publish.run", "derive_tables", "derive"),
+    ("osaka_unei.publish.derive", "build_lineage", "derive.lineage"),
+    ("osaka_unei.publish.derive", "build_themes", "derive.themes"),
+    ("osaka_unei.publish.derive", "versions_table", "derive.versions"),
+    ("osaka_unei.publish.derive", "changes_table", "derive.changes"),
+    ("osaka_unei.publish.run", "render_outputs", "render"),
+    ("osaka_unei.publish.outputs", "parquet_bytes", "render.parquet"),
+    ("osaka_unei.publish.outputs", "csv_bytes", "render.csv"),
+    ("osaka_unei.publish.outputs", "database_bytes", "render.database"),
+    ("osaka_unei.publish.run", "write_outputs", "write"),
+)
+TOP_PHASES = ("parse", "flatten", "tables", "checks", "derive", "render", "write")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _timed(function: Callable[..., Any], phase: str, seconds: dict[str, float]) -> Any:
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            seconds[phase] = seconds.get(phase, 0.0) + time.perf_counter() - start
+            # The peak so far when the phase (last) ended: where the memory goes.
+            seconds["peak_rss_mb." + phase] = peak_rss_mb()
+
+    return wrapper
+
+
+@contextlib.contextmanager
+def phase_timers() -> Iterator[dict[str, float]]:
+    """Seconds per phase while the block runs; the wrapped names are restored after."""
+    seconds: dict[str, float] = {}
+    undo = []
+    for module_name, name, phase in WRAPPED:
+        module = importlib.import_module(module_name)
+        function = getattr(module, name, None)
+        if function is None:
+            continue
+        undo.append((module, name, function))
+        setattr(module, name, _timed(function, phase, seconds))
+    try:
+        yield seconds
+    finally:
+        for module, name, function in undo:
+            setattr(module, name, function)
+
+
+def search_index(tables: Mapping[str, Any]) -> dict[str, float]:
+    """Build the bigram FTS index alone (in memory, as the build does) from the build's
+    tables: seconds, and its size once vacuumed."""
+    from osaka_unei.db import fts
+    from osaka_unei.db.nodes import make_nodes
+    from osaka_unei.db.sqlite import _fts_rows
+
+    start = time.perf_counter()
+    nodes = make_nodes(dict(tables))
+    conn = sqlite3.connect(":memory:")
+    try:
+        with conn:
+            conn.execute(fts.create_fts_sql())
+            conn.executemany(fts.insert_fts_sql(), _fts_rows(nodes))
+            conn.execute(f"INSERT INTO {fts.FTS} ({fts.FTS}) VALUES ('optimize')")
+        seconds = time.perf_counter() - start
+        conn.execute("VACUUM")
+        size = len(conn.serialize())
+    finally:
+        conn.close()
+    return {"seconds": round(seconds, 3), "size_mb": round(size / 1e6, 2), "rows": len(nodes)}
+
+
+def child(args: argparse.Namespace) -> int:
+    """In the child process: one instrumented build (or the report), timings to a file."""
+    figures: dict[str, Any] = {}
+    start = time.perf_counter()
+    if args.report:
+        from osaka_unei.publish.report import write_report
+
+        written = write_report(args.out, args.raw, args.raw / "no-registry.csv", args.report)
+        figures["files"] = len(written)
+        figures["size_mb"] = round(sum(path.stat().st_size for path in written) / 1e6, 2)
+    else:
+        from osaka_unei.publish.run import run_build
+
+        figures["import_seconds"] = round(time.perf_counter() - start, 3)
+        start = time.perf_counter()
+        with phase_timers() as seconds:
+            result = run_build(args.raw, args.out, args.cache, data_dir=args.data)
+        total = time.perf_counter() - start
+        top = {name: round(seconds.get(name, 0.0), 3) for name in TOP_PHASES}
+        figures["phases"] = top | {
+            name: round(value, 3)
+            for name, value in sorted(seconds.items())
+            if "." in name and not name.startswith("peak_rss_mb.")
+        }
+        figures["peak_rss_mb_after"] = {
+            name: round(seconds["peak_rss_mb." + name], 1)
+            for name in TOP_PHASES
+            if "peak_rss_mb." + name in seconds
+        }
+        figures["phases"]["other"] = round(total - sum(top.values()), 3)
+        figures["parsed"], figures["cached"] = result.parsed, result.cached
+        figures["written"] = sorted(result.written)
+        figures["rows"] = {name: len(frame) for name, frame in result.tables.items()}
+        if args.search_index:
+            figures["search_index"] = search_index(result.tables)
+    figures["seconds"] = round(time.perf_counter() - start, 3)
+    args.timings.write_text(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+# --- in the bench process ---------------------------------------------------------------------
+
+
+def write_raw_store(raw_dir: Path, pages: list[Any]) -> None:
+    """Each page's versions stored as `fetch` stores them, a day apart, in one manifest."""
+    from osaka_unei.models import RawRecord
+    from osaka_unei.store import append_manifest, sha256_hex, store_version
+
+    base = dt.datetime(2026, 4, 1, tzinfo=dt.UTC)
+    records = []
+    for page in pages:
+        relpath = store_version(raw_dir, page.ward_slug, page.page_id, page.data, "html")
+        records.append(
+            RawRecord(
+                url=page.url,
+                final_url=page.url,
+                status=200,
+                fetched_at=base + dt.timedelta(days=page.version),
+                content_type="text/html",
+                sha256=sha256_hex(page.data),
+                size=len(page.data),
+                outcome="fetched",
+                path=relpath,
+                ward_slug=page.ward_slug,
+                fiscal_year=page.fiscal_year,
+                page_id=page.page_id,
+            )
+        )
+    append_manifest(raw_dir, records)
+
+
+def run_child(options: list[str], one_core: bool, log: Path) -> dict[str, Any]:
+    """This file as a child process; its figures, exit code and peak RSS (MB)."""
+    timings = log.with_suffix(".json")
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", *options]
+    command += ["--timings", str(timings)]
+    taskset = shutil.which("taskset")
+    if one_core and taskset:
+        command = [taskset, "-c", "0", *command]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src")])))
+    with log.open("wb") as out:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        # wait4: the peak RSS of this child alone, not of every child so far.
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status)
+    figures: dict[str, Any] = json.loads(timings.read_text()) if timings.is_file() else {}
+    figures |= {
+        "exit_code": code,
+        "wall_seconds": round(wall, 2),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+        "one_core": bool(one_core and taskset),
+    }
+    if code != 0:
+        figures["log_tail"] = log.read_text(errors="replace").strip().splitlines()[-5:]
+    return figures
+
+
+def measure_build(
+    pages: list[Any], *, report: bool = True, one_core: bool = True
+) -> dict[str, Any]:
+    """Build from scratch, rebuild with nothing changed, and (if asked) render the report."""
+    with tempfile.TemporaryDirectory(prefix="osaka-unei-bench-") as tmp:
+        base = Path(tmp)
+        raw, out, cache = base / "raw", base / "out", base / "cache"
+        write_raw_store(raw, pages)
+        (base / "data").mkdir()  # no curated overrides
+        options = ["--raw", str(raw), "--out", str(out), "--cache", str(cache)]
+        options += ["--data", str(base / "data")]
+        first = run_child([*options, "--search-index"], one_core, base / "build.log")
+        figures: dict[str, Any] = {
+            "pages": len(pages),
+            "policies": len({(page.ward, page.fiscal_year) for page in pages}),
+            "versions_per_page": max((page.version for page in pages), default=0) + 1,
+            "build": first,
+        }
+        if first["exit_code"] == 0:
+            again = run_child(options, one_core, base / "rebuild.log")
+            figures["noop_rebuild"] = {
+                key: again.get(key)
+                for key in ("seconds", "parsed", "cached", "written", "phases", "peak_rss_mb")
+            }
+            if report:
+                rendered = run_child(
+                    [*options, "--report", str(base / "site")], one_core, base / "report.log"
+                )
+                figures["report"] = {
+                    key: rendered.get(key)
+                    for key in (
+                        "seconds",
+                        "files",
+                        "size_mb",
+                        "peak_rss_mb",
+                        "exit_code",
+                        "log_tail",
+                    )
+                    if key in rendered
+                }
+        figures["output_mb"] = round(
+            sum(path.stat().st_size for path in out.glob("*") if path.is_file()) / 1e6, 1
+        )
+    return figures
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--raw", type=Path)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--cache", type=Path)
+    parser.add_argument("--data", type=Path)
+    parser.add_argument("--timings", type=Path)
+    parser.add_argument("--report", type=Path)
+    parser.add_argument("--search-index", action="store_true")
+    parser.add_argument("--pages", type=int, default=1000)
+    parser.add_argument("--no-report", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep", type=Path, help="write the raw store here and keep it")
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+    sys.path.insert(0, str(BENCH))
+    from corpus import load_sources, make_build_corpus
+
+    pages = make_build_corpus(load_sources(), args.pages, args.seed)
+    if args.keep:
+        write_raw_store(args.keep, pages)
+        return 0
+    print(json.dumps(measure_build(pages, report=not args.no_report), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
