@@ -49,8 +49,8 @@ WRAPPED = (
     ("osaka_unei.publish.run", "render_outputs", "render"),
     ("osaka_unei.publish.outputs", "parquet_bytes", "render.parquet"),
     ("osaka_unei.publish.outputs", "csv_bytes", "render.csv"),
-    ("osaka_unei.publish.outputs", "database_bytes", "render.database"),
-    ("osaka_unei.publish.run", "write_outputs", "write"),
+    ("osaka_unei.publish.run", "publish_outputs", "write"),
+    ("osaka_unei.publish.run", "write_database_into", "write.database"),
 )
 TOP_PHASES = ("parse", "flatten", "tables", "checks", "derive", "render", "write")
 

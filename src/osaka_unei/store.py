@@ -41,15 +41,17 @@ def raw_relpath(ward_slug: str, page_id: str, sha256: str, ext: str) -> str:
     return f"{ward_slug}/{page_id}-{sha256[:16]}.{ext}"
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and rename: never a half-written file."""
+def write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
+    """Write via a temp file in the same folder and rename: never a half-written file.
+    `sync=False` skips the fsync, for files a crash may lose (a cache entry)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -17,7 +17,7 @@ from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME, datapackage
 from osaka_unei.dataset.files import csv_bytes, parquet_bytes
 from osaka_unei.dataset.flatten import as_utc
 from osaka_unei.db.datasette import DATABASE_FILE, DATASETTE_METADATA, datasette_metadata
-from osaka_unei.db.sqlite import database_bytes
+from osaka_unei.db.sqlite import write_database
 from osaka_unei.publish import atomic
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
 from osaka_unei.store import resolve_published
@@ -49,18 +49,22 @@ def build_time(out_dir: Path, files: Mapping[str, bytes], now: dt.datetime) -> s
 def render_outputs(
     tables: Mapping[str, pd.DataFrame], out_dir: Path, now: dt.datetime
 ) -> dict[str, bytes]:
-    """File name → bytes for everything written to the output folder: every table as
-    Parquet and CSV, the SQLite database with its search index, and the descriptors."""
+    """File name → bytes for the files of a build: every table as Parquet and CSV, and the
+    descriptors. The SQLite database is written straight into the build (write_extras)."""
     files: dict[str, bytes] = {}
     for spec in PUBLISHED_TABLES:
         files[f"{spec.name}.parquet"] = parquet_bytes(spec, tables[spec.name])
         files[f"{spec.name}.csv"] = csv_bytes(spec, tables[spec.name])
-    files[DATABASE_FILE] = database_bytes(tables, PUBLISHED_TABLES)
     files[DATAPACKAGE_NAME] = _json_bytes(datapackage(PUBLISHED_TABLES))
     files[DATASETTE_METADATA] = _json_bytes(datasette_metadata(PUBLISHED_TABLES))
     built_at = build_time(out_dir, files, now)
     files[STATS_NAME] = _json_bytes({"built_at": built_at, "rows": row_counts(tables)})
     return files
+
+
+def write_database_into(staging: Path, tables: Mapping[str, pd.DataFrame]) -> None:
+    """The SQLite database with its search index, written into a build's staging folder."""
+    write_database(staging / DATABASE_FILE, tables, PUBLISHED_TABLES)
 
 
 # Adds files or folders to a build's staging folder before it is published (the SQLite

@@ -42,7 +42,12 @@ from osaka_unei.publish import atomic
 from osaka_unei.publish.cache import ParseCache
 from osaka_unei.publish.catalog import DERIVED_TABLES, PUBLISHED_TABLES
 from osaka_unei.publish.derive import DATA_DIR, derive_tables
-from osaka_unei.publish.outputs import DEFAULT_WAIT, publish_outputs, render_outputs
+from osaka_unei.publish.outputs import (
+    DEFAULT_WAIT,
+    publish_outputs,
+    render_outputs,
+    write_database_into,
+)
 from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from osaka_unei.wards import SLUG_WARDS
 
@@ -266,12 +271,11 @@ def _run_build(
     tables |= derived.tables
     check_derived(tables, DERIVED_TABLES)
     result.tables = tables
-    extra = None
-    if extra_outputs is not None:
-        add = extra_outputs
 
-        def extra(staging: Path) -> None:
-            add(staging, tables)
+    def extra(staging: Path) -> None:
+        write_database_into(staging, tables)
+        if extra_outputs is not None:
+            extra_outputs(staging, tables)
 
     files = render_outputs(tables, out_dir, dt.datetime.now(dt.UTC))
     published = publish_outputs(out_dir, files, extra)
