@@ -76,7 +76,7 @@ def test_whole_build_bench_times_the_phases_and_a_noop_rebuild() -> None:
     assert build["rows"]["versions"] == 20
     assert set(TOP_PHASES) <= set(build["phases"])
     assert build["phases"]["parse"] > 0 and build["phases"]["derive"] > 0
-    assert "derive.lineage" in build["phases"] and "write.database" in build["phases"]
+    assert "derive.lineage" in build["phases"] and "publish.database" in build["phases"]
     assert build["search_index"]["rows"] == build["rows"]["lineage"]  # one row a node
     assert build["peak_rss_mb"] > 50
     noop = figures["noop_rebuild"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import filecmp
 import hashlib
 import os
 import re
@@ -73,6 +74,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+_CHUNK = 1 << 20
+
+
 def _files(root: Path) -> list[Path]:
     return sorted(
         (path for path in root.rglob("*") if path.is_file()),
@@ -112,8 +116,10 @@ def tree_digest(root: Path) -> str:
     digest = hashlib.sha256()
     for path in _files(root):
         name = path.relative_to(root).as_posix().encode("utf-8")
-        data = path.read_bytes()
-        digest.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big") + data)
+        digest.update(len(name).to_bytes(8, "big") + name + path.stat().st_size.to_bytes(8, "big"))
+        with path.open("rb") as handle:  # in chunks: a build's database may be large
+            for chunk in iter(lambda handle=handle: handle.read(_CHUNK), b""):
+                digest.update(chunk)
     return digest.hexdigest()[:16]
 
 
@@ -185,7 +191,7 @@ def _changed(staging: Path, current: Path | None) -> list[str]:
     for path in _files(staging):
         name = path.relative_to(staging).as_posix()
         old = current / name if current is not None else None
-        if old is None or not old.is_file() or old.read_bytes() != path.read_bytes():
+        if old is None or not old.is_file() or not filecmp.cmp(old, path, shallow=False):
             names.append(name)
     return names
 
