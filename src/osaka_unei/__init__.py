@@ -7,9 +7,11 @@ The stages, each a subpackage, in the order data flows through them (a stage imp
 those before it and the shared modules: models, wards, calendar, text, decoding, errors,
 store):
 ``fetch`` (site → raw store) → ``parse`` (one page → WardPolicy) → ``dataset`` (policies →
-checked tables and their column specs) → ``publish`` (the build run: all of it, written as
-one unit). ``sources`` and ``capture`` put a page in from the command line; ``cli`` is the
-thin command line over all of them.
+checked tables and their column specs) → ``analysis`` (lineage, themes, versions, changes)
+→ ``db`` (SQLite with Japanese search, Datasette metadata) and ``report`` (the static site)
+→ ``publish`` (the build and report runs: all of it, each published as one unit).
+``sources`` and ``capture`` put a page in from the command line; ``cli`` is the thin
+command line over all of them.
 """
 
 from osaka_unei.models import (

@@ -1,7 +1,7 @@
 """The dataset as one SQLite database, searchable in Japanese, served by Datasette.
 
-In: the published tables as DataFrames (name → frame, as `export.make_tables` or
-`export.load` give them) with their `TableSpec`s. Out: one SQLite file (`sqlite.py`: the
+In: the published tables as DataFrames (name → frame, as the build or
+`osaka_unei.load()` give them) with their `TableSpec`s. Out: one SQLite file (`sqlite.py`: the
 same tables and columns with keys, foreign keys and views, plus `nodes` and its bigram
 full-text index, `fts.py`), a search over it (`search.py`), and Datasette metadata built
 from the same column specs as datapackage.json (`datasette.py`), with a one-function

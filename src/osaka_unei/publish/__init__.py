@@ -1,9 +1,12 @@
-"""Stage 4, publish: the build run, raw store → the published dataset in data/processed/.
+"""The last stage, publish: the build run, raw store → the published dataset in
+data/processed/, and the report run → data/report/.
 
-In: the raw store (manifest and page files) and the parse cache.
-Out: every table as Parquet and CSV, datapackage.json and build_stats.json, published only
-after every check passed, as one unit: data/processed is a symlink to data/builds/<id>/.
-``run`` drives the stages; ``cache`` keeps parses by content hash and parser source;
-``outputs`` turns tables into files; ``atomic`` publishes a folder whole (write, fsync,
-rename, swap the symlink) under a lock.
+In: the raw store (manifest and page files), the parse cache and the curated data files.
+Out: every table (core and derived) as Parquet and CSV, the SQLite database,
+datapackage.json, datasette.json and build_stats.json, published only after every check
+passed, as one unit: data/processed is a symlink to data/builds/<id>/ (the report likewise).
+``run`` drives the stages; ``derive`` makes the analysis tables; ``catalog`` lists every
+published table; ``cache`` keeps parses by content hash and parser source; ``outputs`` turns
+tables into files; ``report`` renders the site; ``atomic`` publishes a folder whole
+(write, fsync, rename, swap the symlink) under a lock.
 """
