@@ -39,6 +39,7 @@ from rapidfuzz import fuzz
 
 from osaka_unei.analysis.overrides import Override
 from osaka_unei.dataset.flatten import node_key
+from osaka_unei.dataset.nodes import nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
 
 LEVELS: tuple[str, ...] = ("issue", "strategy", "initiative")
@@ -229,32 +230,31 @@ def collect_nodes(
         )
     }
     nodes: list[Node] = []
-    specs = (
-        ("issue", issues, "issue_code", None, None),
-        ("strategy", strategies, "strategy_code", "position", None),
-        ("initiative", initiatives, "initiative_code", "strategy_position", "position"),
-    )
-    for level, df, code_column, strategy_column, position_column in specs:
-        for row in df.to_dict("records"):
-            pid = str(row["policy_id"])
-            if pid not in slugs:
-                continue  # the build's checks report orphans; nothing to link them to
-            slug, year = slugs[pid]
-            code = _value(row.get(code_column))
-            nodes.append(
-                Node(
-                    policy_id=pid,
-                    ward_slug=slug,
-                    fiscal_year=year,
-                    level=level,
-                    issue_position=int(row["issue_position"]),
-                    strategy_position=_int(row[strategy_column]) if strategy_column else None,
-                    position=_int(row[position_column]) if position_column else None,
-                    code=None if code is None else str(code),
-                    title=_value(row.get("title")),
-                    description=_value(row.get("description")),
-                )
+    frame = nodes_frame({"issues": issues, "strategies": strategies, "initiatives": initiatives})
+    for row in frame.to_dict("records"):
+        pid = str(row["policy_id"])
+        if pid not in slugs:
+            continue  # the build's checks report orphans; nothing to link them to
+        slug, year = slugs[pid]
+        level = str(row["level"])
+        issue, strategy, position = _internal_positions(
+            level, int(row["issue_position"]), _int(row["strategy_position"]), _int(row["position"])
+        )
+        code = _value(row["code"])
+        nodes.append(
+            Node(
+                policy_id=pid,
+                ward_slug=slug,
+                fiscal_year=year,
+                level=level,
+                issue_position=issue,
+                strategy_position=strategy,
+                position=position,
+                code=None if code is None else str(code),
+                title=_value(row["title"]),
+                description=_value(row["description"]),
             )
+        )
     return sorted(nodes, key=_order)
 
 

@@ -30,6 +30,8 @@ def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     frames = []
     for level, (name, code_column, positions) in _LEVEL_TABLES.items():
         table = tables[name]
+        if table.empty:  # nothing at this level (a frame made by hand may have no columns)
+            continue
         frame = pd.DataFrame(
             {
                 "policy_id": table["policy_id"],
@@ -43,11 +45,14 @@ def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
                 "position": table["position"] if level != "issue" else pd.NA,
                 "code": table[code_column],
                 "title": table["title"],
-                "description": table["description"],
-                "budget_thousand_yen": table["budget_thousand_yen"],
+                # optional, so that a hand-made frame of titles will do (tests, notebooks)
+                "description": table.get("description", pd.NA),
+                "budget_thousand_yen": table.get("budget_thousand_yen", pd.NA),
             }
         )
         frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=NODE_FIELDS)
     nodes = pd.concat(frames, ignore_index=True)
     for column in ("issue_position", "strategy_position", "position", "budget_thousand_yen"):
         nodes[column] = nodes[column].astype("Int64")
