@@ -3,6 +3,7 @@ Expected values are read off the seed pages (data/raw), not produced by the code
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -68,10 +69,22 @@ def test_report_command_writes_the_site(tmp_path: Path) -> None:
     index = (out_dir / "index.html").read_text(encoding="utf-8")
     assert "65,958千円" in index  # 港区 R4 total
     assert (out_dir / "wards" / "minato.html").is_file()
-    before = {p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file()}
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out_dir.rglob("*") if p.is_file()}
     _run("report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED))
-    after = {p: p.read_bytes() for p in out_dir.rglob("*") if p.is_file()}
-    assert before == after  # the same data gives the same site, byte for byte
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out_dir.rglob("*") if p.is_file()}
+    assert before == after  # the same inputs: the site is not drawn again
+
+
+def test_report_is_drawn_again_when_an_input_changes(tmp_path: Path) -> None:
+    out_dir, registry = tmp_path / "report", tmp_path / "registry.csv"
+    registry.write_bytes((ROOT / "data" / "registry.csv").read_bytes())
+    args = ["report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED)]
+    _run(*args, "--registry", str(registry))
+    first = os.readlink(out_dir)
+    assert "・" in (out_dir / "index.html").read_text("utf-8")  # known-only pages shown
+    registry.write_text("url,ward,ward_slug,fiscal_year,page_id\n", encoding="utf-8")
+    _run(*args, "--registry", str(registry))
+    assert os.readlink(out_dir) != first  # a new site: the coverage matrix changed
 
 
 def test_a_bug_is_one_line_not_a_traceback(
