@@ -23,15 +23,30 @@ from osaka_unei.analysis.versions import (
     VERSIONS,
     VersionInput,
     current_paths,
-    parse_versions,
     versions_table,
 )
 from osaka_unei.dataset.tables import TableSpec
 from osaka_unei.models import RawRecord, Strategy, WardPolicy
-from osaka_unei.parse import parse_page
+from osaka_unei.parse import PageError, parse_page
 from osaka_unei.publish.run import run_build
 
 from .conftest import FIXTURES
+
+
+def parse_versions(raw_dir: Path, current: set[str]) -> list[VersionInput]:
+    """Every stored version of a raw store, parsed afresh (the build does the same through
+    its cache): a file that cannot be parsed gives policy None and the reason."""
+    items = []
+    for record in store.stored_versions(store.read_manifest(raw_dir)):
+        assert record.path is not None
+        policy, messages = None, ()
+        try:
+            policy = parse_page(raw_dir / record.path, url=record.url)
+        except PageError as exc:
+            messages = (str(exc),)
+        items.append(VersionInput(record, policy, record.path in current, messages))
+    return items
+
 
 VERSIONS_DIR = FIXTURES / "versions"
 DRAFT, FINAL, MIDYEAR, SELFEVAL = (

@@ -2,27 +2,22 @@
 
 The build keeps one version per policy; this table keeps all of them (draft, final,
 mid-year review, self-evaluation), so a reader can see when a page changed and which
-version the other tables hold. The table is built by a pure function from already parsed
-versions; `parse_versions` is the (slow) step that parses every stored file.
+version the other tables hold. The table is built by a pure function from versions the
+build has already parsed (every stored version goes through its parse cache).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from osaka_unei import store
 from osaka_unei.dataset.flatten import as_utc, make_frame, policy_id
 from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.models import RawRecord, WardPolicy, total_budget
-
-# (file, url, http_charset) → policy, the same shape as export.ParseFn.
-ParseFn = Callable[[Path, str | None, str | None], WardPolicy]
 
 VERSIONS = TableSpec(
     "versions",
@@ -171,40 +166,3 @@ def current_paths(parse_report: pd.DataFrame) -> set[str]:
     """Paths the published tables hold: parse_report rows that are ok or warning."""
     held = parse_report[parse_report["status"].isin(["ok", "warning"])]
     return set(held["path"])
-
-
-def _default_parse(path: Path, url: str | None, charset: str | None) -> WardPolicy:
-    from osaka_unei.parse import parse_page
-
-    return parse_page(path, url=url, http_charset=charset)
-
-
-def parse_versions(
-    raw_dir: Path,
-    current: Collection[str],
-    records: Iterable[RawRecord] | None = None,
-    parse: ParseFn | None = None,
-) -> list[VersionInput]:
-    """Parse every stored version in the manifest (not only the latest of each page).
-
-    `current`: paths the tables hold (see `current_paths`). `parse` may be a cached
-    parser; by default each file is parsed afresh. A file that cannot be read or parsed
-    gives a VersionInput with policy None and the reason in messages."""
-    parse = parse or _default_parse
-    if records is None:
-        records = store.read_manifest(raw_dir)
-    items = []
-    for record in store.stored_versions(records):
-        assert record.path is not None
-        file = raw_dir / record.path
-        policy: WardPolicy | None = None
-        messages: tuple[str, ...] = ()
-        if not file.is_file():
-            messages = ("missing file",)
-        else:
-            try:
-                policy = parse(file, record.url, record.charset)
-            except Exception as exc:  # PageError or a parser bug: either way not parseable
-                messages = (" ".join(str(exc).split()) or type(exc).__name__,)
-        items.append(VersionInput(record, policy, record.path in current, messages))
-    return items
