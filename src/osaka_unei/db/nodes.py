@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping
 
 import pandas as pd
 
+from osaka_unei.dataset.nodes import nodes_frame
 from osaka_unei.dataset.tables import Column, TableSpec
 
 LEVELS = ("issue", "strategy", "initiative")
@@ -68,25 +69,21 @@ def has_sources(names: Collection[str]) -> bool:
 
 
 def make_nodes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The node table in tree order (policy, issue, strategy, initiative), node_id from 1."""
-    slugs = tables["policies"][["policy_id", "ward_slug"]]
-    issues = tables["issues"].assign(
-        level="issue", code=tables["issues"]["issue_code"], strategy_position=pd.NA
+    """The node table in tree order (policy, issue, strategy, initiative), node_id from 1.
+
+    Its position columns name each level's own position (strategy_position of a strategy,
+    initiative_position of an initiative), so that the database's foreign keys from nodes
+    to strategies and initiatives are plain column pairs."""
+    nodes = nodes_frame(tables)
+    strategy = nodes["level"] == "strategy"
+    initiative = nodes["level"] == "initiative"
+    nodes = nodes.assign(
+        strategy_position=nodes["strategy_position"].mask(strategy, nodes["position"]),
+        initiative_position=nodes["position"].where(initiative),
     )
-    strategies = tables["strategies"].rename(columns={"position": "strategy_position"})
-    strategies = strategies.assign(level="strategy", code=strategies["strategy_code"])
-    initiatives = tables["initiatives"].rename(columns={"position": "initiative_position"})
-    initiatives = initiatives.assign(level="initiative", code=initiatives["initiative_code"])
-    columns = [c for c in NODES_SPEC.names if c not in ("node_id", "ward_slug")]
-    frames = [frame.reindex(columns=columns) for frame in (issues, strategies, initiatives)]
-    nodes = pd.concat(frames, ignore_index=True).merge(slugs, on="policy_id", how="left")
-    for name in ("fiscal_year", "issue_position", "strategy_position", "initiative_position"):
+    policies = tables["policies"][["policy_id", "ward", "ward_slug", "fiscal_year"]]
+    nodes = nodes.merge(policies, on="policy_id", how="left", sort=False)
+    for name in ("fiscal_year", "strategy_position", "initiative_position"):
         nodes[name] = nodes[name].astype("Int64")
-    nodes["budget_thousand_yen"] = nodes["budget_thousand_yen"].astype("Int64")
-    # Nulls first: an issue before its strategies, a strategy before its initiatives.
-    order = nodes.assign(
-        _s=nodes["strategy_position"].fillna(0), _i=nodes["initiative_position"].fillna(0)
-    ).sort_values(["policy_id", "issue_position", "_s", "_i"], kind="stable")
-    nodes = nodes.loc[order.index].reset_index(drop=True)
     nodes.insert(0, "node_id", pd.array(range(1, len(nodes) + 1), dtype="Int64"))
     return nodes[NODES_SPEC.names]
