@@ -16,10 +16,9 @@ from osaka_unei.models import (
 )
 from osaka_unei.parse import PageError, parse_page
 from osaka_unei.parse.extract import looks_like_html
-from osaka_unei.wards import SLUG_WARDS, page_address
+from osaka_unei.wards import SITE_HOST, SITE_URL, SLUG_WARDS, page_address
 
-SITE_PREFIXES = ("https://www.city.osaka.lg.jp/", "http://www.city.osaka.lg.jp/")
-SOURCE_URL = "https://www.city.osaka.lg.jp/"
+SITE_PREFIXES = (SITE_URL, f"http://{SITE_HOST}/")
 
 
 def capture_address(url: str) -> tuple[str, str, str]:
@@ -27,11 +26,11 @@ def capture_address(url: str) -> tuple[str, str, str]:
     address = page_address(url.strip()) if url.strip().startswith(SITE_PREFIXES) else None
     if address is None or address[0] not in SLUG_WARDS:
         raise ValueError(
-            f"not a ward page address: {url} (expected {SOURCE_URL}{{ward}}/page/{{number}}.html)"
+            f"not a ward page address: {url} (expected {SITE_URL}{{ward}}/page/{{number}}.html)"
         )
     slug, number = address[0], int(address[1])
     # The registry's form (10-digit page number), so a later fetch of the page supersedes it.
-    return f"{SOURCE_URL}{slug}/page/{number:010d}.html", slug, str(number)
+    return f"{SITE_URL}{slug}/page/{number:010d}.html", slug, str(number)
 
 
 def capture_kind(data: bytes) -> str:

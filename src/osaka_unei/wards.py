@@ -61,6 +61,10 @@ def ward_named_in_title(title: str) -> str | None:
 
 
 # A page's path on the site: /{section}/page/{page number, zero-padded to 10 digits}.html
+# The city's site: every page the project reads is on it.
+SITE_HOST = "www.city.osaka.lg.jp"
+SITE_URL = f"https://{SITE_HOST}/"
+
 PAGE_PATH = re.compile(r"^/([a-z0-9_-]+)/page/(\d{1,12})\.html$")
 
 

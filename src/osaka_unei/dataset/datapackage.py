@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from osaka_unei.dataset.tables import TABLES, TableSpec
+from osaka_unei.wards import SITE_URL
 
 DATAPACKAGE_NAME = "datapackage.json"
-SOURCE_URL = "https://www.city.osaka.lg.jp/"
+SOURCE_URL = SITE_URL
 
 
 def datapackage(specs: Sequence[TableSpec] = TABLES) -> dict[str, Any]:

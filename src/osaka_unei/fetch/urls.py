@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-SITE_HOST = "www.city.osaka.lg.jp"
+from osaka_unei.wards import SITE_HOST
+
 SITE_ORIGIN = f"https://{SITE_HOST}"
 
 # --- addresses --------------------------------------------------------------------------

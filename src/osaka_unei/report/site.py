@@ -28,9 +28,9 @@ from osaka_unei.report.figures import (
     lineages,
     theme_budgets,
 )
-from osaka_unei.wards import SLUG_WARDS, WARD_SLUGS
+from osaka_unei.wards import SITE_URL, SLUG_WARDS, WARD_SLUGS
 
-CITY_URL = "https://www.city.osaka.lg.jp/"
+CITY_URL = SITE_URL
 JST = dt.timezone(dt.timedelta(hours=9), "JST")
 WARD_ORDER: tuple[str, ...] = tuple(WARD_SLUGS.values())  # city order
 STATUS_LABELS: dict[str, tuple[str, str, str]] = {
