@@ -215,7 +215,8 @@ def _run_build(
         else:
             candidates.append(item)
 
-    for path in sorted(set(_raw_files(raw_dir)) - set(first_seen) - outside):
+    raw_files = _raw_files(raw_dir)
+    for path in sorted(set(raw_files) - set(first_seen) - outside):
         report.append(_report_row(path, None, None, "error", ["not in manifest"]))
 
     by_policy: dict[str, list[_Parsed]] = {}
@@ -251,15 +252,15 @@ def _run_build(
             )
 
     tables = make_tables(flattened, report)
-    check_tables(tables, _raw_files(raw_dir))
+    check_tables(tables, raw_files)
     if not allow_shrink:
         check_shrink(previous_counts(store.resolve_published(out_dir)), row_counts(tables))
-    kept = {row["path"] for row in report if row["status"] in ("ok", "warning")}
+    held_paths = {row["path"] for row in report if row["status"] in ("ok", "warning")}
     versions = [
         VersionInput(
             first_seen[item.path],
             item.policy,
-            item.path in kept,
+            item.path in held_paths,
             tuple(item.messages[len(item.policy.warnings) :] if item.policy else item.messages),
         )
         for item in stored
@@ -270,7 +271,8 @@ def _run_build(
     for held in (stored, candidates, versions, flattened, by_policy):
         held.clear()
     if derived.problems:
-        report += [_problem_row(path, message) for path, message in derived.problems]
+        # a curated data file's unusable row: an error row, named by the file
+        report += [_report_row(path, None, None, "error", [msg]) for path, msg in derived.problems]
         tables["parse_report"] = make_frame(PARSE_REPORT, report)
     tables |= derived.tables
     check_derived(tables, DERIVED_TABLES)
@@ -286,18 +288,6 @@ def _run_build(
     published = publish_outputs(out_dir, {}, write)
     result.written, result.build_id = published.changed, published.build_id
     return result
-
-
-def _problem_row(path: str, message: str) -> Row:
-    """A curated data file's unusable row, as an error row of the parse report."""
-    return {
-        "path": path,
-        "url": None,
-        "ward_slug": None,
-        "fiscal_year": None,
-        "status": "error",
-        "messages": message,
-    }
 
 
 def _parse_one(
