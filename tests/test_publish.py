@@ -108,7 +108,7 @@ def start(root: Path, kind: str, builds: dict[str, dict[str, bytes]]) -> Path:
         for name, data in builds["A"].items():
             (out / name).write_bytes(data)
     else:
-        outputs.write_outputs(out, builds["A"])
+        outputs.publish_outputs(out, builds["A"])
     assert state(out, builds) == "A"
     return out
 
@@ -118,12 +118,12 @@ def start(root: Path, kind: str, builds: dict[str, dict[str, bytes]]) -> Path:
 
 def test_build_is_a_folder_behind_one_symlink(tmp_path: Path, builds: Any) -> None:
     out = tmp_path / "processed"
-    outputs.write_outputs(out, builds["A"])
+    outputs.publish_outputs(out, builds["A"])
     assert out.is_symlink()
     target = os.readlink(out)
     assert target.startswith("builds/") and len(Path(target).name) == 16
     assert sorted(p.name for p in (tmp_path / "builds").iterdir()) == [Path(target).name]
-    changed = outputs.write_outputs(out, builds["B"])
+    changed = outputs.publish_outputs(out, builds["B"]).changed
     # Exactly the files whose bytes differ: the tables, the database, the row counts; not
     # the schema, nor the (empty) parse report.
     differ = {name for name, data in builds["B"].items() if builds["A"].get(name) != data}
@@ -138,10 +138,10 @@ def test_build_is_a_folder_behind_one_symlink(tmp_path: Path, builds: Any) -> No
 
 def test_noop_rebuild_rewrites_nothing(tmp_path: Path, builds: Any) -> None:
     out = tmp_path / "processed"
-    outputs.write_outputs(out, builds["A"])
+    outputs.publish_outputs(out, builds["A"])
     target, before = os.readlink(out), snapshot(out)
     time.sleep(0.01)
-    assert outputs.write_outputs(out, builds["A"]) == []
+    assert outputs.publish_outputs(out, builds["A"]).changed == []
     assert os.readlink(out) == target
     assert snapshot(out) == before  # same bytes, mtimes and inodes
     assert sorted(os.listdir(tmp_path / "builds")) == [Path(target).name]
@@ -149,7 +149,7 @@ def test_noop_rebuild_rewrites_nothing(tmp_path: Path, builds: Any) -> None:
 
 def test_legacy_folder_is_moved_aside_once(tmp_path: Path, builds: Any) -> None:
     out = start(tmp_path, "legacy", builds)
-    assert outputs.write_outputs(out, builds["B"])
+    assert outputs.publish_outputs(out, builds["B"]).changed
     assert out.is_symlink() and state(out, builds) == "B"
     assert leftovers(tmp_path) == []
 
@@ -159,7 +159,7 @@ def test_folder_that_is_not_a_build_is_left_alone(tmp_path: Path, builds: Any) -
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     with pytest.raises(ValueError, match="holds no build"):
-        outputs.write_outputs(out, builds["A"])
+        outputs.publish_outputs(out, builds["A"])
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
@@ -171,7 +171,7 @@ def test_pointer_file_is_followed_and_kept(tmp_path: Path, builds: Any) -> None:
     out.write_text(target)  # what git checks out without symlinks (no newline)
     policies = load("policies", out)
     assert isinstance(policies, pd.DataFrame) and policies["policy_id"].tolist() == ["minato-2022"]
-    outputs.write_outputs(out, builds["B"])
+    outputs.publish_outputs(out, builds["B"])
     assert not out.is_symlink() and out.is_file()
     assert out.read_text().startswith("builds/") and out.read_text() != target
     assert len(load("policies", out)) == 2  # type: ignore[arg-type]
@@ -184,7 +184,7 @@ def test_leftovers_of_a_killed_build_are_removed(tmp_path: Path, builds: Any) ->
     for name in junk:
         (tmp_path / "builds" / name).mkdir()
         (tmp_path / "builds" / name / "policies.csv").write_bytes(b"partial")
-    outputs.write_outputs(out, builds["B"])
+    outputs.publish_outputs(out, builds["B"])
     assert state(out, builds) == "B"
     assert leftovers(tmp_path) == []
 
@@ -240,7 +240,7 @@ def _count_steps(tmp_path: Path, kind: str, builds: Any) -> list[str]:
     calls: list[str] = []
     with pytest.MonkeyPatch.context() as patch:
         _patch_steps(patch, lambda n, name: calls.append(name))
-        outputs.write_outputs(out, builds["B"])
+        outputs.publish_outputs(out, builds["B"])
     assert state(out, builds) == "B"
     return calls
 
@@ -249,7 +249,7 @@ def _after_fault(root: Path, out: Path, builds: Any, kind: str) -> None:
     """Wholly old or wholly new; then a normal build ends wholly new with nothing left over."""
     # Between the two renames of the one-time migration, out does not exist (documented).
     assert state(out, builds) in ({"A", "B", "missing"} if kind == "legacy" else {"A", "B"})
-    outputs.write_outputs(out, builds["B"])
+    outputs.publish_outputs(out, builds["B"])
     assert state(out, builds) == "B"
     csv_and_parquet_agree(out)
     assert leftovers(root) == []
@@ -270,7 +270,7 @@ def test_a_failing_step_leaves_old_or_new(tmp_path: Path, builds: Any, kind: str
         with pytest.MonkeyPatch.context() as patch:
             _patch_steps(patch, fail_at)
             with contextlib.suppress(_Injected):
-                outputs.write_outputs(out, builds["B"])
+                outputs.publish_outputs(out, builds["B"])
         _after_fault(root, out, builds, kind)
 
 
@@ -294,7 +294,7 @@ def test_a_build_killed_between_any_two_steps_leaves_old_or_new(
             try:
                 with pytest.MonkeyPatch.context() as patch:
                     _patch_steps(patch, functools.partial(_die_at, dying))
-                    outputs.write_outputs(out, builds["B"])
+                    outputs.publish_outputs(out, builds["B"])
             finally:
                 os._exit(0)
         _, status = os.waitpid(pid, 0)
@@ -343,13 +343,13 @@ def test_two_builds_interleaved_end_with_one_whole_build(tmp_path: Path, builds:
         return step
 
     def second() -> None:
-        outputs.write_outputs(out, builds["A"], wait=30)
+        outputs.publish_outputs(out, builds["A"], wait=30)
         second_done.set()
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(os, "replace", pausing(real_replace))
         patch.setattr(os, "rename", pausing(real_rename))
-        first = threading.Thread(target=outputs.write_outputs, args=(out, builds["B"]))
+        first = threading.Thread(target=outputs.publish_outputs, args=(out, builds["B"]))
         first_thread.append(first)
         first.start()
         deadline = time.monotonic() + 10

@@ -11,14 +11,13 @@ Datasette plugin for the bigram query (`datasette_plugins/bigram_query.py`).
 from osaka_unei.db.datasette import DATABASE_FILE, DATABASE_NAME, datasette_metadata
 from osaka_unei.db.fts import bigram_query
 from osaka_unei.db.search import Hit, render_hits, search
-from osaka_unei.db.sqlite import database_bytes, write_database
+from osaka_unei.db.sqlite import write_database
 
 __all__ = [
     "DATABASE_FILE",
     "DATABASE_NAME",
     "Hit",
     "bigram_query",
-    "database_bytes",
     "datasette_metadata",
     "render_hits",
     "search",

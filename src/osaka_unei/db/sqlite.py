@@ -280,15 +280,6 @@ def fill(
         )
 
 
-def database_bytes(tables: Mapping[str, pd.DataFrame], specs: Sequence[TableSpec]) -> bytes:
-    """The whole database file as bytes (write_database's file): deterministic for the same
-    tables and SQLite."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "database.sqlite"
-        write_database(path, tables, specs)
-        return path.read_bytes()
-
-
 def write_database(
     path: Path | str, tables: Mapping[str, pd.DataFrame], specs: Sequence[TableSpec]
 ) -> None:

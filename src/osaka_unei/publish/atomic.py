@@ -106,11 +106,6 @@ def sync_tree(root: Path) -> None:
         fsync_dir(folder)
 
 
-def write_files_durably(folder: Path, files: Mapping[str, bytes]) -> None:
-    write_files(folder, files)
-    sync_tree(folder)
-
-
 def tree_digest(root: Path) -> str:
     """16 hex digits of sha256 over the sorted relative names and bytes of every file."""
     digest = hashlib.sha256()

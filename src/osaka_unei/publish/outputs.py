@@ -74,17 +74,6 @@ ExtraOutputs = Callable[[Path], None]
 DEFAULT_WAIT = 60.0
 
 
-def write_outputs(
-    out_dir: Path,
-    files: Mapping[str, bytes],
-    extra: ExtraOutputs | None = None,
-    *,
-    wait: float = DEFAULT_WAIT,
-) -> list[str]:
-    """publish_outputs, returning the paths new or changed since the previous build."""
-    return publish_outputs(out_dir, files, extra, wait=wait).changed
-
-
 def publish_outputs(
     out_dir: Path,
     files: Mapping[str, bytes],
@@ -95,8 +84,8 @@ def publish_outputs(
     """Publish files (and what `extra` adds) as one build that out_dir then points at.
 
     Readers of out_dir see the previous build or this one, whole; a build equal to the
-    published one changes nothing (files keep their bytes and mtimes). Waits up to `wait` seconds for another build
-    in the same folder (Busy after that)."""
+    published one changes nothing (files keep their bytes and mtimes). Waits up to `wait`
+    seconds for another build in the same folder (Busy after that)."""
     with atomic.lock(atomic.lock_path(out_dir), wait):
         atomic.remove_unused(out_dir)  # what a killed build left behind
         staging = atomic.new_staging(atomic.builds_dir(out_dir))
