@@ -761,7 +761,7 @@ def test_large_page_is_bounded(tmp_path: Path, name: str) -> None:
     data = LARGE_PAGES[name]()
     assert len(data) < 40_000_000
     outcome = _run_capped(tmp_path, data)
-    if name.startswith("nesting"):  # deeper than extract.MAX_DEPTH: refused before Lexbor
+    if name.startswith("nesting"):  # deeper than nesting.MAX_DEPTH: refused before Lexbor
         assert outcome.startswith("refused PageError"), outcome
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from osaka_unei import store
 from osaka_unei.models import RawRecord
-from osaka_unei.parse import PageError, extract, parse_page
+from osaka_unei.parse import PageError, nesting, parse_page
 from osaka_unei.publish import run
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
@@ -66,7 +66,7 @@ def test_nesting_within_the_bound_parses() -> None:
     ],
 )
 def test_nesting_depth_follows_the_tree_builder(body: str, depth: int) -> None:
-    assert extract.nesting_depth(body) == depth
+    assert nesting.nesting_depth(body) == depth
 
 
 @pytest.mark.parametrize(
@@ -79,7 +79,7 @@ def test_nesting_depth_follows_the_tree_builder(body: str, depth: int) -> None:
     ],
 )
 def test_many_unclosed_but_shallow_tags_are_not_refused(body: str) -> None:
-    assert extract.nesting_depth(_page(body)) < 10 < extract.MAX_DEPTH
+    assert nesting.nesting_depth(_page(body)) < 10 < nesting.MAX_DEPTH
     parse_page(_page(body).encode())
 
 

@@ -5,7 +5,8 @@ Out: one validated WardPolicy, with every oddity in its ``warnings``; a page tha
 ward 運営方針 page raises a one-line ``PageError``.
 
 The modules, in the order a page goes through them:
-``extract`` (bytes → lines), ``variants`` (every heading and budget form, as data),
+``nesting`` (pages nested too deep are refused first), ``extract`` (bytes → lines),
+``variants`` (every heading and budget form, as data),
 ``forms`` (the index that finds the form reading a line), ``headings`` and ``budgets``
 (one line → a heading, amounts in 千円), ``rules`` (the line walk), ``tree`` (the hierarchy
 from the numbers), ``page`` (the whole page and its sanity check), ``summary`` (the tree
