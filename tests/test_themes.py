@@ -17,6 +17,7 @@ import pytest
 from osaka_unei.analysis import themes as th
 from osaka_unei.dataset.flatten import Source, flatten, make_tables
 from osaka_unei.dataset.load import load
+from osaka_unei.errors import CheckError
 from osaka_unei.parse import parse_page
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -341,7 +342,7 @@ def test_sdgs_goals_map_to_themes() -> None:
         ("children", "4"),
         ("inclusion", "5,10"),
     ]
-    with pytest.raises(ValueError, match="goal 18 is not 1-17"):
+    with pytest.raises(CheckError, match="goal 18 is not 1-17"):
         th.sdgs_themes(sdgs.assign(goal=18))
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from osaka_unei import store
 from osaka_unei.dataset.flatten import as_utc
 from osaka_unei.decoding import decode_detailed
+from osaka_unei.errors import BadInputError
 from osaka_unei.models import (
     RawRecord,
     WardPolicy,
@@ -22,10 +23,10 @@ SITE_PREFIXES = (SITE_URL, f"http://{SITE_HOST}/")
 
 
 def capture_address(url: str) -> tuple[str, str, str]:
-    """(normalised https url, ward slug, page id) of a ward page address, or ValueError."""
+    """(normalised https url, ward slug, page id) of a ward page address, or BadInputError."""
     address = page_address(url.strip()) if url.strip().startswith(SITE_PREFIXES) else None
     if address is None or address[0] not in SLUG_WARDS:
-        raise ValueError(
+        raise BadInputError(
             f"not a ward page address: {url} (expected {SITE_URL}{{ward}}/page/{{number}}.html)"
         )
     slug, number = address[0], int(address[1])
@@ -39,26 +40,26 @@ def capture_kind(data: bytes) -> str:
     try:
         text, _, _ = decode_detailed(data, None)
     except PageError as exc:
-        raise ValueError(f"the capture cannot be read: {exc}") from exc
+        raise BadInputError(f"the capture cannot be read: {exc}") from exc
     return "html" if looks_like_html(text) else "txt"
 
 
 def check_capture(data: bytes, ext: str, address: str, slug: str, page_id: str) -> WardPolicy:
     """Parse the capture exactly as the build will (same file extension, no transport
-    charset); ValueError (one line) unless it is the ward 運営方針 page --url names."""
+    charset); BadInputError (one line) unless it is the ward 運営方針 page --url names."""
     with tempfile.TemporaryDirectory(prefix="osaka-unei-capture-") as folder:
         path = Path(folder) / f"capture.{ext}"
         path.write_bytes(data)
         try:
             policy = parse_page(path, url=address, http_charset=None)
         except PageError as exc:
-            raise ValueError(f"not stored: {exc}") from exc
+            raise BadInputError(f"not stored: {exc}") from exc
     if policy.ward_slug != slug:
-        raise ValueError(
+        raise BadInputError(
             f"not stored: the page is {policy.ward}'s ({policy.ward_slug}) but --url names {slug}"
         )
     if policy.page_id != page_id:
-        raise ValueError(
+        raise BadInputError(
             f"not stored: the page's number is {policy.page_id} but --url names {page_id}"
         )
     return policy
@@ -70,11 +71,11 @@ def add_capture(raw_dir: Path, data: bytes, url: str, now: dt.datetime) -> tuple
 
     A text capture or an HTML file saved from a browser, in any encoding the parser reads.
     It is parsed first, as the build will parse it, and stored only if it is the ward
-    運営方針 page --url names (ValueError, one line, otherwise): the build never meets a
+    運営方針 page --url names (BadInputError, one line, otherwise): the build never meets a
     stored capture that `parse` would read differently."""
     address, slug, page_id = capture_address(url)
     if not data.strip():
-        raise ValueError("the capture is empty")
+        raise BadInputError("the capture is empty")
     ext = capture_kind(data)
     check_capture(data, ext, address, slug, page_id)
     sha256 = store.sha256_hex(data)

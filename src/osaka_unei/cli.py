@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
+from osaka_unei.errors import (
+    INTERNAL_ERROR_EXIT,
+    BadInputError,
+    FetchFailedError,
+    OsakaUneiError,
+    StoreError,
+    exit_code,
+)
 from osaka_unei.store import (
     DEFAULT_CACHE_DIR,
     DEFAULT_OUT_DIR,
@@ -17,7 +27,45 @@ from osaka_unei.store import (
     DEFAULT_REPORT_DIR,
 )
 
-app = typer.Typer(
+
+def _one_line(error: OsakaUneiError) -> str:
+    return " ".join(str(error).split())  # pydantic's errors span several lines
+
+
+def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """A command whose OsakaUneiError ends in one line and the exit code of its kind
+    (errors.EXIT_CODES). An OSError naming a path (a folder missing, not a folder, full or
+    not writable) is the machine's state, not a bug: one line, StoreError's code. Anything
+    else goes on to run(): an internal error."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except OsakaUneiError as exc:
+            fail(_one_line(exc), exc)
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            fail(f"cannot use {exc.filename}: {exc.strerror or exc}", StoreError)
+
+    return wrapper
+
+
+class _App(typer.Typer):
+    """typer.Typer whose every command maps the error tree to exit codes (_user_errors)."""
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Any]:
+        register = super().command(*args, **kwargs)
+
+        def decorator(function: Callable[..., Any]) -> Callable[..., Any]:
+            register(_user_errors(function))
+            return function
+
+        return decorator
+
+
+app = _App(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -27,12 +75,16 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
-    """One clear line on stderr and a non-zero exit; a traceback only with --debug."""
+def fail(
+    message: str,
+    kind: OsakaUneiError | type[OsakaUneiError] = BadInputError,
+) -> NoReturn:
+    """One clear line on stderr and the exit code of the error's kind (errors.EXIT_CODES);
+    a traceback only with --debug."""
     if _state["debug"] and sys.exc_info()[0] is not None:
         raise
     typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+    raise typer.Exit(exit_code(kind))
 
 
 def run() -> None:
@@ -49,7 +101,7 @@ def run() -> None:
             "rerun with --debug for the traceback",
             err=True,
         )
-        sys.exit(70)
+        sys.exit(INTERNAL_ERROR_EXIT)
 
 
 @app.callback()
@@ -81,15 +133,12 @@ def parse(
     anything else is refused before any connection.
     """
     from osaka_unei.fetch import is_http_url
-    from osaka_unei.parse import PageError, render_summary
+    from osaka_unei.parse import render_summary
     from osaka_unei.sources import parse_source
 
     if base_url is not None and not is_http_url(base_url):
         fail(f"--base-url must be an http(s) address: {base_url}")
-    try:
-        policy = parse_source(source, base_url)
-    except PageError as exc:
-        fail(str(exc))
+    policy = parse_source(source, base_url)  # a PageError: one line, exit 2
     for warning in policy.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if output_format is OutputFormat.summary:
@@ -184,8 +233,8 @@ def fetch(
     registry = sources or DEFAULT_REGISTRY
     try:
         pages = select_pages(load_registry(registry), ward or [], year or [])
-    except (OSError, ValueError) as exc:
-        fail(f"cannot read {registry}: {exc}")
+    except BadInputError as exc:
+        fail(f"cannot read {registry}: {exc}", exc)
     if not pages:
         fail("no page in the registry matches --ward / --year")
     options = FetchOptions(
@@ -208,13 +257,11 @@ def fetch(
     except Unreachable as exc:
         typer.echo(f"unreachable: {exc}; not fetching, {raw_dir} left as it is")
         return
-    except ValueError as exc:  # a damaged manifest
-        fail(str(exc))
     typer.echo(summary.line())
     if summary.stopped:
-        fail(summary.stopped, 1)
+        fail(summary.stopped, FetchFailedError)
     if summary.all_failed:
-        fail("every page failed; see the manifest's messages", 1)
+        fail("every page failed; see the manifest's messages", FetchFailedError)
 
 
 @app.command()
@@ -263,8 +310,8 @@ def discover(
         fail(f"--base-url must be an http(s) address: {base_url}")
     try:
         pages = load_registry(registry)
-    except (OSError, ValueError) as exc:
-        fail(f"cannot read {registry}: {exc}")
+    except BadInputError as exc:
+        fail(f"cannot read {registry}: {exc}", exc)
     options = FetchOptions(
         raw_dir=raw_dir,
         base_url=base_url,
@@ -274,10 +321,7 @@ def discover(
         backoff=backoff,
         deadline=deadline,
     )
-    try:
-        result = find_pages(pages, options, listings=listing or [], max_fetches=max_pages)
-    except ValueError as exc:  # a damaged manifest
-        fail(str(exc))
+    result = find_pages(pages, options, listings=listing or [], max_fetches=max_pages)
     for page in result.added:
         typer.echo(f"added {page.url} {page.ward_slug or '-'} {page.fiscal_year or '-'}")
     if result.added and not dry_run:
@@ -326,11 +370,9 @@ def build(
             raw_dir, out_dir, cache_dir, force=force, allow_shrink=allow_shrink, wait=wait
         )
     except CheckError as exc:
-        fail(f"check failed, nothing written: {exc}", code=1)
+        fail(f"check failed, nothing written: {exc}", exc)
     except Busy as exc:
-        fail(f"{exc}; nothing written", code=3)
-    except (OSError, ValueError) as exc:
-        fail(" ".join(str(exc).split()))  # pydantic's manifest errors span several lines
+        fail(f"{exc}; nothing written", exc)
     report = result.tables["parse_report"]
     for row in report[report["status"] == "error"].itertuples():
         typer.echo(f"  {row.path}: {row.messages}", err=True)
@@ -356,11 +398,10 @@ def add_capture(
     from osaka_unei.capture import add_capture as store_capture
 
     try:
-        record, added = store_capture(raw_dir, file.read_bytes(), url, dt.datetime.now(dt.UTC))
-    except OSError as exc:
+        data = file.read_bytes()
+    except OSError as exc:  # the one file the user named
         fail(f"cannot read {file}: {exc.strerror or exc}")
-    except ValueError as exc:
-        fail(str(exc))
+    record, added = store_capture(raw_dir, data, url, dt.datetime.now(dt.UTC))
     state = "stored" if added else "already stored"
     typer.echo(f"{state}: {raw_dir / str(record.path)} ({record.url})")
 
@@ -374,10 +415,7 @@ def _load_tables(processed_dir: Path, *names: str) -> dict:
     """The named tables of the published dataset, or one line saying to build it."""
     from osaka_unei.dataset.load import load
 
-    try:
-        return {name: load(name, processed_dir) for name in names}
-    except (FileNotFoundError, ValueError) as exc:
-        fail(str(exc))
+    return {name: load(name, processed_dir) for name in names}  # NotBuiltError: exit 2
 
 
 @app.command()
@@ -423,17 +461,14 @@ def history(
     from osaka_unei.analysis.lineage_view import render_history
 
     tables = _load_tables(processed_dir, "lineage", "issues", "strategies", "initiatives")
-    try:
-        table = render_history(
-            tables["lineage"],
-            tables["issues"],
-            tables["strategies"],
-            tables["initiatives"],
-            ward,
-            query,
-        )
-    except ValueError as exc:
-        fail(str(exc))
+    table = render_history(
+        tables["lineage"],
+        tables["issues"],
+        tables["strategies"],
+        tables["initiatives"],
+        ward,
+        query,
+    )  # an unknown ward: BadInputError
     Console().print(table)
 
 
@@ -463,13 +498,7 @@ def report(
     ] = DEFAULT_REGISTRY,
 ) -> None:
     """Write the static report (coverage, budgets, themes, ward and year pages) to out_dir."""
-    from osaka_unei.publish.atomic import Busy
     from osaka_unei.publish.report import write_report
 
-    try:
-        written = write_report(processed_dir, raw_dir, registry, out_dir)
-    except Busy as exc:
-        fail(str(exc), code=3)
-    except (OSError, ValueError) as exc:
-        fail(" ".join(str(exc).split()))
+    written = write_report(processed_dir, raw_dir, registry, out_dir)  # Busy: exit 3
     typer.echo(f"report: {len(written)} files in {out_dir} (open {out_dir / 'index.html'})")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
+from osaka_unei.errors import BadInputError, StoreError
 from osaka_unei.models import RawRecord
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -37,7 +38,7 @@ def raw_relpath(ward_slug: str, page_id: str, sha256: str, ext: str) -> str:
     """Relative path of one stored version; refuses anything but plain slug/id parts."""
     for part in (ward_slug, page_id, ext):
         if not _SAFE_PART.match(part):
-            raise ValueError(f"unsafe path part: {part!r}")
+            raise BadInputError(f"unsafe path part: {part!r}")
     return f"{ward_slug}/{page_id}-{sha256[:16]}.{ext}"
 
 
@@ -104,7 +105,7 @@ def published_target(link: Path) -> str | None:
         return None
     text = link.read_bytes()[:1024].decode("utf-8", errors="replace").strip()
     if not _POINTER.match(text) or ".." in text.split("/"):
-        raise ValueError(f"{link} is neither a folder nor a pointer to one")
+        raise StoreError(f"{link} is neither a folder nor a pointer to one")
     return text
 
 

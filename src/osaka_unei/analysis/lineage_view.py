@@ -14,6 +14,7 @@ from rich.table import Table
 
 from osaka_unei.analysis.lineage import LEVELS, normalize_title
 from osaka_unei.dataset.nodes import nodes_frame
+from osaka_unei.errors import BadInputError
 from osaka_unei.wards import SLUG_WARDS, WARD_SLUGS
 
 NO_AMOUNT = "—"
@@ -27,7 +28,7 @@ def ward_slug(ward: str) -> str:
     for name in (ward, f"{ward}区"):
         if name in WARD_SLUGS:
             return WARD_SLUGS[name]
-    raise ValueError(f"unknown ward {ward!r}")
+    raise BadInputError(f"unknown ward {ward!r}")
 
 
 def _budgets(tables: dict[str, pd.DataFrame]) -> dict[tuple[str, str], int | None]:

@@ -39,6 +39,7 @@ import pandas as pd
 from osaka_unei.dataset.flatten import node_key, rows_frame
 from osaka_unei.dataset.nodes import nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
+from osaka_unei.errors import CheckError, CuratedFileError
 
 LEVELS = ("issue", "strategy", "initiative")
 SOURCES = ("keywords", "sdgs", "manual")
@@ -47,11 +48,11 @@ DEFAULT_OVERRIDES = Path("data/theme-overrides.csv")
 _NODE_COLUMNS = ["policy_id", "level", "issue_position", "strategy_position", "position"]
 
 
-class CodebookError(ValueError):
+class CodebookError(CuratedFileError):
     """The codebook is not valid; the message names the theme and the problem."""
 
 
-class OverrideError(ValueError):
+class OverrideError(CuratedFileError):
     """The overrides file is not valid; the message lists every bad line."""
 
 
@@ -418,7 +419,7 @@ def sdgs_themes(sdgs: pd.DataFrame, codebook: Codebook = CODEBOOK) -> pd.DataFra
     for row in sdgs.to_dict("records"):
         goal = _int(row["goal"])
         if goal is None or not 1 <= goal <= 17:
-            raise ValueError(f"sdgs: goal {row['goal']!r} is not 1-17 ({row['policy_id']})")
+            raise CheckError(f"sdgs: goal {row['goal']!r} is not 1-17 ({row['policy_id']})")
         key = _key_of(row)
         codes[key] = _value(row.get("code"))
         for theme in by_goal.get(goal, []):

@@ -17,6 +17,7 @@ import pandas as pd
 
 from osaka_unei.dataset.flatten import as_utc, make_frame, policy_id
 from osaka_unei.dataset.tables import Column, TableSpec
+from osaka_unei.errors import StoreError
 from osaka_unei.models import RawRecord, WardPolicy, total_budget
 
 VERSIONS = TableSpec(
@@ -158,7 +159,7 @@ def versions_table(items: Sequence[VersionInput]) -> pd.DataFrame:
     """One row per stored version (items must name distinct stored files)."""
     missing = [item.record.url for item in items if not item.record.path]
     if missing:
-        raise ValueError(f"a version needs a stored file: {missing[0]}")
+        raise StoreError(f"a version needs a stored file: {missing[0]}")
     return make_frame(VERSIONS, (_row(item) for item in items))
 
 

@@ -14,13 +14,10 @@ import pandas as pd
 from osaka_unei.dataset.flatten import policy_id
 from osaka_unei.dataset.nodes import nodes_frame
 from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES, TableSpec
+from osaka_unei.errors import CheckError
 from osaka_unei.wards import SLUG_WARDS
 
 STATS_NAME = "build_stats.json"
-
-
-class CheckError(Exception):
-    """A frame check failed; the message is one line naming the check."""
 
 
 Row = dict[str, Any]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
+from osaka_unei.errors import BadInputError, NotBuiltError
 from osaka_unei.store import DEFAULT_OUT_DIR, resolve_published
 
 # A build published while load() reads removes the build it replaced: read again, from the
@@ -32,7 +33,7 @@ def _resources(build: Path, folder: Path) -> dict[str, list[str]]:
     """Table name → its date columns, from the build's datapackage.json."""
     descriptor = build / DATAPACKAGE_NAME
     if not descriptor.is_file():
-        raise FileNotFoundError(
+        raise NotBuiltError(
             f"{folder / DATAPACKAGE_NAME} not found: run `make all` to build the dataset"
         )
     package = json.loads(descriptor.read_text(encoding="utf-8"))
@@ -62,14 +63,14 @@ def load(
         try:
             resources = _resources(build, folder)
             if name is not None and name not in resources:
-                raise ValueError(f"unknown table {name!r}; tables: {', '.join(resources)}")
+                raise BadInputError(f"unknown table {name!r}; tables: {', '.join(resources)}")
             names = list(resources) if name is None else [name]
             frames = {table: _read(build, table, resources[table]) for table in names}
         except FileNotFoundError as exc:
             if attempt + 1 < _ATTEMPTS and resolve_published(folder) != build:
                 continue  # replaced while reading
             missing = Path(getattr(exc, "filename", None) or folder).name
-            raise FileNotFoundError(
+            raise NotBuiltError(
                 f"{folder / missing} not found: run `make all` to build the dataset"
             ) from None
         return frames[name] if name is not None else frames

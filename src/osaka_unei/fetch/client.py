@@ -51,6 +51,7 @@ from protego import Protego
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 from tenacity.stop import stop_after_attempt, stop_base
 
+from osaka_unei.errors import SiteError
 from osaka_unei.fetch.urls import origin_of
 from osaka_unei.models import RawRecord
 
@@ -135,7 +136,7 @@ def html_cut_short(body: bytes) -> bool:
     return bool(_HTML_OPEN.search(body[:8192])) and not _HTML_CLOSE.search(body)
 
 
-class Refused(Exception):
+class Refused(SiteError):
     """A response refused for good (too large, an unknown coding); one line, no retry."""
 
     def __init__(self, reason: str, status: int | None = None) -> None:
@@ -214,16 +215,16 @@ class BodyReader:
 # --- polite client ----------------------------------------------------------------------
 
 
-class Unreachable(Exception):
+class Unreachable(SiteError):
     """No route to the host (name lookup or connection failed on robots.txt)."""
 
 
-class _DeadlineExceeded(Exception):
+class _DeadlineExceeded(SiteError):
     def __init__(self, seconds: float) -> None:
         super().__init__(f"deadline exceeded: no complete answer within {seconds:.3g} s")
 
 
-class _OutOfTime(Exception):
+class _OutOfTime(SiteError):
     """The page's time budget is spent before another attempt could start."""
 
 

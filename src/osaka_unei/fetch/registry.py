@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from osaka_unei import store
+from osaka_unei.errors import BadInputError
 from osaka_unei.fetch.urls import normalise_url
 from osaka_unei.wards import page_address
 
@@ -39,11 +40,21 @@ def _int_or_none(value: str | None) -> int | None:
 
 
 def load_registry(path: Path) -> list[Page]:
-    """Registry rows in file order, one per address; only the ``url`` column is required."""
+    """Registry rows in file order, one per address; only the ``url`` column is required.
+    BadInputError (one line) for a file that cannot be read or has no ``url`` column."""
+    try:
+        return _read_registry(path)
+    except OSError as exc:
+        raise BadInputError(f"{exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"{path}: not UTF-8 ({exc.reason})") from exc
+
+
+def _read_registry(path: Path) -> list[Page]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         if "url" not in (reader.fieldnames or []):
-            raise ValueError(f"{path}: no 'url' column")
+            raise BadInputError(f"{path}: no 'url' column")
         pages: dict[str, Page] = {}
         for row in reader:
             url = normalise_url(row.get("url") or "")

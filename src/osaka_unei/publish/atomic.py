@@ -32,6 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from osaka_unei.errors import BusyError, StoreError
 from osaka_unei.store import published_target
 
 BUILDS_NAME = "builds"
@@ -44,7 +45,7 @@ _BUILD_ID = re.compile(r"^[0-9a-f]{16}$")
 _LEGACY_MARKERS = ("datapackage.json", "build_stats.json")
 
 
-class Busy(Exception):
+class Busy(BusyError):
     """Another build holds the lock; the message is one line."""
 
 
@@ -196,7 +197,7 @@ def _is_legacy(link: Path) -> bool:
     if not link.is_dir() or link.is_symlink():
         return False
     if any(link.iterdir()) and not any((link / name).is_file() for name in _LEGACY_MARKERS):
-        raise ValueError(f"{link} is a folder that holds no build: move it away first")
+        raise StoreError(f"{link} is a folder that holds no build: move it away first")
     return True
 
 

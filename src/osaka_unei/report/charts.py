@@ -16,6 +16,8 @@ import altair as alt
 import pandas as pd
 import vl_convert
 
+from osaka_unei.errors import InternalError
+
 # The same list as style.css: Noto on Linux, Hiragino on macOS, Yu Gothic on Windows.
 FONT = '"Noto Sans CJK JP", "Hiragino Sans", "Yu Gothic", sans-serif'
 BUDGET_TITLE = "予算額(千円)"
@@ -24,7 +26,7 @@ _ID = re.compile(r'\sid="([^"]+)"')
 _SIZE = re.compile(r'<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"')
 
 
-class ChartError(ValueError):
+class ChartError(InternalError, ValueError):
     """vl-convert produced an SVG with no size (an empty or broken spec)."""
 
 
