@@ -19,6 +19,8 @@ from osaka_unei.errors import (
     StoreError,
     exit_code,
 )
+from osaka_unei.fetch.settings import DEFAULTS as FETCH
+from osaka_unei.fetch.settings import SETTINGS as FETCH_SETTINGS
 from osaka_unei.store import (
     DEFAULT_CACHE_DIR,
     DEFAULT_OUT_DIR,
@@ -111,6 +113,12 @@ def main(
     _state["debug"] = debug
 
 
+def _setting(name: str) -> Any:
+    """The option of a fetch setting, its name and help from fetch/settings.py."""
+    setting = FETCH_SETTINGS[name]
+    return typer.Option(setting.option, help=setting.help, hidden=setting.hidden)
+
+
 class OutputFormat(StrEnum):
     json = "json"
     summary = "summary"
@@ -169,30 +177,24 @@ def fetch(
         typer.Option("--base-url", help="Replace scheme and host of every address (a mirror)."),
     ] = None,
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
-    delay: Annotated[
-        float, typer.Option("--delay", help="Seconds between two requests (at least).")
-    ] = 1.0,
+    delay: Annotated[float, _setting("delay")] = FETCH.delay,
     offline: Annotated[
         bool, typer.Option("--offline", help="Do not fetch; leave the store as it is.")
     ] = False,
     check_all: Annotated[
         bool, typer.Option("--all", help="Re-check settled pages too (closed fiscal years).")
     ] = False,
-    max_age_days: Annotated[
-        int, typer.Option("--max-age-days", help="Re-check a settled page checked longer ago.")
-    ] = 30,
-    deadline: Annotated[
-        float, typer.Option("--deadline", help="Seconds one request may take, headers and body.")
-    ] = 30.0,
-    page_budget: Annotated[
-        float, typer.Option("--page-budget", help="Seconds one page may take, retries included.")
-    ] = 120.0,
-    timeout: Annotated[float, typer.Option("--timeout", hidden=True)] = 20.0,
-    connect_timeout: Annotated[float, typer.Option("--connect-timeout", hidden=True)] = 5.0,
-    retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
-    backoff: Annotated[float, typer.Option("--backoff", hidden=True)] = 1.0,
-    max_bytes: Annotated[int, typer.Option("--max-bytes", hidden=True)] = 10 * 1024 * 1024,
-    max_failures: Annotated[int, typer.Option("--max-failures", hidden=True)] = 5,
+    max_age_days: Annotated[int, _setting("max_age_days")] = FETCH.max_age_days,
+    deadline: Annotated[float, _setting("deadline")] = FETCH.deadline,
+    page_budget: Annotated[float, _setting("page_budget")] = FETCH.page_budget,
+    timeout: Annotated[float, _setting("timeout")] = FETCH.timeout,
+    connect_timeout: Annotated[float, _setting("connect_timeout")] = FETCH.connect_timeout,
+    retries: Annotated[int, _setting("retries")] = FETCH.retries,
+    backoff: Annotated[float, _setting("backoff")] = FETCH.backoff,
+    max_bytes: Annotated[int, _setting("max_bytes")] = FETCH.max_bytes,
+    max_failures: Annotated[
+        int, _setting("max_consecutive_failures")
+    ] = FETCH.max_consecutive_failures,
 ) -> None:
     """Download registry pages into data/raw/, politely, keeping every version.
 
@@ -276,9 +278,7 @@ def discover(
     raw_dir: Annotated[
         Path, typer.Option("--raw-dir", help="Stored pages are read here, not refetched.")
     ] = DEFAULT_RAW_DIR,
-    delay: Annotated[
-        float, typer.Option("--delay", help="Seconds between two requests (at least).")
-    ] = 1.0,
+    delay: Annotated[float, _setting("delay")] = FETCH.delay,
     listing: Annotated[
         list[str] | None, typer.Option("--listing", help="Also read this listing page.")
     ] = None,
@@ -288,12 +288,10 @@ def discover(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report, but do not write the registry.")
     ] = False,
-    deadline: Annotated[
-        float, typer.Option("--deadline", help="Seconds one request may take, headers and body.")
-    ] = 30.0,
-    timeout: Annotated[float, typer.Option("--timeout", hidden=True)] = 20.0,
-    retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
-    backoff: Annotated[float, typer.Option("--backoff", hidden=True)] = 1.0,
+    deadline: Annotated[float, _setting("deadline")] = FETCH.deadline,
+    timeout: Annotated[float, _setting("timeout")] = FETCH.timeout,
+    retries: Annotated[int, _setting("retries")] = FETCH.retries,
+    backoff: Annotated[float, _setting("backoff")] = FETCH.backoff,
 ) -> None:
     """Find ward 運営方針 pages the registry lacks and add them to the registry.
 

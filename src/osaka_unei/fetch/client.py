@@ -52,15 +52,16 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if
 from tenacity.stop import stop_after_attempt, stop_base
 
 from osaka_unei.errors import SiteError
+from osaka_unei.fetch.settings import DEFAULTS
 from osaka_unei.fetch.urls import origin_of
 from osaka_unei.models import RawRecord
 
 USER_AGENT = "osaka-unei/0.1 (+https://github.com/osaka-unei/osaka-unei)"
 ROBOTS_AGENT = "osaka-unei"
-MAX_BYTES = 10 * 1024 * 1024
+MAX_BYTES = DEFAULTS.max_bytes
 MAX_REDIRECTS = 5
-DEADLINE = 30.0  # seconds for one request, headers and body
-PAGE_BUDGET = 120.0  # seconds for one page, retries and their waits included
+DEADLINE = DEFAULTS.deadline  # seconds for one request, headers and body
+PAGE_BUDGET = DEFAULTS.page_budget  # seconds for one page, retries and their waits included
 ACCEPT_ENCODING = "gzip, deflate"  # the codings BodyReader undoes, nothing else
 _STEP = 1024 * 1024  # decoded bytes per inflate step: a bomb never expands further at once
 _HTML_OPEN = re.compile(rb"<html[\s>]", re.IGNORECASE)
@@ -286,11 +287,11 @@ class PoliteClient:
         self,
         origin: str,
         *,
-        delay: float = 1.0,
-        timeout: float = 20.0,
-        connect_timeout: float = 5.0,
-        retries: int = 4,
-        backoff: float = 1.0,
+        delay: float = DEFAULTS.delay,
+        timeout: float = DEFAULTS.timeout,
+        connect_timeout: float = DEFAULTS.connect_timeout,
+        retries: int = DEFAULTS.retries,
+        backoff: float = DEFAULTS.backoff,
         max_backoff: float = 60.0,
         max_retry_after: float = 300.0,
         max_bytes: int = MAX_BYTES,

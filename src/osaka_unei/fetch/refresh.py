@@ -25,10 +25,11 @@ from dataclasses import dataclass
 from osaka_unei.decoding import decode
 from osaka_unei.errors import PageError
 from osaka_unei.fetch.registry import Page
+from osaka_unei.fetch.settings import DEFAULTS
 from osaka_unei.models import RawRecord
 from osaka_unei.text import clean_line
 
-MAX_AGE_DAYS = 30
+MAX_AGE_DAYS = DEFAULTS.max_age_days
 _GOOD = ("fetched", "unchanged")
 _DRAFT = re.compile(r"運営方針\s*\(\s*素?案\s*\)")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>|<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)

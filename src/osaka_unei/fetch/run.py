@@ -40,6 +40,7 @@ from osaka_unei.fetch.refresh import (
     pages_to_check,
 )
 from osaka_unei.fetch.registry import Page, storage_key
+from osaka_unei.fetch.settings import DEFAULTS
 from osaka_unei.fetch.urls import SITE_ORIGIN, origin_of, rebase_url, request_address
 from osaka_unei.models import RawRecord
 from osaka_unei.store import DEFAULT_RAW_DIR
@@ -55,15 +56,15 @@ BAD_ROW = "bad registry row"
 class FetchOptions:
     raw_dir: Path = DEFAULT_RAW_DIR
     base_url: str | None = None
-    delay: float = 1.0
-    timeout: float = 20.0
-    connect_timeout: float = 5.0
-    retries: int = 4
-    backoff: float = 1.0
+    delay: float = DEFAULTS.delay
+    timeout: float = DEFAULTS.timeout
+    connect_timeout: float = DEFAULTS.connect_timeout
+    retries: int = DEFAULTS.retries
+    backoff: float = DEFAULTS.backoff
     max_bytes: int = MAX_BYTES
     deadline: float = DEADLINE  # seconds for one request, headers and body
     page_budget: float = PAGE_BUDGET  # seconds for one page, retries included
-    max_consecutive_failures: int = 5
+    max_consecutive_failures: int = DEFAULTS.max_consecutive_failures
     trust_env: bool = True
     # refresh policy (refresh.py): settled pages are skipped unless check_all
     check_all: bool = False
@@ -226,7 +227,7 @@ def fetch_one(
     url: str,
     *,
     base_url: str | None = None,
-    delay: float = 1.0,
+    delay: float = DEFAULTS.delay,
     deadline: float = DEADLINE,
     page_budget: float = PAGE_BUDGET,
     trust_env: bool = True,
