@@ -25,7 +25,7 @@ import pandas as pd
 
 from osaka_unei.analysis.versions import VersionInput, version_order, version_policy_id
 from osaka_unei.dataset.flatten import as_utc, make_frame
-from osaka_unei.dataset.tables import Column, TableSpec
+from osaka_unei.dataset.tables import table_spec
 from osaka_unei.models import Initiative, Issue, Strategy, WardPolicy
 
 ChangeKind = Literal[
@@ -57,108 +57,7 @@ POLICY_FIELDS = (
 
 Node = Issue | Strategy | Initiative
 
-CHANGES = TableSpec(
-    "changes",
-    "版の間の変更(変更1件ごとに1行)",
-    "one row per change between two versions of a policy",
-    (
-        Column(
-            "policy_id",
-            "string",
-            "運営方針ID({区スラッグ}-{年度})",
-            "policy id: {ward_slug}-{fiscal_year}",
-            required=True,
-        ),
-        Column(
-            "change_no",
-            "integer",
-            "運営方針内の変更の通し番号(古い比較から順)",
-            "running number of the change within the policy, oldest comparison first",
-            required=True,
-        ),
-        Column(
-            "comparison",
-            "string",
-            "比較の種類(同じページの版どうし / 案のページと確定版のページ)",
-            "version: consecutive versions of one page; draft_to_final: a draft page against "
-            "the final page of the same ward and year",
-            required=True,
-            enum=COMPARISONS,
-        ),
-        Column("from_path", "string", "比較元の生ファイル", "older raw file", required=True),
-        Column("to_path", "string", "比較先の生ファイル", "newer raw file", required=True),
-        Column("from_sha256", "string", "比較元のSHA-256", "SHA-256 of the older version"),
-        Column("to_sha256", "string", "比較先のSHA-256", "SHA-256 of the newer version"),
-        Column(
-            "from_fetched_at",
-            "datetime",
-            "比較元の取得日時(UTC)",
-            "when the older version was first fetched (UTC)",
-            required=True,
-        ),
-        Column(
-            "to_fetched_at",
-            "datetime",
-            "比較先の取得日時(UTC)",
-            "when the newer version was first fetched (UTC)",
-            required=True,
-        ),
-        Column(
-            "change",
-            "string",
-            "変更の種類",
-            "added, removed, retitled, budget_changed, description_changed, note_added, "
-            "note_removed, field_changed",
-            required=True,
-            enum=CHANGE_KINDS,
-        ),
-        Column(
-            "level",
-            "string",
-            "対象(運営方針全体・経営課題・戦略・具体的取組)",
-            "what changed: policy, issue, strategy or initiative",
-            required=True,
-            enum=LEVELS,
-        ),
-        Column(
-            "issue_code",
-            "string",
-            "属する経営課題の番号",
-            "number of the issue the node belongs to (its own code for an issue)",
-        ),
-        Column("code", "string", "番号(印刷どおり)", "the node's number as printed"),
-        Column(
-            "position",
-            "integer",
-            "親の中での順番(新しい版、削除なら古い版)",
-            "position under its parent (in the newer version; in the older one if removed)",
-        ),
-        Column("title", "string", "名称(新しい版、削除なら古い版)", "title (newer version's)"),
-        Column(
-            "field",
-            "string",
-            "変わった項目(title, description, budget_thousand_yen, notes, draft …)",
-            "which field changed (title, description, budget_thousand_yen, notes, draft …)",
-        ),
-        Column("old_value", "string", "変更前の値", "value before (text)"),
-        Column("new_value", "string", "変更後の値", "value after (text)"),
-        Column(
-            "old_budget_thousand_yen",
-            "integer",
-            "変更前の主な予算額(千円)",
-            "main amount before, in thousand yen (for removed: the removed node's)",
-            unit="千円",
-        ),
-        Column(
-            "new_budget_thousand_yen",
-            "integer",
-            "変更後の主な予算額(千円)",
-            "main amount after, in thousand yen (for added: the added node's)",
-            unit="千円",
-        ),
-    ),
-    ("policy_id", "change_no"),
-)
+CHANGES = table_spec("changes")  # its columns: dataset/columns.toml
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,10 +27,12 @@ import csv
 import functools
 import json
 import re
+import tomllib
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ from rapidfuzz import fuzz
 from osaka_unei.analysis.overrides import Override
 from osaka_unei.dataset.flatten import node_key
 from osaka_unei.dataset.nodes import nodes_frame
-from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
+from osaka_unei.dataset.tables import table_spec
 
 LEVELS: tuple[str, ...] = ("issue", "strategy", "initiative")
 METHODS: tuple[str, ...] = ("title", "code+title", "parent", "description", "manual", "new")
@@ -71,30 +73,17 @@ MAX_GAP_YEARS = 1
 # bounds the cost of long multi-paragraph texts.
 DESCRIPTION_CHARS = 300
 
-# Words every title uses ("…の推進", "…まちづくり", 地域…): they say what is done, not to what,
-# so two titles sharing only these are not the same item. Longest first (one alternation).
+# Words every title uses ("…の推進", "…まちづくり", 地域…), as data (generic_words.toml):
+# two titles sharing only these are not the same item. Longest first (one alternation).
 GENERIC_WORDS: tuple[str, ...] = tuple(
     sorted(
         (
-            "まちづくり",
-            "づくり",
-            "取り組み",
-            "取組み",
-            "取組",
-            "に向けた",
-            "による",
-            "地域",
-            "推進",
-            "強化",
-            "充実",
-            "向上",
-            "支援",
-            "促進",
-            "実現",
-            "事業",
-            "対策",
-            "及び",
-            "並びに",
+            entry["word"]
+            for entry in tomllib.loads(
+                resources.files("osaka_unei.analysis")
+                .joinpath("generic_words.toml")
+                .read_text("utf-8")
+            )["words"]
         ),
         key=lambda w: (-len(w), w),
     )
@@ -525,47 +514,7 @@ def assign_ids(
 
 # --- the table ------------------------------------------------------------------------------
 
-LINEAGE = TableSpec(
-    "lineage",
-    "項目の系譜(経営課題・戦略・具体的取組を年度をまたいでつなぐ)",
-    "lineage: each issue, strategy and initiative linked to the same item in earlier years",
-    (
-        *NODE_COLUMNS,
-        Column("ward_slug", "string", "区のディレクトリ名", "ward slug", required=True),
-        Column("fiscal_year", "integer", "年度(西暦)", "fiscal year (Gregorian)", required=True),
-        Column("title", "string", "名称", "title"),
-        Column(
-            "lineage_id",
-            "string",
-            "系譜ID(最初の年度の項目から決まり、再構築でも変わらない)",
-            "lineage id: {ward_slug}-{level}-{first fiscal_year}-{first code or pI.S.N}; "
-            "stable across rebuilds",
-            required=True,
-        ),
-        Column(
-            "linked_from",
-            "string",
-            "つながる前年度以前の運営方針ID(系譜の始まりは空)",
-            "policy_id of the earlier year this node continues; null where a lineage starts",
-        ),
-        Column(
-            "score",
-            "number",
-            "前の項目との名称の類似度(0〜1)",
-            "title similarity to the linked earlier node, 0–1; null where none",
-        ),
-        Column(
-            "method",
-            "string",
-            "つないだ根拠",
-            "why linked: title, code+title, parent, description, manual (an override), "
-            "new (starts a lineage)",
-            required=True,
-            enum=METHODS,
-        ),
-    ),
-    ("policy_id", "node_key"),
-)
+LINEAGE = table_spec("lineage")  # its columns: dataset/columns.toml
 
 _INT_COLUMNS = ("issue_position", "strategy_position", "position", "fiscal_year")
 

@@ -38,7 +38,7 @@ import pandas as pd
 
 from osaka_unei.dataset.flatten import node_key, rows_frame
 from osaka_unei.dataset.nodes import nodes_frame
-from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
+from osaka_unei.dataset.tables import table_spec
 from osaka_unei.errors import CheckError, CuratedFileError
 
 LEVELS = ("issue", "strategy", "initiative")
@@ -157,70 +157,10 @@ def match_themes(text: str | None, codebook: Codebook = CODEBOOK) -> dict[str, l
 
 # --- table specs -------------------------------------------------------------------------
 
-THEMES = TableSpec(
-    "themes",
-    "経営課題・戦略・具体的取組のテーマ(コードブックのキーワード・SDGs・手作業)",
-    "themes of every issue, strategy and initiative (codebook keywords, SDGs, manual tags)",
-    (
-        *NODE_COLUMNS,
-        Column(
-            "theme",
-            "string",
-            "テーマID(theme_codebook を参照)",
-            "theme id (see theme_codebook)",
-            required=True,
-            enum=THEME_IDS,
-        ),
-        Column(
-            "source",
-            "string",
-            "根拠の種類(keywords=名称のキーワード、sdgs=SDGsゴール、manual=手作業)",
-            "keywords (title or description keyword), sdgs (goal named), manual (override)",
-            required=True,
-            enum=SOURCES,
-        ),
-        Column(
-            "evidence",
-            "string",
-            "根拠(キーワード、'description:'+キーワード、ゴール番号、'child:'+子の番号、理由)",
-            "what matched: keyword, 'description:<keyword>', goal number, "
-            "'child:<code>' (inherited from a child), or the manual reason; ',' between several",
-            required=True,
-        ),
-    ),
-    ("policy_id", "node_key", "theme", "source"),
-)
+# The columns: dataset/columns.toml; the theme ids: the codebook.
+THEMES = table_spec("themes").with_enum("theme", THEME_IDS)
 
-THEME_CODEBOOK = TableSpec(
-    "theme_codebook",
-    "テーマのコードブック",
-    "the theme codebook: names, keywords and SDGs goals of every theme",
-    (
-        Column("theme", "string", "テーマID", "theme id", required=True),
-        Column("name_ja", "string", "テーマ名(日本語)", "theme name in Japanese", required=True),
-        Column("name_en", "string", "テーマ名(英語)", "theme name in English", required=True),
-        Column(
-            "keywords",
-            "string",
-            "キーワード('、'区切り)",
-            "keywords, joined with '、'",
-            required=True,
-        ),
-        Column(
-            "exclude",
-            "string",
-            "照合前に除く語句('、'区切り)",
-            "phrases blanked before matching, joined with '、'",
-        ),
-        Column(
-            "sdgs",
-            "string",
-            "このテーマを示すSDGsゴール(','区切り)",
-            "SDGs goals that imply the theme, joined with ','",
-        ),
-    ),
-    ("theme",),
-)
+THEME_CODEBOOK = table_spec("theme_codebook")
 
 
 def codebook_frame(codebook: Codebook = CODEBOOK) -> pd.DataFrame:

@@ -16,86 +16,11 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei.dataset.flatten import as_utc, make_frame, policy_id
-from osaka_unei.dataset.tables import Column, TableSpec
+from osaka_unei.dataset.tables import table_spec
 from osaka_unei.errors import StoreError
 from osaka_unei.models import RawRecord, WardPolicy, total_budget
 
-VERSIONS = TableSpec(
-    "versions",
-    "ページの版(保存した版ごとに1行)",
-    "one row per stored version of each page: what that version says, in numbers",
-    (
-        Column(
-            "policy_id",
-            "string",
-            "運営方針ID({区スラッグ}-{年度}); 解析できない版は台帳の値",
-            "policy id {ward_slug}-{fiscal_year}; for an unparseable version, from the manifest",
-        ),
-        Column(
-            "path",
-            "string",
-            "生ファイル(data/raw からの相対パス)",
-            "raw file, relative to data/raw",
-            required=True,
-        ),
-        Column("page_id", "string", "ページ番号", "page number on the site"),
-        Column("url", "string", "ページのアドレス", "page address", required=True),
-        Column(
-            "fetched_at",
-            "datetime",
-            "この版を最初に取得した日時(UTC)",
-            "when this version was first fetched or added (UTC)",
-            required=True,
-        ),
-        Column(
-            "published",
-            "date",
-            "ページに表示された日付(最終更新日)",
-            "date shown on the page (its last update)",
-        ),
-        Column("title", "string", "ページの題名", "page title as printed"),
-        Column("draft", "boolean", "案・素案かどうか", "true for a (案)/(素案) version"),
-        Column(
-            "source_sha256",
-            "string",
-            "生ファイルのSHA-256",
-            "SHA-256 of the raw file (joins changes.from_sha256 / to_sha256)",
-        ),
-        Column(
-            "n_status_notes",
-            "integer",
-            "進捗管理などの注記の数",
-            "number of status notes near the top (中間振り返り, 自己評価, draft notice …)",
-        ),
-        Column("n_issues", "integer", "経営課題の数", "number of issues"),
-        Column("n_strategies", "integer", "戦略の数", "number of strategies"),
-        Column("n_initiatives", "integer", "具体的取組の数", "number of initiatives"),
-        Column(
-            "total_budget_thousand_yen",
-            "integer",
-            "主な予算額の合計(千円)",
-            "sum of main amounts in this version (each counted once), in thousand yen",
-            unit="千円",
-        ),
-        Column(
-            "is_current",
-            "boolean",
-            "公開表に使われている版かどうか",
-            "true for the version the other tables hold",
-            required=True,
-        ),
-        Column(
-            "parse_status",
-            "string",
-            "解析結果",
-            "ok, warning (parsed with warnings) or error (not parseable)",
-            required=True,
-            enum=("ok", "warning", "error"),
-        ),
-        Column("messages", "string", "メッセージ(' | ' 区切り)", "messages joined with ' | '"),
-    ),
-    ("path",),
-)
+VERSIONS = table_spec("versions")  # its columns: dataset/columns.toml
 
 
 @dataclass(frozen=True, slots=True)

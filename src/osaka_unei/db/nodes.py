@@ -11,56 +11,13 @@ from collections.abc import Collection, Mapping
 import pandas as pd
 
 from osaka_unei.dataset.nodes import nodes_frame
-from osaka_unei.dataset.tables import Column, TableSpec
+from osaka_unei.dataset.tables import table_spec
 
 LEVELS = ("issue", "strategy", "initiative")
 # Tables a node table is built from.
 SOURCES = ("policies", "issues", "strategies", "initiatives")
 
-NODES_SPEC = TableSpec(
-    "nodes",
-    "経営課題・戦略・具体的取組(検索用に1表にまとめたもの)",
-    "issues, strategies and initiatives in one table (what full-text search covers)",
-    (
-        Column("node_id", "integer", "通し番号(検索索引の行番号)", "running number", required=True),
-        Column(
-            "level",
-            "string",
-            "階層",
-            "level of the item",
-            required=True,
-            enum=LEVELS,
-        ),
-        Column("policy_id", "string", "運営方針ID", "policy id", required=True),
-        Column("ward", "string", "区名", "ward name", required=True),
-        Column("ward_slug", "string", "区のディレクトリ名", "ward slug", required=True),
-        Column("fiscal_year", "integer", "年度(西暦)", "fiscal year", required=True),
-        Column("code", "string", "番号(例: 1-2-3)", "code as printed, e.g. 1-2-3"),
-        Column("issue_position", "integer", "経営課題の順番", "issue position", required=True),
-        Column(
-            "strategy_position",
-            "integer",
-            "戦略の順番(経営課題では空)",
-            "strategy position (null for an issue)",
-        ),
-        Column(
-            "initiative_position",
-            "integer",
-            "具体的取組の順番(取組以外では空)",
-            "initiative position (null unless an initiative)",
-        ),
-        Column("title", "string", "名称", "title"),
-        Column("description", "string", "説明", "description text"),
-        Column(
-            "budget_thousand_yen",
-            "integer",
-            "主な予算額(千円)",
-            "main amount of the item, in thousand yen",
-            unit="千円",
-        ),
-    ),
-    ("node_id",),
-)
+NODES_SPEC = table_spec("nodes")  # its columns: dataset/columns.toml
 
 
 def has_sources(names: Collection[str]) -> bool:

@@ -9,7 +9,9 @@ Rules are tried in order; the first that matches a line wins.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from typing import Literal
 
 # Brackets the pages put around headings, in any pairing (the city's typos included).
@@ -319,26 +321,13 @@ MARKER_FORMS: tuple[Form, ...] = (
 )
 
 
-# The 17 SDGs goals by their Japanese names (国連広報センター); a goal line such as
+# The 17 SDGs goals by their Japanese names, as data (sdg_goals.toml); a goal line such as
 # `1 貧困をなくそう` is read as one only where the name fits the number.
 SDG_GOALS: dict[int, str] = {
-    1: "貧困をなくそう",
-    2: "飢餓をゼロに",
-    3: "すべての人に健康と福祉を",
-    4: "質の高い教育をみんなに",
-    5: "ジェンダー平等を実現しよう",
-    6: "安全な水とトイレを世界中に",
-    7: "エネルギーをみんなにそしてクリーンに",
-    8: "働きがいも経済成長も",
-    9: "産業と技術革新の基盤をつくろう",
-    10: "人や国の不平等をなくそう",
-    11: "住み続けられるまちづくりを",
-    12: "つくる責任つかう責任",
-    13: "気候変動に具体的な対策を",
-    14: "海の豊かさを守ろう",
-    15: "陸の豊かさも守ろう",
-    16: "平和と公正をすべての人に",
-    17: "パートナーシップで目標を達成しよう",
+    int(number): name
+    for number, name in tomllib.loads(
+        resources.files("osaka_unei.parse").joinpath("sdg_goals.toml").read_text("utf-8")
+    )["goals"].items()
 }
 _GOAL = r"(?:1[0-7]|[1-9])(?!\d)"
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei.dataset.flatten import make_frame
-from osaka_unei.dataset.tables import Column, TableSpec
+from osaka_unei.dataset.tables import table_spec
 from osaka_unei.models import RawRecord
 from osaka_unei.wards import SLUG_WARDS, WARD_SLUGS, page_address
 
@@ -25,33 +25,7 @@ STATUSES: tuple[str, ...] = ("missing", "known", "stored", "error", "warning", "
 # How far a cell got: a higher rank wins when a cell has several pages.
 _RANK = {"missing": 0, "known": 1, "stored": 2, "error": 3, "warning": 4, "ok": 5}
 
-COVERAGE = TableSpec(
-    "coverage",
-    "収録状況(区・年度ごとに1行、24区×全年度)",
-    "coverage: one row per ward and fiscal year (all 24 wards × every year)",
-    (
-        Column("ward_slug", "string", "区のディレクトリ名", "ward slug", required=True),
-        Column("ward", "string", "区名", "ward name, e.g. 北区", required=True),
-        Column("fiscal_year", "integer", "年度(西暦)", "fiscal year", required=True),
-        Column(
-            "status",
-            "string",
-            "到達段階",
-            "furthest stage reached: missing (unknown page), known (in the registry), "
-            "stored (raw file, not built), error, warning (parsed with warnings), ok",
-            required=True,
-            enum=STATUSES,
-        ),
-        Column("known_pages", "integer", "台帳にあるページ数", "pages in the registry"),
-        Column("stored_files", "integer", "保存済みの生ファイル数", "raw files stored"),
-        Column("policy_id", "string", "運営方針ID(解析済みのとき)", "policy id, when parsed"),
-        Column(
-            "url", "string", "ページのアドレス", "page address (the parsed one, else the first)"
-        ),
-        Column("messages", "string", "メッセージ", "parse messages of the cell's page(s)"),
-    ),
-    ("ward_slug", "fiscal_year"),
-)
+COVERAGE = table_spec("coverage")  # its columns: dataset/columns.toml
 
 
 def _year(value: Any) -> int | None:
