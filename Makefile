@@ -83,9 +83,11 @@ build: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# ruff, then the type checker (mypy, settings in pyproject.toml: src/, untyped defs refused).
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests bench

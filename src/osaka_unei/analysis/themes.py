@@ -134,7 +134,7 @@ def validate_codebook(codebook: Codebook) -> None:
         words = [k.word for k in theme.keywords]
         if len(set(words)) != len(words) or not all(w.strip() for w in words):
             raise CodebookError(f"codebook: theme {theme.id} has empty or repeated keywords")
-        bad = [g for g in theme.sdgs if not isinstance(g, int) or isinstance(g, bool)]
+        bad: list[object] = [g for g in theme.sdgs if not isinstance(g, int) or isinstance(g, bool)]
         bad += [g for g in theme.sdgs if isinstance(g, int) and not 1 <= g <= 17]
         if bad:
             raise CodebookError(f"codebook: theme {theme.id}: SDGs goals must be 1-17, got {bad}")
@@ -351,9 +351,9 @@ def sdgs_themes(sdgs: pd.DataFrame, codebook: Codebook = CODEBOOK) -> pd.DataFra
     where the level needs them; `code` optional) and `goal` (int 1-17). A goal outside 1-17
     is an error; a goal no theme lists (11, 13) adds nothing."""
     by_goal: dict[int, list[str]] = {}
-    for theme in codebook:
-        for goal in theme.sdgs:
-            by_goal.setdefault(goal, []).append(theme.id)
+    for entry in codebook:
+        for number in entry.sdgs:
+            by_goal.setdefault(number, []).append(entry.id)
     collected: dict[tuple[NodeKey, str], list[str]] = {}
     codes: dict[NodeKey, str | None] = {}
     for row in sdgs.to_dict("records"):
@@ -467,7 +467,7 @@ def build_themes(
 def counted_amounts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Nodes whose main amount counts, as in models.total_budget: an amount counts only
     where no descendant carries one. Columns: node keys + budget_thousand_yen."""
-    rows = []
+    rows: list[tuple[Any, str, int, int | None, int | None, int]] = []
     carried: set[tuple[Any, ...]] = set()  # (policy, ip) and (policy, ip, sp) with amounts below
     for row in tables["initiatives"].to_dict("records"):
         if (amount := _int(row["budget_thousand_yen"])) is not None:

@@ -201,7 +201,8 @@ def _sort_key(spec: TableSpec) -> Callable[[Row], tuple[Any, ...]]:
 
 def make_frame(spec: TableSpec, rows: Iterable[Row]) -> pd.DataFrame:
     """Rows → a DataFrame with the table's exact columns and dtypes, sorted by its key."""
-    return rows_frame(spec, sorted(rows, key=_sort_key(spec)))
+    ordered = sorted(rows, key=_sort_key(spec))
+    return rows_frame(spec, ordered)
 
 
 def rows_frame(spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -424,11 +424,12 @@ class PoliteClient:
     def _send(self, url: str, headers: dict[str, str], *, probe: bool) -> _Raw:
         stop: stop_base = stop_after_attempt(self.retries + 1)
         retrying = Retrying(
-            stop=stop | self._retry_after_too_long | self._over_budget,
+            stop=stop | self._retry_after_too_long | self._over_budget,  # type: ignore[operator]  # tenacity takes any callable as a stop; its annotations say stop_base
             retry=retry_if_exception_type(_RETRY_EXCEPTIONS) | retry_if_result(_retry_answer),
             wait=self._wait,
             sleep=self._sleep,
-            retry_error_callback=lambda state: state.outcome.result(),  # last answer/error
+            # the last answer or error
+            retry_error_callback=lambda state: state.outcome.result(),  # type: ignore[union-attr]  # tenacity sets outcome before this call
             reraise=True,
         )
         return retrying(self._attempt, url, headers, probe)

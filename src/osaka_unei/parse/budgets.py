@@ -66,11 +66,11 @@ def _amount_by_parts(text: str) -> int | None:
         return Decimal(raw.replace(",", "")) if raw else Decimal(0)
 
     try:
-        oku, sen, hyaku, ones = (number(n) for n in ("oku", "sen", "hyaku", "ones"))
+        d_oku, d_sen, d_hyaku, d_ones = (number(n) for n in ("oku", "sen", "hyaku", "ones"))
     except InvalidOperation:
         return None
     unit_yen = {"千円": 1000, "万円": 10_000, "円": 1}[match.group("unit")]
-    yen = oku * 100_000_000 + (sen * 1000 + hyaku * 100 + ones) * unit_yen
+    yen = d_oku * 100_000_000 + (d_sen * 1000 + d_hyaku * 100 + d_ones) * unit_yen
     thousands = yen / 1000
     return int(thousands) if thousands == thousands.to_integral_value() else None
 
@@ -197,7 +197,7 @@ def _read_budget_group(
         budgets.append(_make_budget(label, amount, raw, page_year, warnings))
 
 
-def _may_hold(place: v.BudgetPlace, text: str) -> bool:
+def _may_hold(place: str, text: str) -> bool:
     """A cheap necessary condition for a form: the amount pattern is slow to fail (it tries
     every position and backtracks on digits), and most lines hold no label at all."""
     if place == "bracketed":  # the first form: 円 or 額 is in the line
@@ -256,4 +256,4 @@ def budget_fields(
 def choose_main(budgets: Sequence[FoundBudget], page_year: int, draft: bool) -> list[Budget]:
     """A node's budgets as models, its main amount marked (see main_budget)."""
     main = main_budget(budgets, page_year, draft)
-    return [Budget(**fields) for fields in budget_fields(budgets, main)]  # type: ignore[arg-type]
+    return [Budget(**fields) for fields in budget_fields(budgets, main)]  # type: ignore[arg-type]  # the fields are Budget's, each of its type; the dict of them is typed `object`

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from operator import itemgetter
+from typing import cast
 
 import regex
 
@@ -119,9 +120,12 @@ class _FormIndex:
         """read() of every line of a page, in one pass: most lines begin like no form and
         hold no hint, and are settled with no call per line (profiled: a sixth faster)."""
         begins = list(map(_FIRST_TWO, texts))
-        candidates = list(map(self._by_start.get, begins))
-        if None in candidates:  # a line start not seen before
-            candidates = list(map(self._candidates_for, begins))
+        cached = list(map(self._by_start.get, begins))
+        candidates = (
+            list(map(self._candidates_for, begins))
+            if None in cached  # a line start not seen before
+            else cast(list[tuple[_Tries, _Tries]], cached)  # no None among them
+        )
         hint = self._any_hint.search
         nothing = self._nothing
         # Half the lines of a page begin like no form and hold no hint: no call for them.

@@ -87,14 +87,14 @@ def match_marker(
     text: str, reading: Reading | None = None
 ) -> tuple[v.MarkerName, re.Match[str]] | None:
     found = FORMS.match("marker", text, _reading(text, reading))
-    return (found[1].name, found[2]) if found is not None else None  # type: ignore[return-value]
+    return (found[1].name, found[2]) if found is not None else None  # type: ignore[return-value]  # Form.name is a str; this table's forms are named by the Literal
 
 
 def match_section(
     text: str, reading: Reading | None = None
 ) -> tuple[v.SectionName, re.Match[str]] | None:
     found = FORMS.match("section", text, _reading(text, reading))
-    return (found[1].name, found[2]) if found is not None else None  # type: ignore[return-value]
+    return (found[1].name, found[2]) if found is not None else None  # type: ignore[return-value]  # Form.name is a str; this table's forms are named by the Literal
 
 
 def match_reform(text: str, reading: Reading | None = None) -> re.Match[str] | None:

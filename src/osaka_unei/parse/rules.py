@@ -289,9 +289,9 @@ def walk_lines(state: PageState, lines: list[Line]) -> None:
                 continue
             name = FORMS.forms[at].name  # a section form
             if name == "reforms":
-                state.plan = reading[1].group("plan")  # type: ignore[union-attr]
+                state.plan = reading[1].group("plan")  # type: ignore[union-attr]  # a form matched at `at`: reading holds its match
             if name != "block_heading":
-                section = name  # type: ignore[assignment]
+                section = name  # type: ignore[assignment]  # a section form: a SectionName
             continue
         if (
             section != "issues"

@@ -21,6 +21,7 @@ import contextlib
 import errno
 import fcntl
 import filecmp
+import functools
 import hashlib
 import os
 import re
@@ -114,7 +115,7 @@ def tree_digest(root: Path) -> str:
         name = path.relative_to(root).as_posix().encode("utf-8")
         digest.update(len(name).to_bytes(8, "big") + name + path.stat().st_size.to_bytes(8, "big"))
         with path.open("rb") as handle:  # in chunks: a build's database may be large
-            for chunk in iter(lambda handle=handle: handle.read(_CHUNK), b""):
+            for chunk in iter(functools.partial(handle.read, _CHUNK), b""):
                 digest.update(chunk)
     return digest.hexdigest()[:16]
 

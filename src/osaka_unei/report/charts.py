@@ -97,7 +97,7 @@ def ward_year_budgets(frame: pd.DataFrame, ward_order: Sequence[str], years: Seq
     return to_svg(cells.properties(width=alt.Step(52), height=alt.Step(26)))
 
 
-def _bar_labels(chart: alt.Chart, horizontal: bool) -> alt.LayerChart:
+def _bar_labels(chart: alt.Chart, horizontal: bool) -> alt.LayerChart | alt.FacetChart:
     """Bars with their amount written beside them (千円, thousands separators)."""
     text = chart.mark_text(
         align="left" if horizontal else "center",

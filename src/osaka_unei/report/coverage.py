@@ -63,6 +63,7 @@ def coverage_frame(
             entry["status"] = status
 
     year_of_url: dict[Any, tuple[str, int]] = {}
+    slug: str | None  # a registry row's, a stored version's, a report row's
     for row in registry.itertuples(index=False):
         slug, year = str(row.ward_slug), _year(row.fiscal_year)
         entry = cell(slug, year)

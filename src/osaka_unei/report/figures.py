@@ -34,7 +34,7 @@ def _int(value: Any) -> int | None:
 
 def node_key(
     policy_id: str,
-    level: str | None,
+    level: str | float | None,  # a float: NaN from a frame
     issue_position: Any,
     strategy_position: Any = None,
     position: Any = None,
