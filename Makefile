@@ -22,7 +22,7 @@ ensure_uv = @[ -x "$(UV)" ] || $(MAKE) --no-print-directory "$(UV_HOME)/bin/uv"
 N_LOCKED = $(shell grep -c '^[A-Za-z0-9]' $(LOCK))
 say = @echo "osaka-unei setup: $(1)"
 
-.PHONY: all fetch build test lint format bench lock clean-venv venv serve report
+.PHONY: all fetch build test test-quick lint format bench lock clean-venv venv serve report
 
 all: fetch build report
 
@@ -80,8 +80,14 @@ fetch: $(STAMP)
 build: $(STAMP)
 	$(CLI) build
 
+# The whole suite, one test file per worker on every core (pytest-xdist; --dist loadfile keeps a
+# file's module fixtures and servers in one process). PYTEST_ARGS=... adds options.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
+
+# The inner loop of parse and dataset changes: every test not marked slow (tests/conftest.py).
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q $(PYTEST_ARGS)
 
 # ruff, then the type checker (mypy, settings in pyproject.toml: src/, untyped defs refused).
 lint: $(STAMP)

@@ -8,6 +8,33 @@ import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
+# Test files that start servers or Chromium, build whole datasets or inject faults: each
+# takes seconds. `make test-quick` (`-m "not slow"`, the inner loop of parse and dataset
+# changes) leaves them out; `make test` runs everything. One test elsewhere may be marked
+# `@pytest.mark.slow` on its own.
+SLOW_FILES = frozenset(
+    {
+        "test_adversarial.py",
+        "test_bench.py",
+        "test_cli_answers.py",
+        "test_committed.py",
+        "test_datasette.py",
+        "test_derive.py",
+        "test_fetch.py",
+        "test_hostile_server.py",
+        "test_publish.py",
+        "test_refresh.py",
+        "test_report.py",
+        "test_report_browser.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
