@@ -531,36 +531,3 @@ def budget_by_theme(
     out["_order"] = out["theme"].map(lambda t: order.get(t, len(order)))
     out = out.sort_values(["fiscal_year", "ward", "_order"], kind="stable").drop(columns="_order")
     return out.reset_index(drop=True)
-
-
-# --- coverage ----------------------------------------------------------------------------
-
-
-def untagged_nodes(tables: Mapping[str, pd.DataFrame], themes: pd.DataFrame) -> pd.DataFrame:
-    """Nodes without any theme: node keys, code and title (to grow the codebook)."""
-    tagged = {_key_of(row) for row in themes.to_dict("records")}
-    rows = [
-        dict(zip(_NODE_COLUMNS, node.key, strict=True)) | {"code": node.code, "title": node.title}
-        for node in _nodes(tables)
-        if node.key not in tagged
-    ]
-    return pd.DataFrame(rows, columns=[*_NODE_COLUMNS, "code", "title"])
-
-
-def coverage(tables: Mapping[str, pd.DataFrame], themes: pd.DataFrame) -> pd.DataFrame:
-    """Per level: nodes, tagged nodes and their share (level, nodes, tagged, share)."""
-    tagged = {_key_of(row) for row in themes.to_dict("records")}
-    nodes = _nodes(tables)
-    rows = []
-    for level in LEVELS:
-        keys = [node.key for node in nodes if node.key[1] == level]
-        hit = sum(key in tagged for key in keys)
-        rows.append(
-            {
-                "level": level,
-                "nodes": len(keys),
-                "tagged": hit,
-                "share": hit / len(keys) if keys else None,
-            }
-        )
-    return pd.DataFrame(rows)
