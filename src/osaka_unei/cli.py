@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, NoReturn
@@ -25,6 +27,24 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+
+
+def _unwrap(doc: str | None) -> str | None:
+    """A docstring with each paragraph on one line: typer keeps single line breaks, so a
+    docstring wrapped at 88 columns would be wrapped again at the terminal's width."""
+    if doc is None:
+        return None
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    return "\n\n".join(" ".join(paragraph.split("\n")) for paragraph in paragraphs)
+
+
+def command(name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """app.command, with the docstring's paragraphs unwrapped for the help screen."""
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        return app.command(name, help=_unwrap(func.__doc__))(func)
+
+    return register
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -64,7 +84,7 @@ class OutputFormat(StrEnum):
     summary = "summary"
 
 
-@app.command()
+@command()
 def parse(
     source: Annotated[str, typer.Argument(help="A raw page, a text capture, or an address.")],
     output_format: Annotated[
@@ -75,14 +95,15 @@ def parse(
         typer.Option("--base-url", help="A mirror of the city's site: fetch the address there."),
     ] = None,
 ) -> None:
-    """Parse one ward 運営方針 page and print it as JSON or as a readable tree.
+    """Parse one 運営方針 page into JSON or a readable tree.
 
     An address must be on https://www.city.osaka.lg.jp/ (or on the --base-url mirror);
     anything else is refused before any connection.
     """
     from osaka_unei.fetch import is_http_url
-    from osaka_unei.parse import PageError, render_summary
+    from osaka_unei.parse import PageError
     from osaka_unei.sources import parse_source
+    from osaka_unei.views.summary import render_summary
 
     if base_url is not None and not is_http_url(base_url):
         fail(f"--base-url must be an http(s) address: {base_url}")
@@ -103,10 +124,11 @@ def parse(
 # --- fetch stage (issue 3) -------------------------------------------------------------
 
 
-@app.command()
+@command()
 def fetch(
     ward: Annotated[
-        list[str] | None, typer.Option("--ward", help="Only this ward slug (repeatable).")
+        list[str] | None,
+        typer.Option("--ward", help="Only this ward: 北区, 北, kita or 27127 (repeatable)."),
     ] = None,
     year: Annotated[
         list[int] | None, typer.Option("--year", help="Only this fiscal year (repeatable).")
@@ -145,7 +167,9 @@ def fetch(
     max_bytes: Annotated[int, typer.Option("--max-bytes", hidden=True)] = 10 * 1024 * 1024,
     max_failures: Annotated[int, typer.Option("--max-failures", hidden=True)] = 5,
 ) -> None:
-    """Download registry pages into data/raw/, politely, keeping every version.
+    """Download registry pages into data/raw/, every version kept.
+
+    Politely: one request at a time, --delay seconds apart, obeying robots.txt.
 
     Re-checks only pages that can still change: the current and previous fiscal year,
     drafts, pages never fetched or whose last fetch failed, and pages last checked more
@@ -171,19 +195,16 @@ def fetch(
         run_fetch_with_progress,
         select_pages,
     )
-    from osaka_unei.wards import SLUG_WARDS
 
     if offline:
         typer.echo(f"offline: not fetching; {raw_dir} left as it is")
         return
-    unknown = sorted(set(ward or []) - set(SLUG_WARDS))
-    if unknown:
-        fail(f"unknown ward slug: {', '.join(unknown)}")
+    slugs = [_ward(name).slug for name in ward or []]
     if base_url is not None and not is_http_url(base_url):
         fail(f"--base-url must be an http(s) address: {base_url}")
     registry = sources or DEFAULT_REGISTRY
     try:
-        pages = select_pages(load_registry(registry), ward or [], year or [])
+        pages = select_pages(load_registry(registry), slugs, year or [])
     except (OSError, ValueError) as exc:
         fail(f"cannot read {registry}: {exc}")
     if not pages:
@@ -217,7 +238,7 @@ def fetch(
         fail("every page failed; see the manifest's messages", 1)
 
 
-@app.command()
+@command()
 def discover(
     registry: Annotated[
         Path, typer.Option("--registry", help="Registry to grow.")
@@ -248,7 +269,7 @@ def discover(
     retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
     backoff: Annotated[float, typer.Option("--backoff", hidden=True)] = 1.0,
 ) -> None:
-    """Find ward 運営方針 pages the registry lacks and add them to the registry.
+    """Find 運営方針 pages the registry lacks and add them.
 
     Reads the known pages' links (過去の…運営方針, 策定経過) and listing pages one level deep.
 
@@ -288,7 +309,7 @@ def discover(
 # --- build stage (issue 4) -------------------------------------------------------------
 
 
-@app.command()
+@command()
 def build(
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Dataset folder.")] = DEFAULT_OUT_DIR,
@@ -304,7 +325,9 @@ def build(
         typer.Option("--wait", help="Seconds to wait for another build in this checkout."),
     ] = 60.0,
 ) -> None:
-    """Parse the latest version of every raw page into tables in data/processed/.
+    """Parse the raw pages into the dataset in data/processed/.
+
+    Each page's latest version becomes rows of the tables (Parquet, CSV, SQLite).
 
     The build is published as one unit: data/processed is a symlink to data/builds/<id>/,
     swapped in one rename, so readers see the previous build or the new one, whole.
@@ -337,7 +360,7 @@ def build(
     typer.echo(result.summary(out_dir))
 
 
-@app.command("add-capture")
+@command("add-capture")
 def add_capture(
     file: Annotated[
         Path,
@@ -346,7 +369,9 @@ def add_capture(
     url: Annotated[str, typer.Option("--url", help="The page's address.")],
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
 ) -> None:
-    """Store a page saved by hand in the raw store, recorded with its address.
+    """Store a page saved by hand in the raw store.
+
+    It is recorded with its address (--url), as if it had been fetched.
 
     The file is parsed first, as `build` will parse it; anything that is not the ward
     運営方針 page --url names is refused with one line (exit 2) and nothing is stored.
@@ -366,92 +391,215 @@ def add_capture(
 
 
 # --- answers: search, history, changes, the report -------------------------------------
+# They read the dataset's SQLite database and load neither pandas nor pyarrow: they answer
+# in about the time Python takes to import typer and rich (bench/run.py, `cli_latency`).
 
 ProcessedOption = Annotated[Path, typer.Option("--processed-dir", help="The published dataset.")]
 
 
-def _load_tables(processed_dir: Path, *names: str) -> dict:
-    """The named tables of the published dataset, or one line saying to build it."""
-    from osaka_unei.dataset.load import load
+class ViewFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOption = Annotated[
+    ViewFormat,
+    typer.Option("--format", help="table (default), json or csv (one record per row)."),
+]
+
+
+def _write(text: str) -> None:
+    """UTF-8 whatever the terminal's locale."""
+    sys.stdout.buffer.write(text.encode("utf-8") + b"\n")
+    sys.stdout.flush()
+
+
+def _print_table(renderable: object) -> None:
+    from rich.console import Console
+
+    Console().print(renderable)
+
+
+def _say_empty(message: str, output_format: ViewFormat) -> None:
+    """An empty answer: said on stdout for a person, on stderr beside a program's `[]`."""
+    if output_format is ViewFormat.table:
+        typer.echo(message)
+    else:
+        typer.echo(message, err=True)
+
+
+def _ward(text: str):
+    from osaka_unei.wards import resolve_ward
 
     try:
-        return {name: load(name, processed_dir) for name in names}
-    except (FileNotFoundError, ValueError) as exc:
+        return resolve_ward(text)
+    except ValueError as exc:
         fail(str(exc))
 
 
-@app.command()
+def _database(processed_dir: Path):
+    from osaka_unei.views.text import DatasetError, open_database
+
+    try:
+        return open_database(processed_dir)
+    except DatasetError as exc:
+        fail(str(exc))
+
+
+@command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find (Japanese: any 1+ characters).")],
+    query: Annotated[str, typer.Argument(help="Words to find, in Japanese (any 1+ characters).")],
     ward: Annotated[
-        str | None, typer.Option("--ward", help="Only this ward (北区 or kita).")
+        str | None, typer.Option("--ward", help="Only this ward: 北区, 北, kita or 27127.")
     ] = None,
     year: Annotated[int | None, typer.Option("--year", help="Only this fiscal year.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many hits.")] = 50,
+    output_format: FormatOption = ViewFormat.table,
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
 ) -> None:
-    """Find issues, strategies and initiatives by their title or description (full text)."""
+    """Find issues, strategies and initiatives by their text.
+
+    Every word must occur in the title or the description (full text, in Japanese). The amount is the one every view shows:
+    printed on the page, or the sum of the items below, marked (計).
+    """
     import sqlite3
 
-    from rich.console import Console
-
-    from osaka_unei.db.datasette import DATABASE_FILE
-    from osaka_unei.db.search import render_hits
     from osaka_unei.db.search import search as find
+    from osaka_unei.views import search as view
+    from osaka_unei.views.text import (
+        DATABASE_FILE,
+        DatasetError,
+        dumps_csv,
+        dumps_json,
+        require_columns,
+    )
 
-    database = processed_dir / DATABASE_FILE
-    if not database.is_file():
-        fail(f"{database} not found: run `make all` to build the dataset")
+    if not query.split():
+        fail("give a word to search for, e.g. 防災")
+    slug = _ward(ward).slug if ward else None
+    conn = _database(processed_dir)
     try:
-        hits = find(database, query, ward=ward, year=year, limit=limit)
+        require_columns(conn, "nodes", ("node_key", "thousand_yen", "printed"))
+        hits = find(processed_dir / DATABASE_FILE, query, ward=slug, year=year, limit=limit)
+    except DatasetError as exc:
+        fail(str(exc))
     except sqlite3.Error as exc:
-        fail(f"cannot search {database}: {exc}")
-    Console().print(render_hits(hits))
+        fail(f"cannot search {processed_dir}: {exc}")
+    finally:
+        conn.close()
+    if not hits:
+        _say_empty(view.empty_message(query, ward and _ward(ward).name, year), output_format)
+    if output_format is ViewFormat.json:
+        _write(dumps_json(view.records(hits)))
+    elif output_format is ViewFormat.csv:
+        _write(dumps_csv(view.records(hits), view.FIELDS))
+    elif hits:
+        _print_table(view.hits_table(hits, query))
 
 
-@app.command()
+@command()
 def history(
-    ward: Annotated[str, typer.Argument(help="A ward: kita, 北区 or 北.")],
+    ward: Annotated[str, typer.Argument(help="A ward: 北区, 北, kita or 27127.")],
     query: Annotated[
         str | None, typer.Argument(help="Only items whose title holds this text.")
     ] = None,
+    output_format: FormatOption = ViewFormat.table,
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
 ) -> None:
-    """A ward's items followed across years, with their budget (千円) per year."""
-    from rich.console import Console
+    """A ward's items across years, with their amounts (千円).
 
-    from osaka_unei.analysis.lineage_view import render_history
+    Each year's items sit under their own parents; an item that moved has a row under each.
+    An amount is printed on the page, or the sum of the items below, marked (計); — none.
+    json and csv give one record per item and year.
+    """
+    from osaka_unei.views import history as view
+    from osaka_unei.views.text import DatasetError, dumps_csv, dumps_json
 
-    tables = _load_tables(processed_dir, "lineage", "issues", "strategies", "initiatives")
+    where = _ward(ward)
+    conn = _database(processed_dir)
     try:
-        table = render_history(
-            tables["lineage"],
-            tables["issues"],
-            tables["strategies"],
-            tables["initiatives"],
-            ward,
-            query,
-        )
-    except ValueError as exc:
+        answer = view.history(conn, where, query)
+        with_data = view.wards_with_data(conn) if not answer.years else []
+    except DatasetError as exc:
         fail(str(exc))
-    Console().print(table)
+    finally:
+        conn.close()
+    if not answer.years:
+        _say_empty(
+            f"{where.name} has no policy in the dataset. Wards with data: "
+            f"{', '.join(with_data) or 'none (run `make all`)'}.",
+            output_format,
+        )
+    elif not answer.rows:
+        _say_empty(
+            f"No item of {where.name} has 「{query}」 in its title in any year. "
+            "Try a shorter word, or no word to see every item.",
+            output_format,
+        )
+    if output_format is ViewFormat.json:
+        _write(dumps_json(answer.records()))
+    elif output_format is ViewFormat.csv:
+        _write(dumps_csv(answer.records(), view.FIELDS))
+    elif answer.rows:
+        _print_table(view.history_table(answer))
 
 
-@app.command()
+@command()
 def changes(
-    policy_id: Annotated[str, typer.Argument(help="A policy, e.g. minato-2022.")],
+    policy_id: Annotated[
+        str, typer.Argument(help="A policy: ward and fiscal year, e.g. minato-2022 or 港区-2022.")
+    ],
+    output_format: FormatOption = ViewFormat.table,
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
 ) -> None:
-    """What changed between the stored versions of one policy's page (案 → final → …)."""
-    from osaka_unei.analysis.changes import render_changes
+    """What changed between stored versions of a policy's page.
 
-    tables = _load_tables(processed_dir, "changes", "versions")
-    if policy_id not in set(tables["versions"]["policy_id"].dropna()):
-        fail(f"no stored version of {policy_id} (policy ids look like minato-2022)")
-    typer.echo(render_changes(tables["changes"], tables["versions"], policy_id))
+    Versions in the order they were stored (案 → final → 中間振り返り → 自己評価).
+
+    json and csv give the changes table's records for the policy.
+    """
+    from osaka_unei.views import changes as view
+    from osaka_unei.views.text import dumps_csv, dumps_json
+
+    conn = _database(processed_dir)
+    try:
+        stored = view.policy_ids(conn)
+        policy_id = _policy_id(policy_id, stored)
+        versions = view.read_versions(conn, policy_id)
+        rows = view.read_changes(conn, policy_id)
+    finally:
+        conn.close()
+    if output_format is ViewFormat.json:
+        _write(dumps_json(rows))
+    elif output_format is ViewFormat.csv:
+        _write(dumps_csv(rows, view.FIELDS))
+    else:
+        _print_table(view.changes_view(versions, rows, policy_id))
 
 
-@app.command()
+def _policy_id(text: str, stored: list[str]) -> str:
+    """minato-2022, 港区-2022, 港-2022 or 27107-2022 → minato-2022, if stored; else a
+    one-line error listing the stored ones (of that ward, where the ward is known)."""
+    from osaka_unei.wards import resolve_ward
+
+    ward_text, _, year = text.strip().rpartition("-")
+    try:
+        slug = resolve_ward(ward_text).slug if ward_text else None
+    except ValueError:
+        slug = None
+    candidate = f"{slug}-{year}" if slug else text
+    if candidate in stored:
+        return candidate
+    mine = [pid for pid in stored if slug and pid.startswith(f"{slug}-")]
+    listed = mine or stored
+    fail(
+        f"no stored version of {text}; policy ids are ward-year, e.g. minato-2022; "
+        f"stored{' for this ward' if mine else ''}: {', '.join(listed) or 'none'}"
+    )
+
+
+@command()
 def report(
     out_dir: Annotated[
         Path, typer.Option("--out-dir", help="Where the static site goes.")
@@ -462,7 +610,10 @@ def report(
         Path, typer.Option("--registry", help="Known page addresses.")
     ] = DEFAULT_REGISTRY,
 ) -> None:
-    """Write the static report (coverage, budgets, themes, ward and year pages) to out_dir."""
+    """Write the static report (the site) to --out-dir.
+
+    Coverage, budgets, themes, and a page per ward and per year.
+    """
     from osaka_unei.publish.atomic import Busy
     from osaka_unei.publish.report import write_report
 

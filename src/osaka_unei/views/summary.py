@@ -1,0 +1,113 @@
+"""The readable tree of one parsed policy: `osaka-unei parse --format summary`.
+
+Amounts follow the node model: the amount shown is the printed main amount, else the sum
+of the items below, marked `(計)`; `—` where there is none. The total is the policy's
+total (`policies.total_budget_thousand_yen`: each main amount once), `—` where the page
+prints no amount. Linear in the page's size: a title is cut in one pass, whatever its
+length.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+from osaka_unei.models import Initiative, Issue, Strategy, WardPolicy, total_budget
+from osaka_unei.views.text import LEVEL_JA, NO_AMOUNT, SUMMED, UNIT
+
+WIDTH = 64  # display columns of the label before the amount
+_FIRST_LINE = 60  # characters of 目標 / 使命 / 方針 shown
+
+
+def _char_width(char: str) -> int:
+    return 2 if unicodedata.east_asian_width(char) in "WF" else 1
+
+
+def fit(text: str, width: int) -> str:
+    """`text` padded to `width` display columns (a Japanese character takes two), or cut
+    with `…` where it is wider: two passes over the characters, whatever the length."""
+    widths = [_char_width(char) for char in text]
+    total = sum(widths)
+    if total <= width:
+        return text + " " * (width - total)
+    used = keep = 0
+    for keep, w in enumerate(widths):  # noqa: B007 (keep: the first character cut)
+        if used + w > width - 1:
+            break
+        used += w
+    return text[:keep] + "…" + " " * (width - 1 - used)
+
+
+Node = Issue | Strategy | Initiative
+
+
+def _shown(node: Node) -> tuple[int | None, bool | None]:
+    """(amount shown, printed): the node model's rule (dataset.nodes)."""
+    # TODO(nodes): read these from the node model's frame once dataset.nodes has them.
+    if node.budget_thousand_yen is not None:
+        return node.budget_thousand_yen, True
+    children: list[Strategy] | list[Initiative] = []
+    if isinstance(node, Issue):
+        children = node.strategies
+    elif isinstance(node, Strategy):
+        children = node.initiatives
+    amounts = [a for child in children if (a := _shown(child)[0]) is not None]
+    return (sum(amounts), False) if amounts else (None, None)
+
+
+def _amount(shown: tuple[int | None, bool | None]) -> str:
+    value, printed = shown
+    if value is None:
+        return f"{NO_AMOUNT:>10}"
+    return f"{value:>10,} {UNIT}" + ("" if printed else f" {SUMMED}")
+
+
+def _label(*parts: str | None) -> str:
+    """Parts joined by one space, the empty ones left out."""
+    return " ".join(part for part in parts if part)
+
+
+def render_summary(policy: WardPolicy) -> str:
+    """A readable tree with the amounts shown and the policy's total."""
+    lines = [
+        policy.title,
+        f"  {policy.ward} ({policy.ward_slug}), fiscal year {policy.fiscal_year}"
+        f" ({policy.fiscal_year_label}){', draft' if policy.draft else ''}"
+        f"; page {policy.page_id or NO_AMOUNT}, published {policy.published or NO_AMOUNT}",
+    ]
+    for name, value in (
+        ("目標", policy.goal),
+        ("使命", policy.mission),
+        ("方針", policy.basic_policy),
+    ):
+        if value:
+            first = value.split("\n")[0]
+            more = "…" if len(first) > _FIRST_LINE else ""
+            lines.append(f"  {name}: {first[:_FIRST_LINE]}{more}")
+
+    def row(indent: int, level: str, node: Node) -> str:
+        label = _label(f"{LEVEL_JA[level]}{node.code or ''}", node.title or "(名称なし)")
+        return (fit(" " * indent + label, WIDTH) + _amount(_shown(node))).rstrip()
+
+    n_strategies = n_initiatives = 0
+    for issue in policy.issues:
+        lines.append(row(0, "issue", issue))
+        for strategy in issue.strategies:
+            n_strategies += 1
+            lines.append(row(2, "strategy", strategy))
+            for initiative in strategy.initiatives:
+                n_initiatives += 1
+                lines.append(row(4, "initiative", initiative))
+    for reform in policy.reforms:
+        count = len(reform.contents)
+        lines.append(
+            _label("改革", reform.plan, reform.code, reform.title)
+            + f" ({count} item{'s' if count != 1 else ''})"
+        )
+    total = total_budget(policy)
+    lines.append(
+        f"計 {NO_AMOUNT if total is None else f'{total:,} {UNIT}'} — "
+        f"{LEVEL_JA['issue']} {len(policy.issues)}, {LEVEL_JA['strategy']} {n_strategies}, "
+        f"{LEVEL_JA['initiative']} {n_initiatives}, 改革 {len(policy.reforms)}, "
+        f"warnings {len(policy.warnings)}"
+    )
+    return "\n".join(lines)
