@@ -23,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Osaka City ward 運営方針 pages → a tidy dataset.",
 )
 
@@ -53,6 +54,70 @@ def fail(message: str, code: int = 2) -> NoReturn:
         raise
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _plain_coercion() -> None:
+    """Convert plain parameters (str, int, bool, Path, a StrEnum choice) without pydantic.
+
+    typer (0.2x) converts every command-line value through a pydantic TypeAdapter, and
+    importing pydantic costs more than all the rest of `search` or `history` together
+    (bench/run.py, `cli_latency`). Parameters with constraints this does not check (paths
+    that must exist, lists, files, custom parsers) keep typer's own conversion; if typer's
+    internals change, this does nothing and only the speed is lost."""
+    try:
+        from typer._click.exceptions import BadParameter
+        from typer._coercion import RuntimeParam
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+    original = _TyperParameter.get_runtime_param
+    path_checks = ("exists", "writable", "resolve_path", "allow_dash", "path_type")
+
+    class Plain(RuntimeParam):
+        def _coerce_value(self, value: object, param: object, ctx: object) -> object:
+            kind, info = self.annotation, self.parameter_info
+            if isinstance(value, kind):
+                return value
+            if kind is bool:  # a flag's value given as text (an environment variable)
+                return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
+            if issubclass(kind, StrEnum):
+                try:
+                    return kind(value)
+                except ValueError:
+                    choices = ", ".join(repr(member.value) for member in kind)
+                    raise BadParameter(f"{value!r} is not one of {choices}.") from None
+            if kind is int:
+                try:
+                    number = int(str(value))
+                except ValueError:
+                    raise BadParameter(f"{value!r} is not a valid integer.") from None
+                low, high = info.min, info.max
+                if (low is not None and number < low) or (high is not None and number > high):
+                    bounds = " and ".join(
+                        f"x{op}{bound}" for op, bound in ((">=", low), ("<=", high)) if bound
+                    )
+                    raise BadParameter(f"{number} is not in the range {bounds}.")
+                return number
+            return kind(value)
+
+    def plain(info: object, kind: object) -> bool:
+        if getattr(info, "parser", None) is not None or getattr(info, "clamp", False):
+            return False
+        if kind is Path:
+            return not any(getattr(info, name, None) for name in path_checks)
+        return kind in (str, int, bool) or (isinstance(kind, type) and issubclass(kind, StrEnum))
+
+    def get_runtime_param(self: _TyperParameter) -> RuntimeParam:
+        if self._runtime_param is None:
+            descriptor = self.type_descriptor
+            if plain(descriptor.parameter_info, descriptor.annotation):
+                self._runtime_param = Plain(descriptor.parameter_info, descriptor.annotation)
+        return original(self)
+
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+
+
+_plain_coercion()
 
 
 def run() -> None:

@@ -170,7 +170,7 @@ def changes_view(
         table.add_column("変更")
         table.add_column(HEADERS["level"])
         table.add_column(HEADERS["code"])
-        table.add_column(HEADERS["title"])
+        table.add_column(HEADERS["title"], overflow="fold")
         table.add_column(HEADERS["thousand_yen"], justify="right")
         table.add_column("内容")
         for row in group:

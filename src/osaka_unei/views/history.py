@@ -166,10 +166,10 @@ def history_table(view: History) -> Table:
         caption=f"{AMOUNT_NOTE}; 空欄: その年度のページにない",
     )
     table.add_column(HEADERS["level"])
-    table.add_column(HEADERS["title"])
+    table.add_column(HEADERS["title"], overflow="fold")
     for year in view.years:
         table.add_column(str(year), justify="right")
-    table.add_column(HEADERS["lineage_id"], style="dim")
+    table.add_column(HEADERS["lineage_id"], style="dim", overflow="fold")
     for depth, row in view.rows:
         latest = row.latest
         title = latest["title"] or "(名称なし)"

@@ -80,7 +80,7 @@ def hits_table(hits: list[Hit], query: str) -> Table:
     table.add_column(HEADERS["fiscal_year"], justify="right")
     table.add_column(HEADERS["level"])
     table.add_column(HEADERS["code"])
-    table.add_column(HEADERS["title"])
+    table.add_column(HEADERS["title"], overflow="fold")
     table.add_column(HEADERS["thousand_yen"], justify="right")
     for hit in hits:
         table.add_row(

@@ -16,9 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-# TODO(nodes): import LEVELS and LEVEL_JA from osaka_unei.dataset.nodes once it lands.
-LEVELS = ("issue", "strategy", "initiative")
-LEVEL_JA = {"issue": "経営課題", "strategy": "戦略", "initiative": "具体的取組"}
+from osaka_unei.levels import LEVEL_JA
 
 NO_AMOUNT = "—"
 SUMMED = "(計)"
