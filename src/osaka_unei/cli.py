@@ -480,10 +480,10 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
-def _print_table(renderable: object) -> None:
+def _console():
     from rich.console import Console
 
-    Console().print(renderable)
+    return Console()
 
 
 def _say_empty(message: str, output_format: ViewFormat) -> None:
@@ -560,7 +560,7 @@ def search(
     elif output_format is ViewFormat.csv:
         _write(dumps_csv(view.records(hits), view.FIELDS))
     elif hits:
-        _print_table(view.hits_table(hits, query))
+        _console().print(view.hits_table(hits, query))
 
 
 @command()
@@ -607,7 +607,8 @@ def history(
     elif output_format is ViewFormat.csv:
         _write(dumps_csv(answer.records(), view.FIELDS))
     elif answer.rows:
-        _print_table(view.history_table(answer))
+        console = _console()
+        console.print(view.history_table(answer, console.width))
 
 
 @command()
@@ -640,7 +641,7 @@ def changes(
     elif output_format is ViewFormat.csv:
         _write(dumps_csv(rows, view.FIELDS))
     else:
-        _print_table(view.changes_view(versions, rows, policy_id))
+        _console().print(view.changes_view(versions, rows, policy_id))
 
 
 def _policy_id(text: str, stored: list[str]) -> str:

@@ -159,7 +159,11 @@ def _cell(record: dict[str, Any] | None) -> str:
     return "" if record is None else amount(record["thousand_yen"], record["printed"])
 
 
-def history_table(view: History) -> Table:
+# Below this many columns the table leaves out the lineage ids (json and csv have them).
+WIDE = 110
+
+
+def history_table(view: History, width: int = WIDE) -> Table:
     title = f"{view.ward.name} ({view.ward.slug})" + (f" — {view.query}" if view.query else "")
     table = Table(
         title=escape(title),
@@ -168,8 +172,10 @@ def history_table(view: History) -> Table:
     table.add_column(HEADERS["level"])
     table.add_column(HEADERS["title"], overflow="fold")
     for year in view.years:
-        table.add_column(str(year), justify="right")
-    table.add_column(HEADERS["lineage_id"], style="dim", overflow="fold")
+        table.add_column(str(year), justify="right", no_wrap=True)
+    wide = width >= WIDE
+    if wide:
+        table.add_column(HEADERS["lineage_id"], style="dim", no_wrap=True)
     for depth, row in view.rows:
         latest = row.latest
         title = latest["title"] or "(名称なし)"
@@ -177,6 +183,6 @@ def history_table(view: History) -> Table:
             level_ja(latest["level"]),
             "  " * depth + escape(title),
             *(_cell(row.cells.get(year)) for year in view.years),
-            escape(latest["lineage_id"]),
+            *([escape(latest["lineage_id"])] if wide else []),
         )
     return table

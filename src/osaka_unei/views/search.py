@@ -81,7 +81,7 @@ def hits_table(hits: list[Hit], query: str) -> Table:
     table.add_column(HEADERS["level"])
     table.add_column(HEADERS["code"])
     table.add_column(HEADERS["title"], overflow="fold")
-    table.add_column(HEADERS["thousand_yen"], justify="right")
+    table.add_column(HEADERS["thousand_yen"], justify="right", no_wrap=True)
     for hit in hits:
         table.add_row(
             escape(hit.ward),

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import unicodedata
 
-from osaka_unei.models import Initiative, Issue, Strategy, WardPolicy, total_budget
+from osaka_unei.dataset.nodes import node_key, policy_total, tree_nodes
+from osaka_unei.models import Initiative, Issue, Strategy, WardPolicy
 from osaka_unei.views.text import LEVEL_JA, NO_AMOUNT, SUMMED, UNIT
 
 WIDTH = 64  # display columns of the label before the amount
@@ -38,23 +39,22 @@ def fit(text: str, width: int) -> str:
 
 
 Node = Issue | Strategy | Initiative
+Shown = tuple[int | None, bool | None]
 
 
-def _shown(node: Node) -> tuple[int | None, bool | None]:
-    """(amount shown, printed): the node model's rule (dataset.nodes)."""
-    # TODO(nodes): read these from the node model's frame once dataset.nodes has them.
-    if node.budget_thousand_yen is not None:
-        return node.budget_thousand_yen, True
-    children: list[Strategy] | list[Initiative] = []
-    if isinstance(node, Issue):
-        children = node.strategies
-    elif isinstance(node, Strategy):
-        children = node.initiatives
-    amounts = [a for child in children if (a := _shown(child)[0]) is not None]
-    return (sum(amounts), False) if amounts else (None, None)
+def shown_amounts(policy: WardPolicy) -> dict[str, Shown]:
+    """node_key → (amount shown, printed), by the node model's one rule (tree_nodes)."""
+    nodes = tree_nodes([policy])
+    return {
+        key: (None, None) if amount is None else (int(amount), bool(printed))
+        for key, amount, printed in nodes[["node_key", "thousand_yen", "printed"]]
+        .astype(object)
+        .where(nodes[["node_key", "thousand_yen", "printed"]].notna(), None)
+        .itertuples(index=False, name=None)
+    }
 
 
-def _amount(shown: tuple[int | None, bool | None]) -> str:
+def _amount(shown: Shown) -> str:
     value, printed = shown
     if value is None:
         return f"{NO_AMOUNT:>10}"
@@ -84,26 +84,30 @@ def render_summary(policy: WardPolicy) -> str:
             more = "…" if len(first) > _FIRST_LINE else ""
             lines.append(f"  {name}: {first[:_FIRST_LINE]}{more}")
 
-    def row(indent: int, level: str, node: Node) -> str:
+    shown = shown_amounts(policy)
+
+    def row(indent: int, level: str, node: Node, key: str) -> str:
         label = _label(f"{LEVEL_JA[level]}{node.code or ''}", node.title or "(名称なし)")
-        return (fit(" " * indent + label, WIDTH) + _amount(_shown(node))).rstrip()
+        return (fit(" " * indent + label, WIDTH) + _amount(shown[key])).rstrip()
 
     n_strategies = n_initiatives = 0
     for issue in policy.issues:
-        lines.append(row(0, "issue", issue))
+        lines.append(row(0, "issue", issue, node_key(issue.position)))
         for strategy in issue.strategies:
             n_strategies += 1
-            lines.append(row(2, "strategy", strategy))
+            key = node_key(issue.position, strategy.position)
+            lines.append(row(2, "strategy", strategy, key))
             for initiative in strategy.initiatives:
                 n_initiatives += 1
-                lines.append(row(4, "initiative", initiative))
+                key = node_key(issue.position, strategy.position, initiative.position)
+                lines.append(row(4, "initiative", initiative, key))
     for reform in policy.reforms:
         count = len(reform.contents)
         lines.append(
             _label("改革", reform.plan, reform.code, reform.title)
             + f" ({count} item{'s' if count != 1 else ''})"
         )
-    total = total_budget(policy)
+    total = policy_total(policy)
     lines.append(
         f"計 {NO_AMOUNT if total is None else f'{total:,} {UNIT}'} — "
         f"{LEVEL_JA['issue']} {len(policy.issues)}, {LEVEL_JA['strategy']} {n_strategies}, "
