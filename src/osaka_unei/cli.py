@@ -31,12 +31,30 @@ _state = {"debug": False}
 
 
 def _unwrap(doc: str | None) -> str | None:
-    """A docstring with each paragraph on one line: typer keeps single line breaks, so a
-    docstring wrapped at 88 columns would be wrapped again at the terminal's width."""
+    """A docstring with each paragraph on one line, for click to wrap at the terminal's
+    width (a docstring wrapped at 88 columns would be wrapped twice). click counts every
+    character as one column, so a paragraph with Japanese in it is wrapped here, by display
+    width, and marked (\\b) to be kept as it is."""
     if doc is None:
         return None
-    paragraphs = inspect.cleandoc(doc).split("\n\n")
-    return "\n\n".join(" ".join(paragraph.split("\n")) for paragraph in paragraphs)
+    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n")]
+    return "\n\n".join(_wrap_wide(p) if p.isascii() is False else p for p in paragraphs)
+
+
+def _wrap_wide(paragraph: str, width: int = 76) -> str:
+    """Lines of at most `width` display columns (a Japanese character takes two)."""
+    import unicodedata
+
+    lines, line, used = [], "", 0
+    for word in paragraph.split(" "):
+        size = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in word)
+        if line and used + 1 + size > width:
+            lines.append(line)
+            line, used = word, size
+        else:
+            line, used = (f"{line} {word}", used + 1 + size) if line else (word, size)
+    lines.append(line)
+    return "\b\n" + "\n".join(lines) if len(lines) > 1 else paragraph
 
 
 def command(name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
@@ -614,7 +632,7 @@ def history(
 @command()
 def changes(
     policy_id: Annotated[
-        str, typer.Argument(help="A policy: ward and fiscal year, e.g. minato-2022 or 港区-2022.")
+        str, typer.Argument(help="A policy (ward-year): minato-2022 or 港区-2022.")
     ],
     output_format: FormatOption = ViewFormat.table,
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
