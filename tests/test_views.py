@@ -334,3 +334,27 @@ def _console_text(renderable: Any, width: int = 200) -> str:
     console = Console(width=width, record=True, color_system=None)
     console.print(renderable)
     return console.export_text()
+
+
+def test_the_bench_prints_the_command_line_against_its_floor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        from cli_bench import COMMANDS, print_cli
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+    assert set(COMMANDS) == {"search 防災", "history minato", "--help"}
+    row = {
+        "seconds_median": 0.3,
+        "floor_seconds_median": 0.17,
+        "cpu_seconds_median": 0.28,
+        "floor_cpu_seconds_median": 0.16,
+        "ratio_median": 1.76,
+        "cpu_ratio_median": 1.75,
+        "runs": 9,
+    }
+    met = print_cli({"search 防災": row, "--help": row | {"ratio_median": 2.5}}, 2.0)
+    assert met == {"search 防災": True, "--help": False}
+    out = capsys.readouterr().out
+    assert "1.76x" in out and "MISSED" in out and "import typer, rich.table, sqlite3" in out
