@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import sqlite3
 import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -18,6 +19,11 @@ from osaka_unei.store import (
     DEFAULT_REGISTRY,
     DEFAULT_REPORT_DIR,
 )
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from osaka_unei.wards import Ward
 
 app = typer.Typer(
     add_completion=False,
@@ -79,7 +85,7 @@ def _plain_coercion() -> None:
 
     typer (0.2x) converts every command-line value through a pydantic TypeAdapter, and
     importing pydantic costs more than all the rest of `search` or `history` together
-    (bench/run.py, `cli_latency`). Parameters with constraints this does not check (paths
+    (bench/cli_bench.py). Parameters with constraints this does not check (paths
     that must exist, lists, files, custom parsers) keep typer's own conversion; if typer's
     internals change, this does nothing and only the speed is lost."""
     try:
@@ -475,7 +481,7 @@ def add_capture(
 
 # --- answers: search, history, changes, the report -------------------------------------
 # They read the dataset's SQLite database and load neither pandas nor pyarrow: they answer
-# in about the time Python takes to import typer and rich (bench/run.py, `cli_latency`).
+# in about the time Python takes to import typer and rich (bench/cli_bench.py).
 
 ProcessedOption = Annotated[Path, typer.Option("--processed-dir", help="The published dataset.")]
 
@@ -498,7 +504,7 @@ def _write(text: str) -> None:
     sys.stdout.flush()
 
 
-def _console():
+def _console() -> Console:
     from rich.console import Console
 
     return Console()
@@ -512,7 +518,7 @@ def _say_empty(message: str, output_format: ViewFormat) -> None:
         typer.echo(message, err=True)
 
 
-def _ward(text: str):
+def _ward(text: str) -> Ward:
     from osaka_unei.wards import resolve_ward
 
     try:
@@ -521,7 +527,7 @@ def _ward(text: str):
         fail(str(exc))
 
 
-def _database(processed_dir: Path):
+def _database(processed_dir: Path) -> sqlite3.Connection:
     from osaka_unei.views.text import DatasetError, open_database
 
     try:
@@ -543,11 +549,10 @@ def search(
 ) -> None:
     """Find issues, strategies and initiatives by their text.
 
-    Every word must occur in the title or the description (full text, in Japanese). The amount is the one every view shows:
-    printed on the page, or the sum of the items below, marked (計).
+    Every word must occur in the title or the description (full text, in Japanese). The
+    amount is the one every view shows: printed on the page, or the sum of the items below,
+    marked (計).
     """
-    import sqlite3
-
     from osaka_unei.db.search import search as find
     from osaka_unei.views import search as view
     from osaka_unei.views.text import (
@@ -560,11 +565,17 @@ def search(
 
     if not query.split():
         fail("give a word to search for, e.g. 防災")
-    slug = _ward(ward).slug if ward else None
+    where = _ward(ward) if ward else None
     conn = _database(processed_dir)
     try:
         require_columns(conn, "nodes", ("node_key", "thousand_yen", "printed"))
-        hits = find(processed_dir / DATABASE_FILE, query, ward=slug, year=year, limit=limit)
+        hits = find(
+            processed_dir / DATABASE_FILE,
+            query,
+            ward=where.slug if where else None,
+            year=year,
+            limit=limit,
+        )
     except DatasetError as exc:
         fail(str(exc))
     except sqlite3.Error as exc:
@@ -572,7 +583,7 @@ def search(
     finally:
         conn.close()
     if not hits:
-        _say_empty(view.empty_message(query, ward and _ward(ward).name, year), output_format)
+        _say_empty(view.empty_message(query, where.name if where else None, year), output_format)
     if output_format is ViewFormat.json:
         _write(dumps_json(view.records(hits)))
     elif output_format is ViewFormat.csv:
@@ -606,6 +617,8 @@ def history(
         with_data = view.wards_with_data(conn) if not answer.years else []
     except DatasetError as exc:
         fail(str(exc))
+    except sqlite3.Error as exc:
+        fail(f"cannot read {processed_dir}: {exc}")
     finally:
         conn.close()
     if not answer.years:
@@ -652,6 +665,8 @@ def changes(
         policy_id = _policy_id(policy_id, stored)
         versions = view.read_versions(conn, policy_id)
         rows = view.read_changes(conn, policy_id)
+    except sqlite3.Error as exc:
+        fail(f"cannot read {processed_dir}: {exc}")
     finally:
         conn.close()
     if output_format is ViewFormat.json:
