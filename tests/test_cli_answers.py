@@ -77,6 +77,8 @@ def test_changes_says_when_there_is_one_version() -> None:
         ("history", "nowhere"),
         ("search", "防災", "--processed-dir", "/nonexistent"),
         ("search", "防災", "--ward", "北のほう"),
+        ("search", "  "),
+        ("fetch", "--ward", "北のほう", "--sources", "/nonexistent.csv"),
     ],
 )
 def test_answer_commands_fail_in_one_line(args: tuple[str, ...]) -> None:
