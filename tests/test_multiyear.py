@@ -146,6 +146,30 @@ def test_policy_counts_and_totals(multiyear: Built, policy_id: str) -> None:
         assert (tables[table]["policy_id"] == policy_id).sum() == expected[count], table
 
 
+@pytest.mark.parametrize("policy_id", sorted(POLICIES))
+def test_nodes_table_shows_the_expected_amounts(multiyear: Built, policy_id: str) -> None:
+    """The nodes table (the amount every surface shows): each issue's thousand_yen as the
+    hand-written issues_shown, printed where the page prints it, summed where not; every
+    printed main amount shown as printed; every parent in the same policy."""
+    expected = POLICIES[policy_id]
+    nodes = multiyear.tables["nodes"]
+    mine = nodes[nodes["policy_id"] == policy_id]
+    assert len(mine) == expected["n_issues"] + expected["n_strategies"] + expected["n_initiatives"]
+    issues = mine[mine["level"] == "issue"]
+    shown = {row["node_key"]: _value(row["thousand_yen"]) for row in issues.to_dict("records")}
+    assert shown == expected["issues_shown"]
+    for row in mine.to_dict("records"):
+        key, amount, printed = row["node_key"], _value(row["thousand_yen"]), _value(row["printed"])
+        if key in expected["main_budgets"]:
+            assert (amount, printed) == (expected["main_budgets"][key], True), key
+        elif amount is None:
+            assert printed is None, key
+        else:
+            assert printed is False, key  # the sum of its children
+    keys = set(mine["node_key"])
+    assert {_value(k) for k in mine["parent_key"]} - {None} <= keys
+
+
 def test_unnumbered_strategies_have_no_codes(multiyear: Built) -> None:
     strategies = multiyear.tables["strategies"]
     unnumbered = strategies["policy_id"].isin(EXPECT["unnumbered_strategies"])
