@@ -28,6 +28,7 @@ from osaka_unei.views.search import highlight
 from osaka_unei.views.summary import fit
 from osaka_unei.views.text import DATABASE_FILE, amount, open_database
 from osaka_unei.wards import WARDS, resolve_ward
+from tests.multiyear import multiyear_build
 from tests.views_data import multiyear_tables, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,16 +72,11 @@ def _table_rows(text: str) -> list[list[str]]:
     return [[cell for cell in line.split("│")[1:-1]] for line in text.splitlines() if "│" in line]
 
 
-@pytest.mark.parametrize("ward", ["minato", "tsurumi"])
-def test_every_node_sits_under_its_own_parent_in_history(
-    dataset: Path, nodes: pd.DataFrame, ward: str
-) -> None:
-    # Before: rows were ordered by their latest node, so 2022's 子育て支援機関との連携強化…
-    # sat under 2022's セーフティネットの充実 and 2023's 防犯カメラの設置支援 under 区の広聴・広報.
-    out = _run("history", ward, "--processed-dir", str(dataset), env=WIDE)
+def _check_tree(out: str, nodes: pd.DataFrame) -> int:
+    """Every amount cell of a history table sits in the row of its node's lineage, under
+    the row (by indentation) of its parent's lineage that year; returns the cells seen."""
     parent = {
-        (row.lineage_id, int(row.fiscal_year)): row.parent_lineage_id
-        for row in nodes[nodes["ward_slug"] == ward].itertuples()
+        (row.lineage_id, int(row.fiscal_year)): row.parent_lineage_id for row in nodes.itertuples()
     }
     years = sorted({year for _, year in parent})
     stack: list[str] = []
@@ -95,7 +91,34 @@ def test_every_node_sits_under_its_own_parent_in_history(
                 own = parent[(lineage_id, year)]
                 assert (None if pd.isna(own) else own) == above, (year, title.strip())
                 placed += 1
-    assert placed == len(parent)  # every node of the ward, once
+    return placed
+
+
+@pytest.mark.parametrize("ward", ["minato", "tsurumi"])
+def test_every_node_sits_under_its_own_parent_in_history(
+    dataset: Path, nodes: pd.DataFrame, ward: str
+) -> None:
+    # Before: rows were ordered by their latest node, so 2022's 子育て支援機関との連携強化…
+    # sat under 2022's セーフティネットの充実 and 2023's 防犯カメラの設置支援 under 区の広聴・広報.
+    out = _run("history", ward, "--processed-dir", str(dataset), env=WIDE)
+    mine = nodes[nodes["ward_slug"] == ward]
+    assert _check_tree(out, mine) == len(mine)  # every node of the ward, once
+
+
+def test_history_on_the_multiyear_corpus(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The corpus of three page eras, drafts and revisions: every ward's tree and amounts."""
+    built = multiyear_build(tmp_path_factory)
+    nodes = built.tables["nodes"]
+    shown = _shown(nodes)
+    for ward in sorted(set(nodes["ward_slug"])):
+        mine = nodes[nodes["ward_slug"] == ward]
+        where = ("--processed-dir", str(built.out))
+        out = _run("history", ward, *where, env=WIDE)
+        assert _check_tree(out, mine) == len(mine), ward
+        assert not MISSING.search(out), (ward, MISSING.search(out))
+        for record in json.loads(_run("history", ward, "--format", "json", *where)):
+            key = (record["policy_id"], record["node_key"])
+            assert (record["thousand_yen"], record["printed"]) == shown[key]
 
 
 def test_history_amounts_are_the_nodes_tables(dataset: Path, nodes: pd.DataFrame) -> None:
