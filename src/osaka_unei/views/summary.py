@@ -30,12 +30,12 @@ def fit(text: str, width: int) -> str:
     total = sum(widths)
     if total <= width:
         return text + " " * (width - total)
-    used = keep = 0
-    for keep, w in enumerate(widths):  # noqa: B007 (keep: the first character cut)
-        if used + w > width - 1:
-            break
+    used = 0
+    for keep, w in enumerate(widths):
+        if used + w > width - 1:  # no room left for this character and the `…`
+            return text[:keep] + "…" + " " * (width - 1 - used)
         used += w
-    return text[:keep] + "…" + " " * (width - 1 - used)
+    raise AssertionError("unreachable: the text is wider than width")
 
 
 Node = Issue | Strategy | Initiative
@@ -44,13 +44,11 @@ Shown = tuple[int | None, bool | None]
 
 def shown_amounts(policy: WardPolicy) -> dict[str, Shown]:
     """node_key → (amount shown, printed), by the node model's one rule (tree_nodes)."""
-    nodes = tree_nodes([policy])
+    nodes = tree_nodes([policy])[["node_key", "thousand_yen", "printed"]]
+    cells = nodes.astype(object).where(nodes.notna(), None)
     return {
         key: (None, None) if amount is None else (int(amount), bool(printed))
-        for key, amount, printed in nodes[["node_key", "thousand_yen", "printed"]]
-        .astype(object)
-        .where(nodes[["node_key", "thousand_yen", "printed"]].notna(), None)
-        .itertuples(index=False, name=None)
+        for key, amount, printed in cells.itertuples(index=False, name=None)
     }
 
 
