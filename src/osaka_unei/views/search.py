@@ -70,7 +70,11 @@ def marked(hit: Hit, query: str) -> str:
 
 
 def records(hits: list[Hit]) -> list[dict[str, Any]]:
-    return [{name: getattr(hit, name) for name in FIELDS} for hit in hits]
+    """One record per hit (FIELDS), the score rounded to 4 decimals."""
+    return [
+        {name: round(hit.score, 4) if name == "score" else getattr(hit, name) for name in FIELDS}
+        for hit in hits
+    ]
 
 
 def hits_table(hits: list[Hit], query: str) -> Table:
