@@ -8,14 +8,14 @@ from the same column specs as datapackage.json (`datasette.py`), with a one-func
 Datasette plugin for the bigram query (`datasette_plugins/bigram_query.py`).
 """
 
-# Lazy: `osaka_unei.db.search` must not bring pandas (db.sqlite) into `osaka-unei search`.
+from osaka_unei.db.fts import bigram_query
+from osaka_unei.db.search import Hit, search
+
+# Lazy: `osaka-unei search` imports db.search, and must not bring pandas (db.sqlite) with it.
 _EXPORTS = {
     "DATABASE_FILE": "osaka_unei.db.datasette",
     "DATABASE_NAME": "osaka_unei.db.datasette",
     "datasette_metadata": "osaka_unei.db.datasette",
-    "bigram_query": "osaka_unei.db.fts",
-    "Hit": "osaka_unei.db.search",
-    "search": "osaka_unei.db.search",
     "write_database": "osaka_unei.db.sqlite",
 }
 
