@@ -723,3 +723,7 @@ def report(
     except (OSError, ValueError) as exc:
         fail(" ".join(str(exc).split()))
     typer.echo(f"report: {len(written)} files in {out_dir} (open {out_dir / 'index.html'})")
+
+
+if __name__ == "__main__":
+    run()
