@@ -596,7 +596,8 @@ def search(
 def history(
     ward: Annotated[str, typer.Argument(help="A ward: 北区, 北, kita or 27127.")],
     query: Annotated[
-        str | None, typer.Argument(help="Only items whose title holds this text.")
+        str | None,
+        typer.Argument(help="Only items whose title holds this text, and those above them."),
     ] = None,
     output_format: FormatOption = ViewFormat.table,
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
