@@ -6,6 +6,7 @@ written by hand (nodes.csv) with labelled true links (labels.csv)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,7 @@ from osaka_unei.analysis.lineage import (
     TITLE_LINK,
     WEAK_LINK,
     build_lineage,
-    evaluate,
-    fixture_scores,
-    load_fixture_tables,
     normalize_title,
-    predicted_links,
-    read_labels,
     title_core,
     title_similarity,
 )
@@ -33,6 +29,15 @@ from osaka_unei.analysis.overrides import ACTIONS, FIELD_NAMES, parse_overrides
 from osaka_unei.dataset.tables import LEVELS
 
 ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from lineage_eval import (  # noqa: E402  (the evaluation lives with the bench)
+    evaluate,
+    fixture_scores,
+    load_fixture_tables,
+    predicted_links,
+    read_labels,
+)
+
 FIXTURE = Path(__file__).parent / "fixtures" / "lineage"
 
 
