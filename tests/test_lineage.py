@@ -347,7 +347,7 @@ def test_bad_override_rows_become_messages() -> None:
     overrides, errors = parse_overrides(text)
     assert [o.line for o in overrides] == [6]
     assert errors == [
-        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split'))",
+        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split', 'apart'))",
         "lineage-overrides.csv line 3: unknown level 'goal' "
         "(use ('issue', 'strategy', 'initiative'))",
         "lineage-overrides.csv line 4: 5 fields, expected 8",

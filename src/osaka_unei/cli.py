@@ -437,6 +437,29 @@ def history(
     Console().print(table)
 
 
+lineage_app = typer.Typer(help="Lineage: the links across years and their review.")
+app.add_typer(lineage_app, name="lineage")
+
+
+@lineage_app.command("review")
+def lineage_review(
+    ward: Annotated[str, typer.Argument(help="A ward: minato, 港区 or 港.")],
+    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
+) -> None:
+    """The candidate links the linker fell short of, each with a line to paste into
+    data/lineage-overrides.csv: join (the same item) or apart (different items)."""
+    from osaka_unei.analysis.lineage_review import render_review
+
+    tables = _load_tables(
+        processed_dir, "lineage_candidates", "issues", "strategies", "initiatives"
+    )
+    try:
+        text = render_review(tables.pop("lineage_candidates"), tables, ward)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(text)
+
+
 @app.command()
 def changes(
     policy_id: Annotated[str, typer.Argument(help="A policy, e.g. minato-2022.")],

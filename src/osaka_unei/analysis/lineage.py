@@ -520,7 +520,13 @@ def _match(
 ) -> tuple[list[_Candidate], list[_Candidate]]:
     """Greedy one-to-one assignment by descending score (with tie-breakers), and the near
     misses (candidates without a method, or beaten to a node by a better one)."""
-    unique = _unique_themes(current) & _unique_themes(previous)
+    # Themes stand in for the parent an issue does not have: below the issues, the parent
+    # is the sign (地域防災の活動支援 → 地域防犯の活動支援 links only under one parent).
+    unique = (
+        _unique_themes(current) & _unique_themes(previous)
+        if current and current[0].level == "issue"
+        else set()
+    )
     candidates = [
         _candidate(
             cur,
@@ -611,10 +617,14 @@ def link_with_near_misses(nodes: Sequence[Node]) -> tuple[dict[NodeKey, Link], l
             break
         links |= again
         near = [c for c in near if c.current.ward_slug not in wards] + near_again
-    return links, _near_misses(links, near)
+    return links, _near_misses(links, near, structure_evidence(nodes, links))
 
 
-def _near_misses(links: Mapping[NodeKey, Link], near: Iterable[_Candidate]) -> list[NearMiss]:
+def _near_misses(
+    links: Mapping[NodeKey, Link],
+    near: Iterable[_Candidate],
+    structure: Mapping[tuple[NodeKey, NodeKey], Structure],
+) -> list[NearMiss]:
     """The near misses of nodes left without a predecessor, to earlier nodes left without a
     successor: at most REVIEW_PER_NODE per node, the likeliest first."""
     successors = {link.previous for link in links.values() if link.previous is not None}
@@ -630,39 +640,45 @@ def _near_misses(links: Mapping[NodeKey, Link], near: Iterable[_Candidate]) -> l
         per_node.setdefault(c.current.key, []).append(c)
     result: list[NearMiss] = []
     for candidates in per_node.values():
+        found = {
+            id(c): structure.get((c.current.key, c.previous.key), c.structure) for c in candidates
+        }
         ranked = sorted(
-            candidates,
-            key=lambda c: (-c.structure.agree, -c.score, _order(c.previous)),
+            candidates, key=lambda c: (-found[id(c)].agree, -c.score, _order(c.previous))
         )[:REVIEW_PER_NODE]
         result += [
-            NearMiss(c.current, c.previous, c.score, c.structure, c.theme, _reason(c))
+            NearMiss(
+                c.current, c.previous, c.score, found[id(c)], c.theme, _reason(c, found[id(c)])
+            )
             for c in ranked
         ]
     return sorted(result, key=lambda m: (_order(m.current), _order(m.previous)))
 
 
-def _reason(c: _Candidate) -> str:
-    """Why the candidate fell short, in a few words."""
+def _reason(c: _Candidate, structure: Structure) -> str:
+    """Why the candidate fell short, in a few words (shown to curators: Japanese)."""
     if c.method is not None:
-        return "another candidate linked first"
-    if c.structure.agree and not c.structure.supports:
-        return (
-            f"children agree {c.structure.agree}, share {c.structure.share:.2f} ≤ {CHILDREN_SHARE}"
-        )
+        return "ほかの候補が先につながった"
+    if structure.agree and not structure.supports:
+        return f"下位項目 {structure.agree} 件が一致、割合 {structure.share:.2f} ≤ {CHILDREN_SHARE}"
     if c.score < THEME_FLOOR:
-        return f"title {c.score:.2f} < {THEME_FLOOR}"
+        return f"名称の類似度 {c.score:.2f} < {THEME_FLOOR}"
     if c.score < WEAK_LINK:
-        return f"title {c.score:.2f} < {WEAK_LINK}; no theme of its own in common"
-    return f"title {c.score:.2f} < {TITLE_LINK}; no second sign"
+        return f"名称の類似度 {c.score:.2f} < {WEAK_LINK}、両方だけに共通するテーマなし"
+    return f"名称の類似度 {c.score:.2f} < {TITLE_LINK}、ほかの根拠なし"
 
 
 # --- overrides ----------------------------------------------------------------------------
 
 
 def apply_overrides(
-    nodes: Sequence[Node], links: Mapping[NodeKey, Link], overrides: Iterable[Override]
+    nodes: Sequence[Node],
+    links: Mapping[NodeKey, Link],
+    overrides: Iterable[Override],
+    apart: set[tuple[NodeKey, NodeKey]] | None = None,
 ) -> tuple[dict[NodeKey, Link], list[str]]:
-    """Links with the hand overrides applied in order, and one message per unusable row."""
+    """Links with the hand overrides applied in order, and one message per unusable row.
+    The (later, earlier) pairs of `apart` rows are added to `apart` where it is given."""
     result = dict(links)
     refs = node_refs(nodes)
     by_ref: dict[tuple[str, str, str], list[Node]] = {}
@@ -696,6 +712,12 @@ def apply_overrides(
             continue
         if earlier.fiscal_year >= later.fiscal_year:
             errors.append(f"{where}: {o.from_policy_id} is not earlier than {o.to_policy_id}")
+            continue
+        if o.action == "apart":
+            if apart is not None:
+                apart.add((later.key, earlier.key))
+            if result[later.key].previous == earlier.key:
+                result[later.key] = Link(None, None, "manual")
             continue
         if o.action == "split":
             if result[later.key].previous != earlier.key:
@@ -806,13 +828,123 @@ LINEAGE = TableSpec(
             "method",
             "string",
             "つないだ根拠",
-            "why linked: title, code+title, parent, description, manual (an override), "
-            "new (starts a lineage)",
+            "why linked: title, code+title, parent, description, children (the descendants "
+            "continue), theme (a theme of their own in common), manual (an override), new "
+            "(starts a lineage)",
             required=True,
             enum=METHODS,
         ),
     ),
     ("policy_id", "node_key"),
+)
+
+LINEAGE_CANDIDATES = TableSpec(
+    "lineage_candidates",
+    "系譜の確認待ち(つながらなかった候補とその根拠)",
+    "lineage review queue: candidate links the linker fell short of, with their evidence",
+    (
+        Column(
+            "policy_id", "string", "後の項目の運営方針ID", "policy of the later node", required=True
+        ),
+        Column(
+            "level",
+            "string",
+            "階層(issue=経営課題, strategy=戦略, initiative=具体的取組)",
+            "level of both nodes: issue, strategy or initiative",
+            required=True,
+            enum=LEVELS,
+        ),
+        Column(
+            "node_key",
+            "string",
+            "後の項目のノードキー",
+            "node key of the later node",
+            required=True,
+        ),
+        Column("ward_slug", "string", "区のディレクトリ名", "ward slug", required=True),
+        Column(
+            "fiscal_year",
+            "integer",
+            "後の項目の年度",
+            "fiscal year of the later node",
+            required=True,
+        ),
+        Column(
+            "node",
+            "string",
+            "後の項目の名前(番号またはpI.S.N、lineage-overrides.csv の to_node)",
+            "the later node as data/lineage-overrides.csv names it (to_node): code or pI.S.N",
+            required=True,
+        ),
+        Column("title", "string", "後の項目の名称", "title of the later node"),
+        Column(
+            "candidate_policy_id",
+            "string",
+            "候補(前の年度の項目)の運営方針ID",
+            "policy of the candidate: the earlier node",
+            required=True,
+        ),
+        Column(
+            "candidate_node_key",
+            "string",
+            "候補のノードキー",
+            "node key of the candidate",
+            required=True,
+        ),
+        Column(
+            "candidate_fiscal_year",
+            "integer",
+            "候補の年度",
+            "fiscal year of the candidate",
+            required=True,
+        ),
+        Column(
+            "candidate_node",
+            "string",
+            "候補の名前(lineage-overrides.csv の from_node)",
+            "the candidate as data/lineage-overrides.csv names it (from_node)",
+            required=True,
+        ),
+        Column("candidate_title", "string", "候補の名称", "title of the candidate"),
+        Column(
+            "rank",
+            "integer",
+            "候補の順位(1が最有力)",
+            "rank among the node's candidates, 1 first",
+            required=True,
+        ),
+        Column(
+            "score",
+            "number",
+            "名称の類似度(0〜1、lineage.score と同じ尺度)",
+            "title similarity, 0–1, as lineage.score",
+            required=True,
+        ),
+        Column(
+            "children_agree",
+            "integer",
+            "つながる下位項目の数",
+            "descendants (strategies, initiatives) of the later node linked to the candidate's",
+            required=True,
+        ),
+        Column(
+            "children_share",
+            "number",
+            "つながる下位項目の割合(両側の小さい方、0〜1)",
+            "share of the descendants that agree, the smaller of the two sides, 0–1; null where none",
+        ),
+        Column(
+            "theme",
+            "boolean",
+            "両方だけに共通するテーマがあるか",
+            "whether both carry a theme no other node of either year carries",
+            required=True,
+        ),
+        Column(
+            "reason", "string", "つながらなかった理由", "why the link fell short", required=True
+        ),
+    ),
+    ("policy_id", "node_key", "candidate_policy_id", "candidate_node_key"),
 )
 
 _INT_COLUMNS = ("issue_position", "strategy_position", "position", "fiscal_year")
@@ -850,6 +982,13 @@ def _internal_positions(
     return (issue, position, None) if level == "strategy" else (issue, strategy, position)
 
 
+@dataclass(slots=True)
+class LineageTables:
+    lineage: pd.DataFrame  # LINEAGE
+    candidates: pd.DataFrame  # LINEAGE_CANDIDATES: the review queue
+    errors: list[str]  # one message per unusable override
+
+
 def build_lineage(
     policies: pd.DataFrame,
     issues: pd.DataFrame,
@@ -860,27 +999,43 @@ def build_lineage(
 ) -> tuple[pd.DataFrame, list[str]]:
     """The core tables (+ the previous build's lineage table, + overrides) → the lineage
     table (LINEAGE columns, sorted by level and key) and one message per unusable override."""
+    built = lineage_tables(policies, issues, strategies, initiatives, previous, overrides)
+    return built.lineage, built.errors
+
+
+def _key_columns(node: Node) -> dict[str, Any]:
+    positions = _table_positions(
+        node.level, node.issue_position, node.strategy_position, node.position
+    )
+    return {
+        "policy_id": node.policy_id,
+        "level": node.level,
+        **dict(zip(("issue_position", "strategy_position", "position"), positions, strict=True)),
+        "node_key": node_key(*(p for p in positions if p is not None)),
+    }
+
+
+def lineage_tables(
+    policies: pd.DataFrame,
+    issues: pd.DataFrame,
+    strategies: pd.DataFrame,
+    initiatives: pd.DataFrame,
+    previous: pd.DataFrame | None = None,
+    overrides: Iterable[Override] = (),
+) -> LineageTables:
+    """The lineage table, the review queue of near misses and the override messages."""
     nodes = collect_nodes(policies, issues, strategies, initiatives)
-    links, errors = apply_overrides(nodes, link_nodes(nodes), overrides)
+    automatic, near = link_with_near_misses(nodes)
+    apart: set[tuple[NodeKey, NodeKey]] = set()
+    links, errors = apply_overrides(nodes, automatic, overrides, apart)
     ids = assign_ids(nodes, links, _previous_ids(previous))
     by_key = {node.key: node for node in nodes}
     rows = []
     for node in nodes:
         link = links[node.key]
         rows.append(
-            {
-                "policy_id": node.policy_id,
-                "level": node.level,
-                **dict(
-                    zip(
-                        ("issue_position", "strategy_position", "position"),
-                        positions := _table_positions(
-                            node.level, node.issue_position, node.strategy_position, node.position
-                        ),
-                        strict=True,
-                    )
-                ),
-                "node_key": node_key(*(p for p in positions if p is not None)),
+            _key_columns(node)
+            | {
                 "code": node.code,
                 "ward_slug": node.ward_slug,
                 "fiscal_year": node.fiscal_year,
@@ -891,7 +1046,58 @@ def build_lineage(
                 "method": link.method,
             }
         )
-    return lineage_frame(rows), errors
+    refs = node_refs(nodes)
+    successors = {link.previous for link in links.values() if link.previous is not None}
+    queue = []
+    rank: Counter[NodeKey] = Counter()
+    for miss in near:
+        later, earlier = miss.current, miss.previous
+        if (
+            links[later.key].previous is not None  # an override joined it
+            or earlier.key in successors
+            or (later.key, earlier.key) in apart
+        ):
+            continue
+        rank[later.key] += 1
+        key = _key_columns(later)
+        queue.append(
+            {
+                "policy_id": later.policy_id,
+                "level": later.level,
+                "node_key": key["node_key"],
+                "ward_slug": later.ward_slug,
+                "fiscal_year": later.fiscal_year,
+                "node": refs[later.key],
+                "title": later.title,
+                "candidate_policy_id": earlier.policy_id,
+                "candidate_node_key": _key_columns(earlier)["node_key"],
+                "candidate_fiscal_year": earlier.fiscal_year,
+                "candidate_node": refs[earlier.key],
+                "candidate_title": earlier.title,
+                "rank": rank[later.key],
+                "score": round(miss.score, 4),
+                "children_agree": miss.structure.agree,
+                "children_share": round(miss.structure.share, 4) if miss.structure.agree else None,
+                "theme": miss.theme,
+                "reason": miss.reason,
+            }
+        )
+    return LineageTables(lineage_frame(rows), candidates_frame(queue), errors)
+
+
+def candidates_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows), columns=LINEAGE_CANDIDATES.names)
+    for column in ("fiscal_year", "candidate_fiscal_year", "rank", "children_agree"):
+        df[column] = df[column].astype("Int64")
+    for column in ("score", "children_share"):
+        df[column] = df[column].astype("float64")
+    df["theme"] = df["theme"].astype("boolean")
+    for column in LINEAGE_CANDIDATES.names:
+        if df[column].dtype == object:
+            df[column] = df[column].where(df[column].notna(), None)
+    df["_level"] = df["level"].map({level: i for i, level in enumerate(LEVELS)})
+    df = df.sort_values(["ward_slug", "_level", "fiscal_year", "node_key", "rank"], kind="stable")
+    return df.drop(columns="_level").reset_index(drop=True)
 
 
 def lineage_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
