@@ -166,7 +166,10 @@ def _dice(a: str, b: str) -> float:
     """Dice overlap of character bigrams. Most content words are two-kanji compounds, so one
     changed kanji (防災 → 防犯) breaks two bigrams where the ratio loses one character."""
     ga, gb = _bigrams(a), _bigrams(b)
-    return 2 * (ga & gb).total() / (ga.total() + gb.total())
+    if len(ga) > len(gb):
+        ga, gb = gb, ga
+    common = sum(min(n, gb[gram]) for gram, n in ga.items() if gram in gb)
+    return 2 * common / (max(len(a) - 1, 1) + max(len(b) - 1, 1))
 
 
 def _similarity(na: str, nb: str) -> float:
@@ -178,6 +181,7 @@ def _similarity(na: str, nb: str) -> float:
     return (whole + core) / 2
 
 
+@functools.lru_cache(maxsize=262144)  # every pair is scored again in a structure round
 def title_similarity(a: str | None, b: str | None) -> float:
     """0–1: the mean of the whole normalised titles' ratio and their cores' similarity
     (the mean of ratio and bigram Dice of the titles without GENERIC_WORDS), taken on the

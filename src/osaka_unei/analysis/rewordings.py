@@ -130,6 +130,7 @@ def _nfkc(text: str | None) -> str:
     return unicodedata.normalize("NFKC", text or "").strip()
 
 
+@functools.lru_cache(maxsize=65536)
 def strip_scope(text: str) -> str:
     """The title without a bracketed note at its end (NFKC)."""
     return SCOPE.sub("", _nfkc(text))
