@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -43,8 +44,26 @@ def override_line(row: Mapping[str, object], action: str) -> str:
     return out.getvalue()
 
 
-def _amount(value: object) -> str:
-    return NO_AMOUNT if value is None or pd.isna(value) else f"{int(value):,} 千円"  # type: ignore[call-overload]
+def _amount(value: Any, printed: Any = True) -> str:
+    """`32,550 千円`; `32,550(計) 千円` for a sum of the children; `—` for none."""
+    if value is None or pd.isna(value):
+        return NO_AMOUNT
+    summed = printed is not None and not pd.isna(printed) and not bool(printed)
+    return f"{int(value):,}{'(計)' if summed else ''} 千円"
+
+
+def _amounts(tables: Mapping[str, pd.DataFrame]) -> dict[tuple[str, str], tuple[object, object]]:
+    """(policy_id, node_key) → (amount shown, printed): the node model's `thousand_yen` and
+    `printed` where nodes_frame gives them, else the printed main amount."""
+    nodes = nodes_frame(tables)
+    amount = "thousand_yen" if "thousand_yen" in nodes.columns else "budget_thousand_yen"
+    printed = nodes["printed"] if "printed" in nodes.columns else pd.Series(True, index=nodes.index)
+    return {
+        (pid, key): (value, shown)
+        for pid, key, value, shown in zip(
+            nodes["policy_id"], nodes["node_key"], nodes[amount], printed, strict=True
+        )
+    }
 
 
 def render_review(candidates: pd.DataFrame, tables: Mapping[str, pd.DataFrame], ward: str) -> str:
@@ -55,13 +74,8 @@ def render_review(candidates: pd.DataFrame, tables: Mapping[str, pd.DataFrame], 
     name = f"{SLUG_WARDS[slug]} ({slug})"
     if rows.empty:
         return f"{name}: 確認待ちの候補はありません (no candidates to review)"
-    nodes = nodes_frame(tables)
-    amounts = {
-        (pid, key): amount
-        for pid, key, amount in nodes[["policy_id", "node_key", "budget_thousand_yen"]].itertuples(
-            index=False, name=None
-        )
-    }
+    amounts = _amounts(tables)
+    none = (None, True)
     lines = [
         f"{name}: 確認待ち {len(rows)} 件。同じ項目なら join、別の項目なら apart の行を "
         f"data/{OVERRIDES_NAME} に貼り付けてください。"
@@ -77,10 +91,10 @@ def render_review(candidates: pd.DataFrame, tables: Mapping[str, pd.DataFrame], 
         lines += [
             "",
             f"{LEVEL_JA[row['level']]} {row['policy_id']} {row['node']} 「{row['title']}」 "
-            f"{_amount(amounts.get((row['policy_id'], row['node_key'])))}",
+            f"{_amount(*amounts.get((row['policy_id'], row['node_key']), none))}",
             f"  ← 候補{row['rank']} {row['candidate_policy_id']} {row['candidate_node']} "
             f"「{row['candidate_title']}」 "
-            f"{_amount(amounts.get((row['candidate_policy_id'], row['candidate_node_key'])))}",
+            f"{_amount(*amounts.get((row['candidate_policy_id'], row['candidate_node_key']), none))}",
             f"  根拠: {'、'.join(evidence)}。つながらなかった理由: {row['reason']}",
             f"  同じ項目: {override_line(row, 'join')}",
             f"  別の項目: {override_line(row, 'apart')}",
