@@ -37,11 +37,9 @@ from rapidfuzz import fuzz
 from osaka_unei.analysis.overrides import Override
 from osaka_unei.analysis.rewordings import MIN_CANONICAL, canonical_title, scope_pair
 from osaka_unei.analysis.themes import match_themes
-from osaka_unei.dataset.flatten import node_key
-from osaka_unei.dataset.nodes import nodes_frame
+from osaka_unei.dataset.nodes import LEVELS, node_key, nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
 
-LEVELS: tuple[str, ...] = ("issue", "strategy", "initiative")
 METHODS: tuple[str, ...] = (
     "title",
     "code+title",

@@ -7,6 +7,7 @@ from osaka_unei.analysis.changes import CHANGES
 from osaka_unei.analysis.lineage import LINEAGE, LINEAGE_CANDIDATES
 from osaka_unei.analysis.themes import THEME_CODEBOOK, THEMES
 from osaka_unei.analysis.versions import VERSIONS
+from osaka_unei.dataset.nodes import NODES
 from osaka_unei.dataset.tables import TABLES as CORE_TABLES
 from osaka_unei.dataset.tables import TableSpec
 
@@ -17,5 +18,6 @@ DERIVED_TABLES: tuple[TableSpec, ...] = (
     THEME_CODEBOOK,
     VERSIONS,
     CHANGES,
+    NODES,
 )
 PUBLISHED_TABLES: tuple[TableSpec, ...] = (*CORE_TABLES, *DERIVED_TABLES)
