@@ -7,13 +7,22 @@ renamed, renumbered or moved. Linking runs per ward and level, year after year:
 1. Each node of year N is scored against the nodes of the latest earlier year that have no
    successor yet; nodes left over then try the year before that (an item may skip one page,
    MAX_GAP_YEARS). Levels run top-down, so a node's parent already has its lineage.
-2. Title similarity (`title_similarity`) is the score. A pair may link when the score is
-   high on its own (method `title`), or is middling and backed by a second sign: the same
-   printed code (`code+title`), parents in the same lineage (`parent`), or a near-identical
-   description (`description`).
-3. Links are chosen greedily by descending score, one-to-one per year pair; near-equal
-   scores are settled by the parent's lineage, then description similarity, then the code.
-4. Hand overrides (overrides.py) are applied last; then ids are given.
+2. Title similarity (`title_similarity`, on the titles as printed and with the site's usual
+   rewordings undone, rewordings.py) is the score. A pair may link when the score is high
+   on its own (method `title`), or is middling and backed by a second sign: the same
+   printed code (`code+title`), parents in the same lineage (`parent`), a near-identical
+   description (`description`), one continuing descendant (`children`) or, between issues,
+   a theme of their own (`theme`).
+3. The structure: a node whose descendants mostly continue the descendants of one earlier
+   node links to it whatever its title (`children`, Structure: by count and by amount);
+   between issues, a theme no other issue of either year carries backs a title from
+   THEME_FLOOR (`theme`). The structure is read from a first pass's links, and linking runs
+   again until nothing changes.
+4. Links are chosen greedily by descending score, one-to-one per year pair; near-equal
+   scores are settled by the parent's lineage, the children, description similarity, then
+   the code. Never on position or code alone.
+5. Hand overrides (overrides.py) are applied last; then ids are given. The candidates that
+   fell short are the review queue (LINEAGE_CANDIDATES, `osaka-unei lineage review`).
 
 `lineage_id` is `{ward_slug}-{level}-{first fiscal_year}-{first node's code or pI.S.N}`: it
 depends only on the lineage's first node, so a rebuild or another later year renumbers
