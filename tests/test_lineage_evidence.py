@@ -427,3 +427,21 @@ def test_the_derived_fixture_stays_perfect() -> None:
 
     scores = fixture_scores(ROOT / "tests" / "fixtures" / "lineage")
     assert (scores["precision"], scores["recall"], scores["true_links"]) == (1.0, 1.0, 91)
+
+
+def test_queue_ranks_children_then_theme_then_title() -> None:
+    # 此花区 R5 → R7 (real titles, konohana/page/0000596263 and 0000647792): 子育て環境の向上
+    # has two candidates; 子ども shares the theme children with it alone (title 0.15),
+    # まちづくり・環境 only more of the title (0.38)
+    from lineage_eval import group_tables
+
+    titles, groups, _ = read_real(REAL)
+    group = next(g for g in groups if g.name == "konohana-2023-2025")
+    tables = group_tables(group, titles)
+    built = lineage_tables(
+        tables["policies"], tables["issues"], tables["strategies"], tables["initiatives"]
+    )
+    queue = built.candidates
+    rows = queue[queue["title"] == "子育て環境の向上"].sort_values("rank")
+    assert list(rows["candidate_title"]) == ["子ども", "まちづくり・環境"]
+    assert list(rows["theme"]) == [True, False] and list(rows["rank"]) == [1, 2]

@@ -657,8 +657,9 @@ def _near_misses(
         found = {
             id(c): structure.get((c.current.key, c.previous.key), c.structure) for c in candidates
         }
-        ranked = sorted(
-            candidates, key=lambda c: (-found[id(c)].agree, -c.score, _order(c.previous))
+        ranked = sorted(  # descendants in common, then a theme of their own, then the title
+            candidates,
+            key=lambda c: (-found[id(c)].agree, not c.theme, -c.score, _order(c.previous)),
         )[:REVIEW_PER_NODE]
         result += [
             NearMiss(
@@ -666,7 +667,7 @@ def _near_misses(
             )
             for c in ranked
         ]
-    return sorted(result, key=lambda m: (_order(m.current), _order(m.previous)))
+    return sorted(result, key=lambda m: _order(m.current))  # stable: likeliest first per node
 
 
 def _reason(c: _Candidate, structure: Structure) -> str:
