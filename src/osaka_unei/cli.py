@@ -446,8 +446,10 @@ def lineage_review(
     ward: Annotated[str, typer.Argument(help="A ward: minato, 港区 or 港.")],
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
 ) -> None:
-    """The candidate links the linker fell short of, each with a line to paste into
-    data/lineage-overrides.csv: join (the same item) or apart (different items)."""
+    """Near misses of a ward's lineage, each with a join and an apart line to paste.
+
+    The lines go into data/lineage-overrides.csv: join (the same item) or apart (different
+    items, never linked and off the queue); the next build applies them."""
     from osaka_unei.analysis.lineage_review import render_review
 
     tables = _load_tables(

@@ -408,6 +408,7 @@ class NearMiss:
     score: float
     structure: Structure
     theme: bool
+    parent_same: bool | None  # None for issues (no parent)
     reason: str
 
 
@@ -663,7 +664,13 @@ def _near_misses(
         )[:REVIEW_PER_NODE]
         result += [
             NearMiss(
-                c.current, c.previous, c.score, found[id(c)], c.theme, _reason(c, found[id(c)])
+                c.current,
+                c.previous,
+                c.score,
+                found[id(c)],
+                c.theme,
+                None if c.current.level == "issue" else c.parent_same,
+                _reason(c, found[id(c)]),
             )
             for c in ranked
         ]
@@ -676,6 +683,10 @@ def _reason(c: _Candidate, structure: Structure) -> str:
         return "ほかの候補が先につながった"
     if structure.agree and not structure.supports:
         return f"下位項目 {structure.agree} 件が一致、割合 {structure.share:.2f} ≤ {CHILDREN_SHARE}"
+    if c.current.level != "issue":  # below the issues: the parent is the second sign
+        if c.score < WEAK_LINK:
+            return f"名称の類似度 {c.score:.2f} < {WEAK_LINK}"
+        return f"名称の類似度 {c.score:.2f} < {TITLE_LINK}、ほかの根拠なし"
     if c.score < THEME_FLOOR:
         return f"名称の類似度 {c.score:.2f} < {THEME_FLOOR}"
     if c.score < WEAK_LINK:
@@ -956,6 +967,12 @@ LINEAGE_CANDIDATES = TableSpec(
             required=True,
         ),
         Column(
+            "parent_same",
+            "boolean",
+            "親(上位の項目)が同じ系譜か(経営課題は空)",
+            "whether both nodes' parents are in one lineage; null for issues",
+        ),
+        Column(
             "reason", "string", "つながらなかった理由", "why the link fell short", required=True
         ),
     ),
@@ -1094,6 +1111,7 @@ def lineage_tables(
                 "children_agree": miss.structure.agree,
                 "children_share": round(miss.structure.share, 4) if miss.structure.agree else None,
                 "theme": miss.theme,
+                "parent_same": miss.parent_same,
                 "reason": miss.reason,
             }
         )
@@ -1106,7 +1124,8 @@ def candidates_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         df[column] = df[column].astype("Int64")
     for column in ("score", "children_share"):
         df[column] = df[column].astype("float64")
-    df["theme"] = df["theme"].astype("boolean")
+    for column in ("theme", "parent_same"):
+        df[column] = df[column].astype("boolean")
     for column in LINEAGE_CANDIDATES.names:
         if df[column].dtype == object:
             df[column] = df[column].where(df[column].notna(), None)

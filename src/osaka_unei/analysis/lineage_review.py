@@ -86,8 +86,12 @@ def render_review(candidates: pd.DataFrame, tables: Mapping[str, pd.DataFrame], 
             f"名称の類似度 {row['score']:.2f}",
             f"下位項目の一致 {row['children_agree']} 件"
             + ("" if share is None or pd.isna(share) else f"(割合 {share:.2f})"),
-            f"固有の共通テーマ {'あり' if row['theme'] else 'なし'}",
         ]
+        if row["level"] == "issue":
+            evidence.append(f"固有の共通テーマ {'あり' if row['theme'] else 'なし'}")
+        else:
+            same = row["parent_same"]
+            evidence.append(f"親の系譜 {'同じ' if same is True or same == 1 else '別'}")
         lines += [
             "",
             f"{LEVEL_JA[row['level']]} {row['policy_id']} {row['node']} 「{row['title']}」 "
