@@ -13,7 +13,7 @@ from osaka_unei.analysis import changes, lineage, themes
 from osaka_unei.dataset import tables
 from osaka_unei.dataset.tables import COLUMNS_FILE, read_columns, table_spec
 from osaka_unei.errors import CuratedFileError
-from osaka_unei.models import BudgetKind
+from osaka_unei.models import LEVELS, BudgetKind
 from osaka_unei.parse import variants
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
 from osaka_unei.report.coverage import COVERAGE, STATUSES
@@ -42,8 +42,9 @@ def test_every_shared_column_and_group_is_used() -> None:
 
 def test_enums_written_in_the_file_match_the_code() -> None:
     assert table_spec("budgets").column("kind").enum == get_args(BudgetKind)
-    assert table_spec("budgets").column("level").enum == tables.LEVELS
-    assert tables.NODE_COLUMNS[1].enum == tables.LEVELS == lineage.LEVELS == themes.LEVELS
+    assert table_spec("budgets").column("level").enum == LEVELS
+    assert table_spec("lineage_candidates").column("level").enum == LEVELS
+    assert tables.NODE_COLUMNS[1].enum == LEVELS == lineage.LEVELS == themes.LEVELS
     assert lineage.LINEAGE.column("method").enum == lineage.METHODS
     assert themes.THEMES.column("source").enum == themes.SOURCES
     assert changes.CHANGES.column("change").enum == changes.CHANGE_KINDS

@@ -78,12 +78,12 @@ def test_old_names_still_import_and_still_catch_as_before() -> None:
 
 
 def test_a_user_error_is_one_line_with_its_kinds_code(monkeypatch: pytest.MonkeyPatch) -> None:
-    from osaka_unei.analysis import lineage_view
+    from osaka_unei.views import history
 
     def busy(*_: object) -> None:
         raise errors.BusyError("another build is running\n(pid 1)")
 
-    monkeypatch.setattr(lineage_view, "render_history", busy)
+    monkeypatch.setattr(history, "history", busy)
     processed = Path(__file__).resolve().parents[1] / "data" / "processed"
     result = CliRunner().invoke(cli.app, ["history", "kita", "--processed-dir", str(processed)])
     assert result.exit_code == 3
@@ -94,12 +94,12 @@ def test_a_bare_value_error_is_an_internal_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Not a tidy `error:` line with exit 2, as when the handlers caught ValueError."""
-    from osaka_unei.analysis import lineage_view
+    from osaka_unei.views import history
 
     def bug(*_: object) -> None:
         raise ValueError("a bug")
 
-    monkeypatch.setattr(lineage_view, "render_history", bug)
+    monkeypatch.setattr(history, "history", bug)
     processed = Path(__file__).resolve().parents[1] / "data" / "processed"
     monkeypatch.setattr(
         sys, "argv", ["osaka-unei", "history", "kita", "--processed-dir", str(processed)]

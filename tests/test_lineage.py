@@ -1,4 +1,4 @@
-"""Lineage: linking a ward's items across years, ids, overrides, evaluation, history view.
+"""Lineage: linking a ward's items across years, ids, overrides, evaluation.
 
 The fixture (tests/fixtures/lineage) is 港区 and 鶴見区 R4 (the seed pages) plus R5 and R6
 written by hand (nodes.csv) with labelled true links (labels.csv)."""
@@ -6,12 +6,12 @@ written by hand (nodes.csv) with labelled true links (labels.csv)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-from rich.console import Console
 
 from osaka_unei.analysis.lineage import (
     LINEAGE,
@@ -19,20 +19,23 @@ from osaka_unei.analysis.lineage import (
     TITLE_LINK,
     WEAK_LINK,
     build_lineage,
-    evaluate,
-    fixture_scores,
-    load_fixture_tables,
     normalize_title,
-    predicted_links,
-    read_labels,
     title_core,
     title_similarity,
 )
-from osaka_unei.analysis.lineage_view import render_history, ward_slug
 from osaka_unei.analysis.overrides import ACTIONS, FIELD_NAMES, parse_overrides
 from osaka_unei.dataset.tables import LEVELS
 
 ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from lineage_eval import (  # noqa: E402  (the evaluation lives with the bench)
+    evaluate,
+    fixture_scores,
+    load_fixture_tables,
+    predicted_links,
+    read_labels,
+)
+
 FIXTURE = Path(__file__).parent / "fixtures" / "lineage"
 
 
@@ -342,7 +345,7 @@ def test_bad_override_rows_become_messages() -> None:
     overrides, errors = parse_overrides(text)
     assert [o.line for o in overrides] == [6]
     assert errors == [
-        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split'))",
+        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split', 'apart'))",
         "lineage-overrides.csv line 3: unknown level 'goal' "
         "(use ('issue', 'strategy', 'initiative'))",
         "lineage-overrides.csv line 4: 5 fields, expected 8",
@@ -401,53 +404,3 @@ def test_overrides_split_and_join(tables: dict[str, pd.DataFrame]) -> None:
         "tsurumi-2023",
         "tsurumi-initiative-2022-1-1-1",
     )
-
-
-# --- history view -----------------------------------------------------------------------------
-
-
-def _render(table: Any) -> list[str]:
-    console = Console(width=200, record=True, color_system=None)
-    console.print(table)
-    return console.export_text().splitlines()
-
-
-def test_history_shows_budgets_by_year(
-    lineage: pd.DataFrame, tables: dict[str, pd.DataFrame]
-) -> None:
-    lines = _render(
-        render_history(
-            lineage, tables["issues"], tables["strategies"], tables["initiatives"], "港区"
-        )
-    )
-    # 地域課題解決に向けた取組の支援: 32,550 千円 on the R4 page (seed 003); R5/R6 in nodes.csv.
-    row = next(line for line in lines if "地域課題の解決に向けた取組への支援" in line)
-    cells = [cell.strip() for cell in row.split("│")]
-    assert cells[3:6] == ["32,550", "33,000", "34,000"]
-    assert cells[6] == "minato-initiative-2022-1-2-2"
-    gap = next(line for line in lines if "区民の参画と協働による区政運営" in line)
-    assert [cell.strip() for cell in gap.split("│")][3:6] == ["482", "", "482"]
-    issue = next(line for line in lines if "区民主体のまちづくり" in line)
-    assert [cell.strip() for cell in issue.split("│")][3:6] == ["—", "—", "—"]
-    assert sum("│" in line for line in lines) == 35  # one row per lineage (header: ┃)
-
-
-def test_history_query_filters_lineages(
-    lineage: pd.DataFrame, tables: dict[str, pd.DataFrame]
-) -> None:
-    lines = _render(
-        render_history(
-            lineage,
-            tables["issues"],
-            tables["strategies"],
-            tables["initiatives"],
-            "tsurumi",
-            "虐待",
-        )
-    )
-    rows = [line for line in lines if "│" in line]
-    assert len(rows) == 1
-    assert [cell.strip() for cell in rows[0].split("│")][3:6] == ["13,989", "14,200", "14,300"]
-    assert ward_slug("鶴見") == "tsurumi" and ward_slug("鶴見区") == "tsurumi"
-    with pytest.raises(ValueError, match="unknown ward"):
-        ward_slug("大阪")

@@ -1,4 +1,4 @@
-"""Fetch settings are declared once (fetch/settings.py): the CLI, the run's options and the
+"""Fetch settings are declared once (osaka_unei/settings.py): the CLI, the run's options and the
 client all take their defaults and help from there (issue 20)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import typer
 
 from osaka_unei.cli import app
 from osaka_unei.fetch import FetchOptions, PoliteClient
-from osaka_unei.fetch.settings import DEFAULTS, SETTINGS
+from osaka_unei.settings import DEFAULTS, SETTINGS
 
 
 def _params(command: str) -> dict[str, Any]:

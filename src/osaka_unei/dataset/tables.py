@@ -33,6 +33,7 @@ from typing import Any, Literal, NamedTuple, get_args
 import pyarrow as pa
 
 from osaka_unei.errors import CuratedFileError
+from osaka_unei.models import LEVELS  # noqa: F401 (re-exported: the node levels)
 
 COLUMNS_FILE = "columns.toml"
 
@@ -202,7 +203,6 @@ PARSE_REPORT = table_spec("parse_report")
 # A node is named as in its own table: an issue by issue_position, a strategy by
 # issue_position + position, an initiative by issue_position + strategy_position + position.
 # node_key joins those into one non-null text ("2", "2.1", "2.1.3") for primary keys.
-LEVELS = ("issue", "strategy", "initiative")
 NODE_COLUMNS: tuple[Column, ...] = _FILE.groups["node"]
 
 TABLES: tuple[TableSpec, ...] = (

@@ -1,7 +1,8 @@
-"""Issues, strategies and initiatives as one table of nodes: what the search index covers.
+"""The database's `nodes` table: the published node table (dataset.nodes.NODES) with a
+running `node_id`, the rowid the full-text index (`nodes_fts`) points at.
 
-One row per node with its level, its place in the tree (the same position columns as
-`budgets`), its ward and year, and its text, so that a search hit needs no join to be shown.
+A search hit, a Datasette row and the report read the same row: the amount shown
+(`thousand_yen`, `printed`) comes from dataset.nodes, never from a query of their own.
 """
 
 from __future__ import annotations
@@ -10,14 +11,22 @@ from collections.abc import Collection, Mapping
 
 import pandas as pd
 
-from osaka_unei.dataset.nodes import nodes_frame
-from osaka_unei.dataset.tables import table_spec
+from osaka_unei.dataset.nodes import NODES, nodes_table
+from osaka_unei.dataset.tables import Column, TableSpec
 
-LEVELS = ("issue", "strategy", "initiative")
-# Tables a node table is built from.
+# Tables the node table can be made from when a caller gives no `nodes` frame.
 SOURCES = ("policies", "issues", "strategies", "initiatives")
 
-NODES_SPEC = table_spec("nodes")  # its columns: dataset/columns.toml
+NODES_SPEC = TableSpec(
+    NODES.name,
+    NODES.ja,
+    NODES.en,
+    (
+        Column("node_id", "integer", "通し番号(検索索引の行番号)", "running number", required=True),
+        *NODES.columns,
+    ),
+    ("node_id",),
+)
 
 
 def has_sources(names: Collection[str]) -> bool:
@@ -26,21 +35,13 @@ def has_sources(names: Collection[str]) -> bool:
 
 
 def make_nodes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The node table in tree order (policy, issue, strategy, initiative), node_id from 1.
-
-    Its position columns name each level's own position (strategy_position of a strategy,
-    initiative_position of an initiative), so that the database's foreign keys from nodes
-    to strategies and initiatives are plain column pairs."""
-    nodes = nodes_frame(tables)
-    strategy = nodes["level"] == "strategy"
-    initiative = nodes["level"] == "initiative"
-    nodes = nodes.assign(
-        strategy_position=nodes["strategy_position"].mask(strategy, nodes["position"]),
-        initiative_position=nodes["position"].where(initiative),
-    )
-    policies = tables["policies"][["policy_id", "ward", "ward_slug", "fiscal_year"]]
-    nodes = nodes.merge(policies, on="policy_id", how="left", sort=False)
-    for name in ("fiscal_year", "strategy_position", "initiative_position"):
-        nodes[name] = nodes[name].astype("Int64")
+    """The node table in tree order (policy, issue, strategy, initiative), node_id from 1:
+    the build's `nodes` frame, or one made from the core tables (no lineage or themes)."""
+    nodes = tables.get(NODES.name)
+    if nodes is None:
+        sources = dict(tables)
+        sources.setdefault("sdgs", pd.DataFrame(columns=["policy_id", "node_key", "goal"]))
+        nodes = nodes_table(sources, pd.DataFrame(), pd.DataFrame(), [])
+    nodes = nodes.reset_index(drop=True)
     nodes.insert(0, "node_id", pd.array(range(1, len(nodes) + 1), dtype="Int64"))
     return nodes[NODES_SPEC.names]

@@ -52,9 +52,9 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if
 from tenacity.stop import stop_after_attempt, stop_base
 
 from osaka_unei.errors import SiteError
-from osaka_unei.fetch.settings import DEFAULTS
 from osaka_unei.fetch.urls import origin_of
 from osaka_unei.models import RawRecord
+from osaka_unei.settings import DEFAULTS
 
 USER_AGENT = "osaka-unei/0.1 (+https://github.com/osaka-unei/osaka-unei)"
 ROBOTS_AGENT = "osaka-unei"

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from osaka_unei.decoding import decode
 from osaka_unei.errors import PageError
 from osaka_unei.fetch.registry import Page
-from osaka_unei.fetch.settings import DEFAULTS
 from osaka_unei.models import RawRecord
+from osaka_unei.settings import DEFAULTS
 from osaka_unei.text import clean_line
 
 MAX_AGE_DAYS = DEFAULTS.max_age_days

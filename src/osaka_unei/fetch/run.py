@@ -40,9 +40,9 @@ from osaka_unei.fetch.refresh import (
     pages_to_check,
 )
 from osaka_unei.fetch.registry import Page, storage_key
-from osaka_unei.fetch.settings import DEFAULTS
 from osaka_unei.fetch.urls import SITE_ORIGIN, origin_of, rebase_url, request_address
 from osaka_unei.models import RawRecord
+from osaka_unei.settings import DEFAULTS
 from osaka_unei.store import DEFAULT_RAW_DIR
 
 OUTCOMES = ("fetched", "unchanged", "failed", "incomplete", "disallowed")
