@@ -15,7 +15,7 @@ To add a table:
    of its own (``kind``, ``ja``, ``en``; ``unit``, ``required``, ``enum`` where they apply).
 2. In the module that makes the table: ``SPEC = table_spec("NAME")`` (a core table: also a
    constant here, in ``TABLES``; a derived one: in ``publish/catalog.py``'s list).
-3. ``tests/test_columns.py`` checks the file (every column described, keys that exist,
+3. ``tests/test_data_files.py`` checks the file (every column described, keys that exist,
    enums that match the code); the outputs (datapackage.json, Datasette) follow by
    themselves.
 To add a column: add it to the table's ``columns`` list, and define it under ``own`` (or
