@@ -9,9 +9,9 @@ import json
 import shutil
 from pathlib import Path
 
-from osaka_unei.published import build_files, read_build
 from osaka_unei.publish.report import INPUTS_NAME, report_inputs
 from osaka_unei.publish.run import run_build
+from osaka_unei.published import build_files, read_build
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
