@@ -108,7 +108,8 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         path = folder / name
         if ".." in Path(name).parts or Path(name).is_absolute():
             raise ValueError(f"output name outside the build: {name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
 
