@@ -84,7 +84,9 @@ def test_report_is_drawn_again_when_an_input_changes(tmp_path: Path) -> None:
     assert "・" in (out_dir / "index.html").read_text("utf-8")  # known-only pages shown
     registry.write_text("url,ward,ward_slug,fiscal_year,page_id\n", encoding="utf-8")
     _run(*args, "--registry", str(registry))
-    assert published_build_id(out_dir, "report-inputs.json") != first  # a new site: the coverage matrix changed
+    assert (
+        published_build_id(out_dir, "report-inputs.json") != first
+    )  # a new site: the coverage matrix changed
 
 
 def test_a_bug_is_one_line_not_a_traceback(

@@ -205,6 +205,11 @@ def test_files_the_build_does_not_own_are_left_alone(tmp_path: Path, builds: Any
         outputs.publish_outputs(out, builds["B"] | {"themes2.csv": b"ours"})
     assert "\n" not in str(caught.value)
     assert tree(out) == stamped(builds["B"]) | mine | {"themes2.csv": b"my own"}
+    # A folder where the build writes a file (or a file where it needs a folder): the same.
+    for name in ("notes", "README/index.html"):
+        with pytest.raises(ValueError, match="move them away"):
+            outputs.publish_outputs(out, builds["B"] | {name: b"ours"})
+    assert tree(out) == stamped(builds["B"]) | mine | {"themes2.csv": b"my own"}
     assert leftovers(tmp_path) == []
 
 

@@ -306,18 +306,22 @@ def _publish(staging: Path, folder: Path, manifest_name: str) -> Published:
             folder / manifest_name, hashes[manifest_name]
         ):
             changed.append(manifest_name)
+        # A name in the way (not the build's, or a folder where a file goes, or a file
+        # where a folder goes) is refused now: the renames after the journal cannot fail on it.
         foreign = [
             name
             for name in changed
-            if name not in owned and (os.path.lexists(folder / name) or _blocked(folder, name))
+            if (name not in owned and os.path.lexists(folder / name))
+            or (folder / name).is_dir()
+            or _blocked(folder, name)
         ]
         if foreign:
             shown = ", ".join(foreign[:3]) + (
                 f" and {len(foreign) - 3} more" if foreign[3:] else ""
             )
             raise ValueError(
-                f"{folder} holds files this build would replace that its previous build did "
-                f"not publish ({shown}): move them away and build again"
+                f"{folder} holds files in the way of this build that no build published "
+                f"there ({shown}): move them away and build again"
             )
         removed = sorted(
             name
@@ -351,9 +355,9 @@ def _publish(staging: Path, folder: Path, manifest_name: str) -> Published:
 
 
 def _blocked(folder: Path, name: str) -> bool:
-    """A parent of name is something other than a folder (a user's file of that name)."""
+    """A parent of name is something other than a folder (a user's file, or a link)."""
     return any(
-        parent.exists() and not parent.is_dir()
+        parent.is_symlink() or (parent.exists() and not parent.is_dir())
         for parent in (folder / name).parents
         if folder in parent.parents
     )
