@@ -157,6 +157,8 @@ def test_load_refuses_a_mix_of_two_builds(
     assert "\n" not in message and "changed while it was read" in message
     assert "policies.parquet is not the file datapackage.json describes" in message
     assert len(load("issues", out)) == 1  # type: ignore[arg-type]  # a file that matches
+    assert outputs.publish_outputs(out, builds["A"]).changed == ["policies.parquet"]
+    assert tree(out) == stamped(builds["A"])  # the next build puts it back
 
 
 def test_readers_see_one_build_while_builds_are_published(tmp_path: Path, builds: Any) -> None:

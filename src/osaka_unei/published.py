@@ -152,8 +152,9 @@ def read_build(
         except (_Changed, json.JSONDecodeError) as exc:
             problem = str(exc)
     raise NotWhole(
-        f"{folder} changed while it was read {attempts} times ({problem}): a build is being "
-        "published there, or one was interrupted (`osaka-unei build` finishes it); try again"
+        f"{folder} changed while it was read, {attempts} times ({problem}): builds were "
+        "published there meanwhile (try again), or a file was edited by hand "
+        "(`osaka-unei build` puts it back)"
     )
 
 
