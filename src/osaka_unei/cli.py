@@ -418,8 +418,8 @@ def build(
 
     Each page's latest version becomes rows of the tables (Parquet, CSV, SQLite).
 
-    The build is published as one unit: data/processed is a symlink to data/builds/<id>/,
-    swapped in one rename, so readers see the previous build or the new one, whole.
+    The build is published as one unit at stable paths (only changed files are replaced,
+    datapackage.json last), so readers see the previous build or the new one, whole.
 
     Exit 0: tables written (pages that fail to parse are rows of parse_report).
 
