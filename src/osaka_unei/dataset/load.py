@@ -15,6 +15,7 @@ import pandas as pd
 
 from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
 from osaka_unei.store import DEFAULT_OUT_DIR, resolve_published
+from osaka_unei.wards import WARD_ORDER
 
 # A build published while load() reads removes the build it replaced: read again, from the
 # new one, a few times at most.
@@ -48,6 +49,15 @@ def _read(build: Path, table: str, dates: list[str]) -> pd.DataFrame:
     frame = pd.read_parquet(build / f"{table}.parquet")
     for column in dates:
         frame[column] = pd.to_datetime(frame[column])
+    return ward_categories(frame)
+
+
+def ward_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """`ward` (where a table has it) as an ordered Categorical of the 24 wards in the city's
+    order (wards.WARD_ORDER), so that sorting, groupby and pivots list 北区 first, not in
+    code-point order; the values stay the names."""
+    if "ward" in frame.columns:
+        frame["ward"] = pd.Categorical(frame["ward"], categories=list(WARD_ORDER), ordered=True)
     return frame
 
 
@@ -55,7 +65,8 @@ def load(
     name: str | None = None, processed_dir: Path | str | None = None
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """The dataset's tables as DataFrames (all, by name, or the one named), all from one
-    build. Nullable integers load as Int64 and dates (policies.published) as datetime64."""
+    build. Nullable integers load as Int64, dates (policies.published) as datetime64 and
+    `ward` as a Categorical in the city's order (ward_categories)."""
     folder = Path(processed_dir) if processed_dir is not None else _default_processed_dir()
     for attempt in range(_ATTEMPTS):
         build = resolve_published(folder)
