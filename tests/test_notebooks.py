@@ -47,6 +47,7 @@ def execute(path: Path, jupyter_path: Path) -> nbformat.NotebookNode:
         notebook,
         kernel_name=KERNEL,
         timeout=CELL_TIMEOUT,
+        record_timing=False,  # no timestamps: a re-run changes nothing in git
         resources={"metadata": {"path": str(path.parent)}},
     )
     previous = os.environ.get("JUPYTER_PATH")
@@ -113,7 +114,13 @@ def test_load_gives_ward_as_a_categorical_in_the_citys_order() -> None:
     assert isinstance(ward.dtype, pd.CategoricalDtype) and ward.cat.ordered
     assert list(ward.cat.categories) == list(WARD_ORDER)
     # Sorting follows the city (北区, 西区, 港区, 鶴見区, 東住吉区), not code points.
-    assert list(policies.sort_values("ward")["ward"]) == ["北区", "西区", "港区", "鶴見区", "東住吉区"]
+    assert list(policies.sort_values("ward")["ward"]) == [
+        "北区",
+        "西区",
+        "港区",
+        "鶴見区",
+        "東住吉区",
+    ]
     # In a groupby only the wards present appear (pandas' observed=True).
     assert len(policies.groupby("ward", observed=True).size()) == 5
 
