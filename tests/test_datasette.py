@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -15,13 +16,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from osaka_unei.dataset.datapackage import datapackage
 from osaka_unei.dataset.load import load
-from osaka_unei.dataset.tables import TABLES
+from osaka_unei.dataset.tables import TABLES, Column, TableSpec
 from osaka_unei.db.datasette import DATABASE_FILE, PLUGINS_DIR, datasette_metadata
 from osaka_unei.db.sqlite import write_database
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
@@ -406,3 +408,65 @@ def test_a_running_server_switches_to_a_new_build_whole(tmp_path: Path) -> None:
             with ThreadPoolExecutor(WORKERS) as pool:
                 after = list(pool.map(_which_build, [url] * WORKERS))
             assert set(after) == {"B"}, after
+
+
+def _plugin(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"plugin_{name}", PLUGINS_DIR / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _FakeDatasette:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = config
+
+    def plugin_config(self, name: str) -> dict[str, Any]:
+        assert name == "osaka-unei"
+        return self.config
+
+
+def test_cells_for_the_node_model() -> None:
+    """With the node model's columns (thousand_yen, printed, themes) the amount shown is
+    formatted, a summed one marked as everywhere, themes named; the search shows them."""
+    nodes = TableSpec(
+        "nodes",
+        "ノード",
+        "nodes",
+        (
+            Column("node_id", "integer", "番号", "id", required=True),
+            Column("title", "string", "名称", "title"),
+            Column("thousand_yen", "integer", "金額", "amount shown", unit="千円"),
+            Column("printed", "boolean", "印字", "printed"),
+            Column("themes", "string", "テーマ", "themes"),
+        ),
+        ("node_id",),
+    )
+    meta = datasette_metadata([*TABLES, nodes])
+    sql = meta["databases"]["osaka_unei"]["queries"]["search_nodes"]["sql"]
+    assert "n.thousand_yen, n.printed" in sql and "budget_thousand_yen" not in sql
+    config = meta["plugins"]["osaka-unei"]
+    assert config["thousand_yen"]["nodes"] == ["thousand_yen"]
+    assert config["theme_columns"] == {"nodes": ["themes"]}
+    cells = _plugin("cells")
+    datasette = _FakeDatasette(config)
+
+    def render(column: str, row: dict[str, Any], table: str | None = "nodes") -> str | None:
+        out = cells.render_cell(row, row[column], column, table, "osaka_unei", datasette)
+        return None if out is None else str(out)
+
+    assert render("thousand_yen", {"thousand_yen": 32550, "printed": 1}) == "32,550 千円"
+    assert render("thousand_yen", {"thousand_yen": 1240, "printed": 0}) == (
+        '<span class="summed" title="下位項目の合計">1,240 千円 (計)</span>'
+    )
+    assert render("thousand_yen", {"thousand_yen": None, "printed": None}) == "—"
+    assert render("thousand_yen", {"thousand_yen": 5, "printed": 0}, table=None).endswith(
+        "(計)</span>"
+    )
+    assert render("title", {"title": "<b>"}) is None  # Datasette's own (escaped) rendering
+    themes = render("themes", {"themes": "children;safety"})
+    assert (
+        themes is not None and "子育て・教育・青少年" in themes and "防災・防犯・交通安全" in themes
+    )
+    assert render("themes", {"themes": None}) is None

@@ -27,7 +27,10 @@ DATASETTE_METADATA = "datasette.json"
 PLUGINS_DIR = Path(__file__).parent / "datasette_plugins"
 PLUGIN = "osaka-unei"  # the plugins' configuration key (datasette_plugins/cells.py)
 THOUSAND_YEN = "千円"
-PRINTED_COLUMN = "printed"  # nodes: 0 where the amount shown is the sum of the children
+# The node model's amount shown (nodes.thousand_yen) is the sum of the children's where
+# nodes.printed is 0: marked as every surface marks it (datasette_plugins/cells.py).
+SHOWN_AMOUNT = "thousand_yen"
+PRINTED_COLUMN = "printed"
 THEME_COLUMNS = ("themes",)  # theme ids joined by ";" (themes.theme is a foreign key)
 
 # Columns worth a facet wherever they occur (theme: a later table).
@@ -36,7 +39,7 @@ FACETS = ("ward", "fiscal_year", "level", "theme", "kind", "status", "draft")
 UNSORTABLE = ("description", "goal", "mission", "basic_policy", "contents", "messages", "raw")
 
 SEARCH_SQL = f"""SELECT n.ward, n.fiscal_year, n.level, n.code, n.title,
-       n.budget_thousand_yen, n.policy_id, n.node_id,
+       {{amount}}, n.policy_id, n.node_id,
        round(-{fts.BM25}, 3) AS score
 FROM {fts.FTS} JOIN {fts.NODES} AS n ON n.node_id = {fts.FTS}.rowid
 WHERE {fts.FTS} MATCH bigram_query(:q)
@@ -44,6 +47,16 @@ WHERE {fts.FTS} MATCH bigram_query(:q)
   AND (:year = '' OR n.fiscal_year = :year)
 ORDER BY score DESC, n.node_id
 LIMIT 200"""
+
+
+def search_sql(nodes: TableSpec) -> str:
+    """The search_nodes query, showing the amount the node table has: the amount shown and
+    whether it is printed (the node model), else the printed main amount."""
+    if SHOWN_AMOUNT in nodes.names and PRINTED_COLUMN in nodes.names:
+        amount = f"n.{SHOWN_AMOUNT}, n.{PRINTED_COLUMN}"
+    else:
+        amount = "n.budget_thousand_yen"
+    return SEARCH_SQL.format(amount=amount)
 
 
 def column_description(column: Column) -> str:
@@ -134,7 +147,7 @@ def datasette_metadata(specs: Sequence[TableSpec], database: str = DATABASE_NAME
                     "(character bigrams: exact substring matches); words separated by spaces "
                     "must all occur. Leave ward (name or slug) and year empty for all."
                 ),
-                "sql": SEARCH_SQL,
+                "sql": search_sql(next(spec for spec in all_specs if spec.name == fts.NODES)),
             }
         }
     return {
@@ -157,7 +170,7 @@ def datasette_metadata(specs: Sequence[TableSpec], database: str = DATABASE_NAME
             PLUGIN: {
                 "thousand_yen": {name: cols for name, cols in amounts.items() if cols},
                 "query_columns": sorted({c for cols in amounts.values() for c in cols}),
-                "printed_column": PRINTED_COLUMN,
+                "summed": {"column": SHOWN_AMOUNT, "printed": PRINTED_COLUMN},
                 "theme_columns": {
                     spec.name: [c for c in THEME_COLUMNS if c in spec.names]
                     for spec in all_specs

@@ -174,7 +174,10 @@ def database_specs(names: Collection[str], specs: Sequence[TableSpec]) -> tuple[
     """The specs of the tables a database of these tables holds: those given a frame, plus
     `nodes` (the search index's table) when it can be built from them."""
     given = tuple(spec for spec in specs if spec.name in names)
-    if NODES_SPEC in given or not has_sources([spec.name for spec in given]):
+    # A published `nodes` table (the node model) is the one written, not NODES_SPEC.
+    if any(spec.name == NODES_SPEC.name for spec in given) or not has_sources(
+        [spec.name for spec in given]
+    ):
         return given
     return (*given, NODES_SPEC)
 

@@ -4,9 +4,10 @@ What to format is data in the metadata (`plugins` → `osaka-unei`, written by
 osaka_unei.db.datasette from the column specs and the theme codebook):
 
 - `thousand_yen`: table → the columns whose unit is 千円; `query_columns`: the same names
-  for canned queries (no table). Such a cell shows `32,550 千円`, a missing amount `—`, and
-  an amount that is the sum of its children (the `printed` column is 0) is marked as every
-  surface marks it: `<span class="summed" title="下位項目の合計">32,550 千円 (計)</span>`.
+  for canned queries (no table). Such a cell shows `32,550 千円`, a missing amount `—`.
+- `summed`: the amount shown (`column`, thousand_yen) where the row's `printed` column is 0
+  is the sum of its children, marked as every surface marks it:
+  `<span class="summed" title="下位項目の合計">32,550 千円 (計)</span>`.
 - `theme_columns`: table → columns holding theme ids (`children;safety`), shown by their
   names from `theme_names`.
 
@@ -57,7 +58,9 @@ def render_cell(
     else:
         amounts = config.get("thousand_yen", {}).get(table, [])
     if column in amounts:
-        return format_amount(value, summed=_flag(row, config.get("printed_column", "")) == 0)
+        summed = config.get("summed", {})
+        marked = column == summed.get("column") and _flag(row, summed.get("printed", "")) == 0
+        return format_amount(value, summed=marked)
     if table is not None and column in config.get("theme_columns", {}).get(table, []):
         if not isinstance(value, str) or not value:
             return None
