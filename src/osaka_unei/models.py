@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from osaka_unei.levels import LEVEL_JA, LEVELS, Level  # noqa: F401 (re-exported: defined there)
+
 PARSER_VERSION = "1.0.0"
 
 

@@ -39,7 +39,7 @@ FACETS = ("ward", "fiscal_year", "level", "theme", "kind", "status", "draft")
 UNSORTABLE = ("description", "goal", "mission", "basic_policy", "contents", "messages", "raw")
 
 SEARCH_SQL = f"""SELECT n.ward, n.fiscal_year, n.level, n.code, n.title,
-       {{amount}}, n.policy_id, n.node_id,
+       n.thousand_yen, n.printed, n.policy_id, n.node_key, n.node_id,
        round(-{fts.BM25}, 3) AS score
 FROM {fts.FTS} JOIN {fts.NODES} AS n ON n.node_id = {fts.FTS}.rowid
 WHERE {fts.FTS} MATCH bigram_query(:q)
@@ -47,16 +47,6 @@ WHERE {fts.FTS} MATCH bigram_query(:q)
   AND (:year = '' OR n.fiscal_year = :year)
 ORDER BY score DESC, n.node_id
 LIMIT 200"""
-
-
-def search_sql(nodes: TableSpec) -> str:
-    """The search_nodes query, showing the amount the node table has: the amount shown and
-    whether it is printed (the node model), else the printed main amount."""
-    if SHOWN_AMOUNT in nodes.names and PRINTED_COLUMN in nodes.names:
-        amount = f"n.{SHOWN_AMOUNT}, n.{PRINTED_COLUMN}"
-    else:
-        amount = "n.budget_thousand_yen"
-    return SEARCH_SQL.format(amount=amount)
 
 
 def column_description(column: Column) -> str:
@@ -147,7 +137,7 @@ def datasette_metadata(specs: Sequence[TableSpec], database: str = DATABASE_NAME
                     "(character bigrams: exact substring matches); words separated by spaces "
                     "must all occur. Leave ward (name or slug) and year empty for all."
                 ),
-                "sql": search_sql(next(spec for spec in all_specs if spec.name == fts.NODES)),
+                "sql": SEARCH_SQL,
             }
         }
     return {
