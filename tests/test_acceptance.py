@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from osaka_unei.models import WardPolicy, total_budget
+from osaka_unei.dataset.nodes import policy_total
+from osaka_unei.models import WardPolicy
 from osaka_unei.parse import PageError, parse_page
 
 from .conftest import FIXTURES
@@ -40,7 +41,7 @@ def test_seed_figures(name: str, issues: int, initiatives: int, total: int) -> N
         policy = parse_page(page)
         assert len(policy.issues) == issues
         assert len(all_initiatives(policy)) == initiatives
-        assert (total_budget(policy) or 0) == total
+        assert (policy_total(policy) or 0) == total
         assert policy.warnings == []
 
 
@@ -146,7 +147,7 @@ def _facts(policy: WardPolicy) -> dict[str, object]:
         "strategy_codes": [s.code for s in strategies],
         "initiative_codes": [i.code for i in initiatives],
         "main_budgets_thousand_yen": mains,
-        "total_main_thousand_yen": total_budget(policy) or 0,
+        "total_main_thousand_yen": policy_total(policy) or 0,
         "sdgs": _sdgs(policy, strategies, initiatives),
     }
 

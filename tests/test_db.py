@@ -379,14 +379,15 @@ def test_text_that_is_not_nfkc_is_found_by_its_nfkc_form(
     # The parser stores NFKC text; a table that did not would still be searchable: half-width
     # ｺﾐｭﾆﾃｨ and full-width ＮＰＯ are indexed as コミュニティ and npo (where LIKE differs); the title is shown as stored.
     changed = dict(tables)
-    issues = tables["issues"].copy()
-    issues.loc[0, "title"] = "ｺﾐｭﾆﾃｨとＮＰＯ"
-    changed["issues"] = issues
+    nodes = tables["nodes"].copy()
+    first_issue = nodes.index[nodes["level"] == "issue"][0]
+    nodes.loc[first_issue, "title"] = "ｺﾐｭﾆﾃｨとＮＰＯ"  # the search table is the node table
+    changed["nodes"] = nodes
     path = tmp_path / "n.db"
     write_database(path, changed, TABLES)
     for query in ("コミュニティ", "ｺﾐｭ", "npo", "NPO", "ＮＰ"):
         assert "ｺﾐｭﾆﾃｨとＮＰＯ" in [h.title for h in search(path, query)], query
     assert (
-        highlight(search(path, "npo", ward=issues.loc[0, "ward"])[0].title, "npo")
+        highlight(search(path, "npo", ward=nodes.loc[first_issue, "ward"])[0].title, "npo")
         == "ｺﾐｭﾆﾃｨと[bold red]ＮＰＯ[/bold red]"  # same length: the stored text, marked
     )

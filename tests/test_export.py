@@ -19,6 +19,7 @@ from osaka_unei.dataset import tables as table_specs
 from osaka_unei.dataset.checks import CheckError, check_tables
 from osaka_unei.dataset.flatten import Source
 from osaka_unei.dataset.load import load
+from osaka_unei.dataset.nodes import policy_total
 from osaka_unei.models import (
     Budget,
     Initiative,
@@ -27,7 +28,6 @@ from osaka_unei.models import (
     Reform,
     Strategy,
     WardPolicy,
-    total_budget,
 )
 from osaka_unei.parse import PageError
 from osaka_unei.publish import run
@@ -147,12 +147,12 @@ def test_total_counts_parent_amount_only_without_child_amounts() -> None:
         Issue(code="2", position=2, title="b", budget_thousand_yen=4000),
         Issue(code="3", position=3, title="c"),
     ]
-    assert total_budget(policy(issues=issues)) == 30 + 700 + 4000
+    assert policy_total(policy(issues=issues)) == 30 + 700 + 4000
 
 
 def test_total_is_null_when_no_amount_anywhere() -> None:
     p = policy(issues=[Issue(code="1", position=1, title="a")])
-    assert total_budget(p) is None
+    assert policy_total(p) is None
     frame = tables_of(p)["policies"]
     assert frame["total_budget_thousand_yen"].isna().all()
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from osaka_unei.calendar import fiscal_year_from_title
+from osaka_unei.dataset.nodes import policy_total
 from osaka_unei.decoding import decode
 from osaka_unei.errors import EmptyInputError, UndecodableInputError
-from osaka_unei.models import total_budget
 from osaka_unei.parse import NotAPolicyPageError, NotAWardPageError, build_policy, parse_page
 from osaka_unei.parse import variants as v
 from osaka_unei.parse.budgets import amount_thousand_yen, choose_main, extract_budgets
@@ -430,7 +430,7 @@ def test_unnumbered_strategy_bullets_of_reiwa5_pages() -> None:
         (None, 2, "防犯を進める"),
     ]
     assert [s.title for s in issue2.strategies] == ["学びを支える"]
-    assert total_budget(policy) == 65_000
+    assert policy_total(policy) == 65_000
 
 
 def test_amount_on_issue_counts_only_without_amounts_below() -> None:
@@ -438,7 +438,7 @@ def test_amount_on_issue_counts_only_without_amounts_below() -> None:
         page("経営課題1 a(4年度予算額 100千円)\n戦略1-1 x\n【1-1-1 y】(予算額 40千円)\n")
     )
     assert policy.issues[0].budget_thousand_yen == 100
-    assert total_budget(policy) == 40
+    assert policy_total(policy) == 40
 
 
 def test_sdgs_tags_go_to_the_issue_not_the_description() -> None:

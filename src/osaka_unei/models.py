@@ -127,26 +127,6 @@ class WardPolicy(_Model):
     parser_version: str = PARSER_VERSION
 
 
-def rolled_up_budget(node: Issue | Strategy | Initiative) -> int | None:
-    """Main amounts under a node, each counted once: the node's own amount counts only
-    where no descendant carries one. None where there is no amount at all."""
-    children: list[Strategy] | list[Initiative] = []
-    if isinstance(node, Issue):
-        children = node.strategies
-    elif isinstance(node, Strategy):
-        children = node.initiatives
-    carried = [amount for child in children if (amount := rolled_up_budget(child)) is not None]
-    return sum(carried) if carried else node.budget_thousand_yen
-
-
-def total_budget(policy: WardPolicy) -> int | None:
-    """The policy's total_budget_thousand_yen: every main amount once (see above)."""
-    per_issue = [
-        amount for issue in policy.issues if (amount := rolled_up_budget(issue)) is not None
-    ]
-    return sum(per_issue) if per_issue else None
-
-
 class RawRecord(_Model):
     """One line of data/raw/manifest.jsonl: one fetch attempt, or one stored capture."""
 
