@@ -229,6 +229,22 @@ def test_amounts_read_as_thousand_yen_in_html_only(server: str) -> None:
     assert '<td class="col-budget_thousand_yen type-none">—</td>' in empty.text
 
 
+def test_nodes_mark_a_summed_amount_and_name_themes(server: str) -> None:
+    """東住吉区 2020 issue 2 prints no amount: 48,467 千円 is its strategies' sum, marked as
+    every surface marks it; its themes are shown by name."""
+    page = httpx.get(
+        f"{server}/osaka_unei/nodes?policy_id=higashisumiyoshi-2020&node_key=2", timeout=10.0
+    ).text
+    assert '<span class="summed" title="下位項目の合計">48,467 千円 (計)</span>' in page
+    assert "防災・防犯・交通安全" in page and "福祉・健康・高齢者・障がい" in page
+    rows = _get(
+        f"{server}/osaka_unei/nodes.json?policy_id=higashisumiyoshi-2020&node_key=2&_shape=array"
+    )
+    assert [(r["thousand_yen"], r["printed"], r["themes"]) for r in rows] == [  # type: ignore[union-attr]
+        (48467, 0, "safety;welfare")
+    ]
+
+
 def test_licence_names_the_city_for_the_texts_and_mit_for_the_code(server: str) -> None:
     page = httpx.get(f"{server}/osaka_unei/policies", timeout=10.0).text
     data_licence = page.split("Data license:", 1)[1].split("</a>", 1)[0]
