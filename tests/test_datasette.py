@@ -54,7 +54,7 @@ def test_metadata_describes_every_column_from_the_specs() -> None:
     assert "INTEGER 0/1" in tables["policies"]["columns"]["draft"]
     assert "ISO 8601" in tables["policies"]["columns"]["published"]
     assert tables["budgets"]["facets"] == ["fiscal_year", "level", "kind"]
-    assert tables["nodes"]["facets"] == ["ward", "fiscal_year", "level"]
+    assert tables["nodes"]["facets"] == ["ward", "fiscal_year", "level", {"themes": "themes"}]
     assert tables["nodes_fts"] == {"hidden": True}
     assert tables["initiatives_full"]["columns"]["strategy_title"] == "戦略の名称 / strategy title"
     assert "bigram_query(:q)" in meta["databases"]["osaka_unei"]["queries"]["search_nodes"]["sql"]
@@ -270,6 +270,25 @@ def test_search_box_on_nodes_uses_the_bigram_index(server: str) -> None:
     assert titles_only and all("防災" in row["title"] for row in titles_only)  # type: ignore[union-attr]
     page = httpx.get(f"{server}/osaka_unei/nodes", timeout=10.0).text
     assert 'name="_search"' in page  # the search box is offered
+
+
+def test_nodes_facet_by_theme_with_japanese_names(server: str) -> None:
+    """nodes.themes (`safety;welfare`) is counted theme by theme, named, and filters."""
+    data = _get(f"{server}/osaka_unei/nodes.json?_size=0")
+    facet = data["facet_results"]["themes"]  # type: ignore[index]
+    counts = {item["label"]: item["count"] for item in facet["results"]}
+    rows = _get(f"{server}/osaka_unei/nodes.json?_shape=array&_size=max&themes__notblank=1")
+    expected = {}
+    names = datasette_metadata(PUBLISHED_TABLES)["plugins"]["osaka-unei"]["theme_names"]
+    for row in rows:  # type: ignore[union-attr]
+        for theme in row["themes"].split(";"):
+            expected[names[theme]] = expected.get(names[theme], 0) + 1
+    assert counts == expected and counts["防災・防犯・交通安全"] > 0
+    safety = next(item for item in facet["results"] if item["value"] == "safety")
+    chosen = httpx.get(safety["toggle_url"], timeout=10.0).json()
+    assert chosen["filtered_table_rows_count"] == counts["防災・防犯・交通安全"]
+    # No theme id is part of another, so `themes__contains=<id>` filters exactly.
+    assert not any(a != b and a in b for a in names for b in names)
 
 
 def test_theme_facet_shows_japanese_names(server: str) -> None:

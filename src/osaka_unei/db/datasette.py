@@ -77,7 +77,9 @@ def _table(spec: TableSpec) -> dict[str, Any]:
         "columns": {column.name: column_description(column) for column in spec.columns},
         "sortable_columns": [c.name for c in spec.columns if c.name not in UNSORTABLE],
     }
-    facets = [name for name in FACETS if name in spec.names]
+    facets: list[Any] = [name for name in FACETS if name in spec.names]
+    # Theme ids joined by ";": counted theme by theme (datasette_plugins/theme_facet.py).
+    facets += [{"themes": name} for name in THEME_COLUMNS if name in spec.names]
     if facets:
         meta["facets"] = facets
     if "title" in spec.names:
