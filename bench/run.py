@@ -1,8 +1,9 @@
 """`make bench`: parse_page against the bare Lexbor floor, the steps it cannot skip and a
 BeautifulSoup extraction; the whole build (parse, tables, checks, derived tables, Parquet/CSV,
 the database) of 1,000 and 10,000 pages on one core, by phase, with a no-op rebuild and the
-report; the lineage fixture's precision and recall; the command line against its floor
-(cli_bench.py). Prints a table, writes results.json.
+report; the lineage's precision and recall on its derived fixture and on real title pairs
+(bench/lineage_eval.py); the command line against its floor (cli_bench.py). Prints a table,
+writes results.json.
 
 Every timed round has its own pages (see corpus.py) and the four measurements of a round
 read the same pages, in a rotating order so that none always runs on a warm heap.
@@ -35,9 +36,9 @@ from baselines import bs4_lines, lexbor_floor, required_steps
 from build_bench import TOP_PHASES, measure_build
 from cli_bench import measure_cli, print_cli
 from corpus import ROOT, Page, load_sources, make_build_corpus, make_round, tree_counts
+from lineage_eval import fixture_scores, real_scores
 
 from osaka_unei import parse_page
-from osaka_unei.analysis.lineage import fixture_scores
 from osaka_unei.models import PARSER_VERSION
 from osaka_unei.parse import PageError
 from osaka_unei.parse.extract import extract
@@ -55,6 +56,7 @@ GOALS = {
 }
 BUILD_SIZES = (1000, 10_000)
 LINEAGE_FIXTURE = ROOT / "tests" / "fixtures" / "lineage"
+LINEAGE_REAL = LINEAGE_FIXTURE / "real"
 
 Method = Callable[[Page], object]
 # A page's parse_page result as a dict, for required_steps to validate (made untimed).
@@ -347,6 +349,16 @@ def print_table(results: dict[str, object]) -> None:
         f"lineage fixture: precision {lineage['precision']:.3f}, recall {lineage['recall']:.3f} "
         f"({lineage['links']:.0f} links found, {lineage['true_links']:.0f} labelled)"
     )
+    real = results["lineage_real"]
+    assert isinstance(real, dict)
+    for split, label in (("tune", "tuned on"), ("holdout", "held out")):
+        scores = real[split]
+        print(
+            f"lineage real pairs, {label}: precision {scores['precision']:.3f}, recall "
+            f"{scores['recall']:.3f}, reworded recall {scores['reworded_recall']:.3f} "
+            f"({scores['reworded_found']:.0f}/{scores['reworded_pairs']:.0f} reworded, "
+            f"{scores['links']:.0f} links, {scores['false_links']:.0f} false)"
+        )
     builds = results["builds"]
     assert isinstance(builds, dict)
     if "skipped" in builds:
@@ -414,6 +426,7 @@ def main() -> int:
     }
     del corpus
     lineage = fixture_scores(LINEAGE_FIXTURE)
+    real = {split: real_scores(LINEAGE_REAL, split) for split in ("tune", "holdout")}
     cli = measure_cli(5 if args.quick else 9)
     load_before = os.getloadavg()
     builds: dict[str, object] = {"skipped": "--no-build"}
@@ -443,6 +456,9 @@ def main() -> int:
         "rounds": [{k: round(v, 1) for k, v in r.items()} for r in rounds],
         "memory": memory,
         "lineage_fixture": {k: round(v, 3) for k, v in lineage.items()},
+        "lineage_real": {
+            split: {k: round(v, 3) for k, v in scores.items()} for split, scores in real.items()
+        },
         "builds": builds,
         "cli": cli,
         "goals": goals,

@@ -30,7 +30,7 @@ def test_bad_curated_rows_are_error_rows(tmp_path: Path) -> None:
     report = result.tables["parse_report"]
     errors = report[report["status"] == "error"].set_index("path")["messages"]
     assert errors[(data / "lineage-overrides.csv").as_posix()] == (
-        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split'))"
+        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split', 'apart'))"
     )
     theme_error = errors[(data / "theme-overrides.csv").as_posix()]
     assert theme_error.startswith("not applied: ") and "unknown theme 'saftey'" in theme_error

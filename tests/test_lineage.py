@@ -6,6 +6,7 @@ written by hand (nodes.csv) with labelled true links (labels.csv)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,7 @@ from osaka_unei.analysis.lineage import (
     TITLE_LINK,
     WEAK_LINK,
     build_lineage,
-    evaluate,
-    fixture_scores,
-    load_fixture_tables,
     normalize_title,
-    predicted_links,
-    read_labels,
     title_core,
     title_similarity,
 )
@@ -31,6 +27,15 @@ from osaka_unei.analysis.overrides import ACTIONS, FIELD_NAMES, parse_overrides
 from osaka_unei.dataset.tables import LEVELS
 
 ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from lineage_eval import (  # noqa: E402  (the evaluation lives with the bench)
+    evaluate,
+    fixture_scores,
+    load_fixture_tables,
+    predicted_links,
+    read_labels,
+)
+
 FIXTURE = Path(__file__).parent / "fixtures" / "lineage"
 
 
@@ -340,7 +345,7 @@ def test_bad_override_rows_become_messages() -> None:
     overrides, errors = parse_overrides(text)
     assert [o.line for o in overrides] == [6]
     assert errors == [
-        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split'))",
+        "lineage-overrides.csv line 2: unknown action 'merge' (use ('join', 'split', 'apart'))",
         "lineage-overrides.csv line 3: unknown level 'goal' "
         "(use ('issue', 'strategy', 'initiative'))",
         "lineage-overrides.csv line 4: 5 fields, expected 8",

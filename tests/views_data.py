@@ -4,16 +4,19 @@ database writer, so that the views read the same `nodes` table a build publishes
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pandas as pd
 
-from osaka_unei.analysis.lineage import build_lineage, load_fixture_tables
+from osaka_unei.analysis.lineage import build_lineage
 from osaka_unei.dataset.nodes import NODES, nodes_table
 from osaka_unei.db.sqlite import write_database
 from osaka_unei.views.text import DATABASE_FILE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "lineage" / "tables.json"
+sys.path.insert(0, str(Path(__file__).parent.parent / "bench"))
+from lineage_eval import load_fixture_tables  # noqa: E402  (the evaluation lives with the bench)
 
 
 def multiyear_tables() -> dict[str, pd.DataFrame]:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -676,6 +676,45 @@ def changes(
         _write(dumps_csv(rows, view.FIELDS))
     else:
         _console().print(view.changes_view(versions, rows, policy_id))
+
+
+lineage_app = typer.Typer(
+    help="Lineage: the links across years and their review.", rich_markup_mode=None
+)
+app.add_typer(lineage_app, name="lineage")
+
+
+def _load_tables(processed_dir: Path, *names: str) -> dict[str, Any]:
+    """The named tables of the published dataset, or one line saying to build it."""
+    from osaka_unei.dataset.load import load
+
+    try:
+        return {name: load(name, processed_dir) for name in names}
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+
+
+@lineage_app.command(
+    "review",
+    help=_unwrap(
+        """Near misses of a ward's lineage, each with a join and an apart line to paste.
+
+    The lines go into data/lineage-overrides.csv: join (the same item) or apart (different
+    items, never linked and off the queue); the next build applies them."""
+    ),
+)
+def lineage_review(
+    ward: Annotated[str, typer.Argument(help="A ward: 港区, 港, minato or 27107.")],
+    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
+) -> None:
+    from osaka_unei.views.lineage_review import render_review
+
+    tables = _load_tables(processed_dir, "lineage_candidates", "nodes")
+    try:
+        text = render_review(tables.pop("lineage_candidates"), tables, ward)
+    except ValueError as exc:
+        fail(str(exc))
+    typer.echo(text)
 
 
 def _policy_id(text: str, stored: list[str]) -> str:

@@ -7,13 +7,22 @@ renamed, renumbered or moved. Linking runs per ward and level, year after year:
 1. Each node of year N is scored against the nodes of the latest earlier year that have no
    successor yet; nodes left over then try the year before that (an item may skip one page,
    MAX_GAP_YEARS). Levels run top-down, so a node's parent already has its lineage.
-2. Title similarity (`title_similarity`) is the score. A pair may link when the score is
-   high on its own (method `title`), or is middling and backed by a second sign: the same
-   printed code (`code+title`), parents in the same lineage (`parent`), or a near-identical
-   description (`description`).
-3. Links are chosen greedily by descending score, one-to-one per year pair; near-equal
-   scores are settled by the parent's lineage, then description similarity, then the code.
-4. Hand overrides (overrides.py) are applied last; then ids are given.
+2. Title similarity (`title_similarity`, on the titles as printed and with the site's usual
+   rewordings undone, rewordings.py) is the score. A pair may link when the score is high
+   on its own (method `title`), or is middling and backed by a second sign: the same
+   printed code (`code+title`), parents in the same lineage (`parent`), a near-identical
+   description (`description`), one continuing descendant (`children`) or, between issues,
+   a theme of their own (`theme`).
+3. The structure: a node whose descendants mostly continue the descendants of one earlier
+   node links to it whatever its title (`children`, Structure: by count and by amount);
+   between issues, a theme no other issue of either year carries backs a title from
+   THEME_FLOOR (`theme`). The structure is read from a first pass's links, and linking runs
+   again until nothing changes.
+4. Links are chosen greedily by descending score, one-to-one per year pair; near-equal
+   scores are settled by the parent's lineage, the children, description similarity, then
+   the code. Never on position or code alone.
+5. Hand overrides (overrides.py) are applied last; then ids are given. The candidates that
+   fell short are the review queue (LINEAGE_CANDIDATES, `osaka-unei lineage review`).
 
 `lineage_id` is `{ward_slug}-{level}-{first fiscal_year}-{first node's code or pI.S.N}`: it
 depends only on the lineage's first node, so a rebuild or another later year renumbers
@@ -23,25 +32,33 @@ earlier year is added.
 
 from __future__ import annotations
 
-import csv
 import functools
-import json
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from rapidfuzz import fuzz
 
 from osaka_unei.analysis.overrides import Override
+from osaka_unei.analysis.rewordings import MIN_CANONICAL, canonical_title, scope_pair
+from osaka_unei.analysis.themes import match_themes
 from osaka_unei.dataset.nodes import LEVELS, node_key, nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
 
-METHODS: tuple[str, ...] = ("title", "code+title", "parent", "description", "manual", "new")
+METHODS: tuple[str, ...] = (
+    "title",
+    "code+title",
+    "parent",
+    "description",
+    "children",
+    "theme",
+    "manual",
+    "new",
+)
 
 # --- thresholds (scores are 0–1) ---------------------------------------------------------
 # Measured on the fixture (tests/fixtures/lineage, hand-labelled): true links score ≥ 0.63,
@@ -65,6 +82,28 @@ DESCRIPTION_LINK = 0.7
 TIE = 0.02
 # An item may be missing from one year's page and come back the year after.
 MAX_GAP_YEARS = 1
+# Structure: a node whose descendants (strategies, initiatives) continue the descendants of
+# one earlier node continues that node. More than this share of the descendants must agree
+# on both sides (by count, averaged with the share by amount where both print amounts) ...
+CHILDREN_SHARE = 0.5
+# ... and this many agreeing descendants decide alone (any title); one agreeing descendant
+# is a second sign for a middling title, as a parent is.
+CHILDREN_MIN = 2
+# Themes (the codebook's keywords in the titles) are a weak sign, between issues only (an
+# issue has no parent; below, the parent is the sign): a title from here up to WEAK_LINK
+# links when both issues carry a theme that no other issue of either year carries. Tuned on
+# the real pairs' tune split (tests/fixtures/lineage/real): reworded issues with a theme of
+# their own score from 0.31 (つながるまちの実現 → 人と人がつながり にぎわいと魅力あふれる
+# まちづくり) and 0.33 (安全・安心のまちづくり → 防災のまちづくり) up; no distinct pair of
+# issues there shares a theme of its own at any score. Below 0.3 (暮らしを守る福祉等の向上 →
+# 区民一人ひとりの生活に寄り添った福祉・健康施策の推進, 0.13) only the children can tell.
+THEME_FLOOR = 0.3
+# Structure found in one round lets more nodes link in the next (by their parent): rounds.
+STRUCTURE_ROUNDS = 3
+# Near misses for the review queue: candidates from this title score up (or with a
+# descendant or a theme of their own in common), at most this many per node.
+REVIEW_FLOOR = 0.35
+REVIEW_PER_NODE = 3
 # Descriptions are compared on their first characters: enough to tell items apart, and it
 # bounds the cost of long multi-paragraph texts.
 DESCRIPTION_CHARS = 300
@@ -134,24 +173,42 @@ def _dice(a: str, b: str) -> float:
     """Dice overlap of character bigrams. Most content words are two-kanji compounds, so one
     changed kanji (防災 → 防犯) breaks two bigrams where the ratio loses one character."""
     ga, gb = _bigrams(a), _bigrams(b)
-    return 2 * (ga & gb).total() / (ga.total() + gb.total())
+    if len(ga) > len(gb):
+        ga, gb = gb, ga
+    common = sum(min(n, gb[gram]) for gram, n in ga.items() if gram in gb)
+    return 2 * common / (max(len(a) - 1, 1) + max(len(b) - 1, 1))
 
 
-def title_similarity(a: str | None, b: str | None) -> float:
-    """0–1: the mean of the whole normalised titles' ratio and their cores' similarity
-    (the mean of ratio and bigram Dice of the titles without GENERIC_WORDS).
-
-    The whole title catches slight rewording; the core keeps 地域防災力の向上 and
-    地域福祉の向上 apart (whole 0.67, cores 防災力/福祉 0 → 0.33)."""
-    na, nb = normalize_title(a), normalize_title(b)
-    if not na or not nb:
-        return 0.0
+def _similarity(na: str, nb: str) -> float:
     if na == nb:
         return 1.0
     whole = _ratio(na, nb)
     ca, cb = title_core(na), title_core(nb)
     core = (_ratio(ca, cb) + _dice(ca, cb)) / 2 if ca and cb else whole
     return (whole + core) / 2
+
+
+@functools.lru_cache(maxsize=262144)  # every pair is scored again in a structure round
+def title_similarity(a: str | None, b: str | None) -> float:
+    """0–1: the mean of the whole normalised titles' ratio and their cores' similarity
+    (the mean of ratio and bigram Dice of the titles without GENERIC_WORDS), taken on the
+    titles as printed and on their canonical forms (the site's usual rewordings undone,
+    rewordings.py), whichever is higher: 安全・安心のまちづくり and 安全で安心なまち are one
+    canonical title (1.0).
+
+    The whole title catches slight rewording; the core keeps 地域防災力の向上 and
+    地域福祉の向上 apart (whole 0.67, cores 防災力/福祉 0 → 0.33)."""
+    na, nb = normalize_title(a), normalize_title(b)
+    if not na or not nb:
+        return 0.0
+    printed = _similarity(na, nb)
+    if printed == 1.0:
+        return 1.0
+    pa, pb = scope_pair(a, b)
+    ca, cb = normalize_title(canonical_title(pa)), normalize_title(canonical_title(pb))
+    if len(ca) < MIN_CANONICAL or len(cb) < MIN_CANONICAL:
+        return printed
+    return max(printed, _similarity(ca, cb))
 
 
 def description_similarity(a: str | None, b: str | None) -> float:
@@ -179,6 +236,7 @@ class Node:
     code: str | None
     title: str | None
     description: str | None
+    amount: float | None = None  # the node's main amount (千円), null where none is printed
 
     @property
     def key(self) -> NodeKey:
@@ -251,6 +309,7 @@ def collect_nodes(
                 code=None if code is None else str(code),
                 title=_value(row["title"]),
                 description=_value(row["description"]),
+                amount=None if (a := _value(row["budget_thousand_yen"])) is None else float(a),
             )
         )
     return sorted(nodes, key=_order)
@@ -295,12 +354,36 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class Structure:
+    """How far two nodes' descendants (strategies, initiatives) continue one another: `agree`
+    descendants of the later node link to descendants of the earlier one; `share` is the
+    smaller of the two sides' shares of their descendants that agree (by count, averaged with
+    the share by amount where both sides print amounts)."""
+
+    agree: int
+    share: float
+
+    @property
+    def decides(self) -> bool:
+        return self.agree >= CHILDREN_MIN and self.share > CHILDREN_SHARE
+
+    @property
+    def supports(self) -> bool:
+        return self.agree >= 1 and self.share > CHILDREN_SHARE
+
+
+NO_STRUCTURE = Structure(0, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
 class _Candidate:
     score: float
-    method: str
+    method: str | None  # None: a near miss
     parent_same: bool
     description: float
     code_same: bool
+    structure: Structure
+    theme: bool
     current: Node
     previous: Node
 
@@ -308,11 +391,25 @@ class _Candidate:
         return (
             -round(self.score / TIE),
             not self.parent_same,
+            -self.structure.share,
             -self.description,
             not self.code_same,
             _order(self.current),
             _order(self.previous),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NearMiss:
+    """A candidate link the linker did not make, for the review queue (lineage_candidates)."""
+
+    current: Node
+    previous: Node
+    score: float
+    structure: Structure
+    theme: bool
+    parent_same: bool | None  # None for issues (no parent)
+    reason: str
 
 
 def _roots(nodes: Sequence[Node], links: Mapping[NodeKey, Link]) -> dict[NodeKey, NodeKey]:
@@ -325,9 +422,71 @@ def _roots(nodes: Sequence[Node], links: Mapping[NodeKey, Link]) -> dict[NodeKey
     return roots
 
 
+@functools.lru_cache(maxsize=65536)
+def _themes(title: str | None) -> frozenset[str]:
+    return frozenset(match_themes(title)) if title else frozenset()
+
+
+def _unique_themes(nodes: Sequence[Node]) -> set[str]:
+    counts = Counter(theme for node in nodes for theme in _themes(node.title))
+    return {theme for theme, n in counts.items() if n == 1}
+
+
+def _ancestors(node: Node) -> list[NodeKey]:
+    """The node's parent and grandparent keys (an initiative has both, a strategy one)."""
+    keys: list[NodeKey] = []
+    if node.level == "initiative":
+        keys.append((node.policy_id, "strategy", node.issue_position, node.strategy_position, None))
+    if node.level != "issue":
+        keys.append((node.policy_id, "issue", node.issue_position, None, None))
+    return keys
+
+
+def structure_evidence(
+    nodes: Sequence[Node], links: Mapping[NodeKey, Link]
+) -> dict[tuple[NodeKey, NodeKey], Structure]:
+    """(later node, earlier node) → how far their descendants continue one another, for every
+    pair of issues or strategies with at least one linked descendant in common."""
+    by_key = {node.key: node for node in nodes}
+    count: Counter[NodeKey] = Counter()
+    amount: dict[NodeKey, float] = {}
+    for node in nodes:
+        for ancestor in _ancestors(node):
+            count[ancestor] += 1
+            if node.amount is not None:
+                amount[ancestor] = amount.get(ancestor, 0.0) + node.amount
+    agree: Counter[tuple[NodeKey, NodeKey]] = Counter()
+    agree_cur: dict[tuple[NodeKey, NodeKey], float] = {}
+    agree_prev: dict[tuple[NodeKey, NodeKey], float] = {}
+    for node in nodes:
+        link = links.get(node.key)
+        if link is None or link.previous is None or link.previous not in by_key:
+            continue
+        earlier = by_key[link.previous]
+        for pair in zip(_ancestors(node), _ancestors(earlier), strict=False):
+            agree[pair] += 1
+            if node.amount is not None and earlier.amount is not None:
+                agree_cur[pair] = agree_cur.get(pair, 0.0) + node.amount
+                agree_prev[pair] = agree_prev.get(pair, 0.0) + earlier.amount
+    result: dict[tuple[NodeKey, NodeKey], Structure] = {}
+    for (cur, prev), n in agree.items():
+        shares = []
+        for side, agreed in ((cur, agree_cur), (prev, agree_prev)):
+            share = n / count[side]
+            if amount.get(cur) and amount.get(prev):  # both sides print amounts
+                share = (share + agreed.get((cur, prev), 0.0) / amount[side]) / 2
+            shares.append(share)
+        result[(cur, prev)] = Structure(n, min(shares))
+    return result
+
+
 def _candidate(
-    current: Node, previous: Node, roots: Mapping[NodeKey, NodeKey]
-) -> _Candidate | None:
+    current: Node,
+    previous: Node,
+    roots: Mapping[NodeKey, NodeKey],
+    structure: Structure = NO_STRUCTURE,
+    theme: bool = False,
+) -> _Candidate:
     if current.title is None and previous.title is None:
         score = 1.0  # two placeholder strategies: only their parents can tell
     else:
@@ -339,47 +498,82 @@ def _candidate(
     )
     description = description_similarity(current.description, previous.description)
     code_same = current.code is not None and current.code == previous.code
+    method: str | None
     if current.title is None or previous.title is None:
         method = "parent" if parent_same and current.title == previous.title else None
     elif score >= TITLE_LINK:
         method = "title"
-    elif score < WEAK_LINK:
-        method = None
-    elif code_same:
+    elif score >= WEAK_LINK and code_same:
         method = "code+title"
-    elif parent_same:
+    elif score >= WEAK_LINK and parent_same:
         method = "parent"
-    elif description >= DESCRIPTION_LINK:
+    elif score >= WEAK_LINK and description >= DESCRIPTION_LINK:
         method = "description"
+    elif structure.decides or (score >= WEAK_LINK and structure.supports):
+        method = "children"
+    elif score >= THEME_FLOOR and theme:
+        method = "theme"
     else:
         method = None
-    if method is None:
-        return None
-    return _Candidate(score, method, parent_same, description, code_same, current, previous)
+    return _Candidate(
+        score, method, parent_same, description, code_same, structure, theme, current, previous
+    )
+
+
+def _near(candidate: _Candidate) -> bool:
+    """Worth a curator's look: a title not far off, or a descendant or a theme in common."""
+    return (
+        candidate.score >= REVIEW_FLOOR or candidate.structure.agree > 0 or candidate.theme
+    ) and (candidate.current.title is not None and candidate.previous.title is not None)
 
 
 def _match(
-    current: Sequence[Node], previous: Sequence[Node], roots: Mapping[NodeKey, NodeKey]
-) -> list[_Candidate]:
-    """Greedy one-to-one assignment by descending score (with tie-breakers)."""
+    current: Sequence[Node],
+    previous: Sequence[Node],
+    roots: Mapping[NodeKey, NodeKey],
+    structure: Mapping[tuple[NodeKey, NodeKey], Structure],
+) -> tuple[list[_Candidate], list[_Candidate]]:
+    """Greedy one-to-one assignment by descending score (with tie-breakers), and the near
+    misses (candidates without a method, or beaten to a node by a better one)."""
+    # Themes stand in for the parent an issue does not have: below the issues, the parent
+    # is the sign (地域防災の活動支援 → 地域防犯の活動支援 links only under one parent).
+    unique = (
+        _unique_themes(current) & _unique_themes(previous)
+        if current and current[0].level == "issue"
+        else set()
+    )
     candidates = [
-        c for cur in current for prev in previous if (c := _candidate(cur, prev, roots)) is not None
+        _candidate(
+            cur,
+            prev,
+            roots,
+            structure.get((cur.key, prev.key), NO_STRUCTURE),
+            bool(_themes(cur.title) & _themes(prev.title) & unique),
+        )
+        for cur in current
+        for prev in previous
     ]
     chosen: list[_Candidate] = []
+    near: list[_Candidate] = []
     used_current: set[NodeKey] = set()
     used_previous: set[NodeKey] = set()
     for candidate in sorted(candidates, key=_Candidate.sort_key):
-        if candidate.current.key in used_current or candidate.previous.key in used_previous:
+        taken = candidate.current.key in used_current or candidate.previous.key in used_previous
+        if candidate.method is None or taken:
+            if _near(candidate):
+                near.append(candidate)
             continue
         chosen.append(candidate)
         used_current.add(candidate.current.key)
         used_previous.add(candidate.previous.key)
-    return chosen
+    return chosen, near
 
 
-def link_nodes(nodes: Sequence[Node]) -> dict[NodeKey, Link]:
-    """Automatic links for every node (Link.previous None: it starts a lineage)."""
+def _link_once(
+    nodes: Sequence[Node], structure: Mapping[tuple[NodeKey, NodeKey], Structure]
+) -> tuple[dict[NodeKey, Link], list[_Candidate]]:
     links: dict[NodeKey, Link] = {}
+    near: list[_Candidate] = []
     groups: dict[tuple[str, str], dict[int, list[Node]]] = {}
     for node in nodes:
         groups.setdefault((node.ward_slug, node.level), {}).setdefault(node.fiscal_year, []).append(
@@ -397,22 +591,120 @@ def link_nodes(nodes: Sequence[Node]) -> dict[NodeKey, Link]:
                 earlier = [y for y in reversed(years[:index]) if year - y - 1 <= MAX_GAP_YEARS]
                 for previous_year in earlier:
                     pool = [n for n in by_year[previous_year] if n.key not in has_successor]
-                    for c in _match(waiting, pool, roots):
+                    chosen, missed = _match(waiting, pool, roots, structure)
+                    for c in chosen:
                         links[c.current.key] = Link(c.previous.key, c.score, c.method)
                         has_successor.add(c.previous.key)
+                    near += missed
                     waiting = [n for n in waiting if n.key not in links]
                 for node in waiting:
                     links[node.key] = Link(None, None, "new")
-    return links
+    return links, near
+
+
+def link_nodes(nodes: Sequence[Node]) -> dict[NodeKey, Link]:
+    """Automatic links for every node (Link.previous None: it starts a lineage)."""
+    return link_with_near_misses(nodes)[0]
+
+
+def link_with_near_misses(nodes: Sequence[Node]) -> tuple[dict[NodeKey, Link], list[NearMiss]]:
+    """Automatic links for every node, and the near misses: candidates left unlinked.
+
+    Titles first; then the structure read from those links (a node whose descendants
+    continue those of one earlier node continues it), linking again until nothing changes
+    (STRUCTURE_ROUNDS at most: a parent linked by its children lets more children link by
+    their parent)."""
+    links, near = _link_once(nodes, {})
+    for _ in range(STRUCTURE_ROUNDS):
+        structure = structure_evidence(nodes, links)
+        successors = {link.previous for link in links.values() if link.previous is not None}
+        hopeful = {
+            cur[0]
+            for (cur, prev), found in structure.items()
+            if found.supports and links[cur].previous is None and prev not in successors
+        }
+        if not hopeful:  # nothing the structure could add: no second pass
+            break
+        policies = {node.policy_id: node.ward_slug for node in nodes}
+        wards = {policies[pid] for pid in hopeful}
+        again, near_again = _link_once([n for n in nodes if n.ward_slug in wards], structure)
+        if all(links[key] == link for key, link in again.items()):
+            break
+        links |= again
+        near = [c for c in near if c.current.ward_slug not in wards] + near_again
+    return links, _near_misses(links, near, structure_evidence(nodes, links))
+
+
+def _near_misses(
+    links: Mapping[NodeKey, Link],
+    near: Iterable[_Candidate],
+    structure: Mapping[tuple[NodeKey, NodeKey], Structure],
+) -> list[NearMiss]:
+    """The near misses of nodes left without a predecessor, to earlier nodes left without a
+    successor: at most REVIEW_PER_NODE per node, the likeliest first."""
+    successors = {link.previous for link in links.values() if link.previous is not None}
+    per_node: dict[NodeKey, list[_Candidate]] = {}
+    seen: set[tuple[NodeKey, NodeKey]] = set()
+    for c in near:
+        pair = (c.current.key, c.previous.key)
+        if links[c.current.key].previous is not None or c.previous.key in successors:
+            continue
+        if pair in seen:
+            continue
+        seen.add(pair)
+        per_node.setdefault(c.current.key, []).append(c)
+    result: list[NearMiss] = []
+    for candidates in per_node.values():
+        found = {
+            id(c): structure.get((c.current.key, c.previous.key), c.structure) for c in candidates
+        }
+        ranked = sorted(  # descendants in common, then a theme of their own, then the title
+            candidates,
+            key=lambda c: (-found[id(c)].agree, not c.theme, -c.score, _order(c.previous)),
+        )[:REVIEW_PER_NODE]
+        result += [
+            NearMiss(
+                c.current,
+                c.previous,
+                c.score,
+                found[id(c)],
+                c.theme,
+                None if c.current.level == "issue" else c.parent_same,
+                _reason(c, found[id(c)]),
+            )
+            for c in ranked
+        ]
+    return sorted(result, key=lambda m: _order(m.current))  # stable: likeliest first per node
+
+
+def _reason(c: _Candidate, structure: Structure) -> str:
+    """Why the candidate fell short, in a few words (shown to curators: Japanese)."""
+    if c.method is not None:
+        return "ほかの候補が先につながった"
+    if structure.agree and not structure.supports:
+        return f"下位項目 {structure.agree} 件が一致、割合 {structure.share:.2f} ≤ {CHILDREN_SHARE}"
+    if c.current.level != "issue":  # below the issues: the parent is the second sign
+        if c.score < WEAK_LINK:
+            return f"名称の類似度 {c.score:.2f} < {WEAK_LINK}"
+        return f"名称の類似度 {c.score:.2f} < {TITLE_LINK}、ほかの根拠なし"
+    if c.score < THEME_FLOOR:
+        return f"名称の類似度 {c.score:.2f} < {THEME_FLOOR}"
+    if c.score < WEAK_LINK:
+        return f"名称の類似度 {c.score:.2f} < {WEAK_LINK}、両方だけに共通するテーマなし"
+    return f"名称の類似度 {c.score:.2f} < {TITLE_LINK}、ほかの根拠なし"
 
 
 # --- overrides ----------------------------------------------------------------------------
 
 
 def apply_overrides(
-    nodes: Sequence[Node], links: Mapping[NodeKey, Link], overrides: Iterable[Override]
+    nodes: Sequence[Node],
+    links: Mapping[NodeKey, Link],
+    overrides: Iterable[Override],
+    apart: set[tuple[NodeKey, NodeKey]] | None = None,
 ) -> tuple[dict[NodeKey, Link], list[str]]:
-    """Links with the hand overrides applied in order, and one message per unusable row."""
+    """Links with the hand overrides applied in order, and one message per unusable row.
+    The (later, earlier) pairs of `apart` rows are added to `apart` where it is given."""
     result = dict(links)
     refs = node_refs(nodes)
     by_ref: dict[tuple[str, str, str], list[Node]] = {}
@@ -446,6 +738,12 @@ def apply_overrides(
             continue
         if earlier.fiscal_year >= later.fiscal_year:
             errors.append(f"{where}: {o.from_policy_id} is not earlier than {o.to_policy_id}")
+            continue
+        if o.action == "apart":
+            if apart is not None:
+                apart.add((later.key, earlier.key))
+            if result[later.key].previous == earlier.key:
+                result[later.key] = Link(None, None, "manual")
             continue
         if o.action == "split":
             if result[later.key].previous != earlier.key:
@@ -556,13 +854,129 @@ LINEAGE = TableSpec(
             "method",
             "string",
             "つないだ根拠",
-            "why linked: title, code+title, parent, description, manual (an override), "
-            "new (starts a lineage)",
+            "why linked: title, code+title, parent, description, children (the descendants "
+            "continue), theme (a theme of their own in common), manual (an override), new "
+            "(starts a lineage)",
             required=True,
             enum=METHODS,
         ),
     ),
     ("policy_id", "node_key"),
+)
+
+LINEAGE_CANDIDATES = TableSpec(
+    "lineage_candidates",
+    "系譜の確認待ち(つながらなかった候補とその根拠)",
+    "lineage review queue: candidate links the linker fell short of, with their evidence",
+    (
+        Column(
+            "policy_id", "string", "後の項目の運営方針ID", "policy of the later node", required=True
+        ),
+        Column(
+            "level",
+            "string",
+            "階層(issue=経営課題, strategy=戦略, initiative=具体的取組)",
+            "level of both nodes: issue, strategy or initiative",
+            required=True,
+            enum=LEVELS,
+        ),
+        Column(
+            "node_key",
+            "string",
+            "後の項目のノードキー",
+            "node key of the later node",
+            required=True,
+        ),
+        Column("ward_slug", "string", "区のディレクトリ名", "ward slug", required=True),
+        Column(
+            "fiscal_year",
+            "integer",
+            "後の項目の年度",
+            "fiscal year of the later node",
+            required=True,
+        ),
+        Column(
+            "node",
+            "string",
+            "後の項目の名前(番号またはpI.S.N、lineage-overrides.csv の to_node)",
+            "the later node as data/lineage-overrides.csv names it (to_node): code or pI.S.N",
+            required=True,
+        ),
+        Column("title", "string", "後の項目の名称", "title of the later node"),
+        Column(
+            "candidate_policy_id",
+            "string",
+            "候補(前の年度の項目)の運営方針ID",
+            "policy of the candidate: the earlier node",
+            required=True,
+        ),
+        Column(
+            "candidate_node_key",
+            "string",
+            "候補のノードキー",
+            "node key of the candidate",
+            required=True,
+        ),
+        Column(
+            "candidate_fiscal_year",
+            "integer",
+            "候補の年度",
+            "fiscal year of the candidate",
+            required=True,
+        ),
+        Column(
+            "candidate_node",
+            "string",
+            "候補の名前(lineage-overrides.csv の from_node)",
+            "the candidate as data/lineage-overrides.csv names it (from_node)",
+            required=True,
+        ),
+        Column("candidate_title", "string", "候補の名称", "title of the candidate"),
+        Column(
+            "rank",
+            "integer",
+            "候補の順位(1が最有力)",
+            "rank among the node's candidates, 1 first",
+            required=True,
+        ),
+        Column(
+            "score",
+            "number",
+            "名称の類似度(0〜1、lineage.score と同じ尺度)",
+            "title similarity, 0–1, as lineage.score",
+            required=True,
+        ),
+        Column(
+            "children_agree",
+            "integer",
+            "つながる下位項目の数",
+            "descendants (strategies, initiatives) of the later node linked to the candidate's",
+            required=True,
+        ),
+        Column(
+            "children_share",
+            "number",
+            "つながる下位項目の割合(両側の小さい方、0〜1)",
+            "share of the descendants that agree, the smaller of the two sides, 0–1; null where none",
+        ),
+        Column(
+            "theme",
+            "boolean",
+            "両方だけに共通するテーマがあるか",
+            "whether both carry a theme no other node of either year carries",
+            required=True,
+        ),
+        Column(
+            "parent_same",
+            "boolean",
+            "親(上位の項目)が同じ系譜か(経営課題は空)",
+            "whether both nodes' parents are in one lineage; null for issues",
+        ),
+        Column(
+            "reason", "string", "つながらなかった理由", "why the link fell short", required=True
+        ),
+    ),
+    ("policy_id", "node_key", "candidate_policy_id", "candidate_node_key"),
 )
 
 _INT_COLUMNS = ("issue_position", "strategy_position", "position", "fiscal_year")
@@ -600,6 +1014,13 @@ def _internal_positions(
     return (issue, position, None) if level == "strategy" else (issue, strategy, position)
 
 
+@dataclass(slots=True)
+class LineageTables:
+    lineage: pd.DataFrame  # LINEAGE
+    candidates: pd.DataFrame  # LINEAGE_CANDIDATES: the review queue
+    errors: list[str]  # one message per unusable override
+
+
 def build_lineage(
     policies: pd.DataFrame,
     issues: pd.DataFrame,
@@ -610,27 +1031,43 @@ def build_lineage(
 ) -> tuple[pd.DataFrame, list[str]]:
     """The core tables (+ the previous build's lineage table, + overrides) → the lineage
     table (LINEAGE columns, sorted by level and key) and one message per unusable override."""
+    built = lineage_tables(policies, issues, strategies, initiatives, previous, overrides)
+    return built.lineage, built.errors
+
+
+def _key_columns(node: Node) -> dict[str, Any]:
+    positions = _table_positions(
+        node.level, node.issue_position, node.strategy_position, node.position
+    )
+    return {
+        "policy_id": node.policy_id,
+        "level": node.level,
+        **dict(zip(("issue_position", "strategy_position", "position"), positions, strict=True)),
+        "node_key": node_key(*(p for p in positions if p is not None)),
+    }
+
+
+def lineage_tables(
+    policies: pd.DataFrame,
+    issues: pd.DataFrame,
+    strategies: pd.DataFrame,
+    initiatives: pd.DataFrame,
+    previous: pd.DataFrame | None = None,
+    overrides: Iterable[Override] = (),
+) -> LineageTables:
+    """The lineage table, the review queue of near misses and the override messages."""
     nodes = collect_nodes(policies, issues, strategies, initiatives)
-    links, errors = apply_overrides(nodes, link_nodes(nodes), overrides)
+    automatic, near = link_with_near_misses(nodes)
+    apart: set[tuple[NodeKey, NodeKey]] = set()
+    links, errors = apply_overrides(nodes, automatic, overrides, apart)
     ids = assign_ids(nodes, links, _previous_ids(previous))
     by_key = {node.key: node for node in nodes}
     rows = []
     for node in nodes:
         link = links[node.key]
         rows.append(
-            {
-                "policy_id": node.policy_id,
-                "level": node.level,
-                **dict(
-                    zip(
-                        ("issue_position", "strategy_position", "position"),
-                        positions := _table_positions(
-                            node.level, node.issue_position, node.strategy_position, node.position
-                        ),
-                        strict=True,
-                    )
-                ),
-                "node_key": node_key(*(p for p in positions if p is not None)),
+            _key_columns(node)
+            | {
                 "code": node.code,
                 "ward_slug": node.ward_slug,
                 "fiscal_year": node.fiscal_year,
@@ -641,7 +1078,60 @@ def build_lineage(
                 "method": link.method,
             }
         )
-    return lineage_frame(rows), errors
+    refs = node_refs(nodes)
+    successors = {link.previous for link in links.values() if link.previous is not None}
+    queue = []
+    rank: Counter[NodeKey] = Counter()
+    for miss in near:
+        later, earlier = miss.current, miss.previous
+        if (
+            links[later.key].previous is not None  # an override joined it
+            or earlier.key in successors
+            or (later.key, earlier.key) in apart
+        ):
+            continue
+        rank[later.key] += 1
+        key = _key_columns(later)
+        queue.append(
+            {
+                "policy_id": later.policy_id,
+                "level": later.level,
+                "node_key": key["node_key"],
+                "ward_slug": later.ward_slug,
+                "fiscal_year": later.fiscal_year,
+                "node": refs[later.key],
+                "title": later.title,
+                "candidate_policy_id": earlier.policy_id,
+                "candidate_node_key": _key_columns(earlier)["node_key"],
+                "candidate_fiscal_year": earlier.fiscal_year,
+                "candidate_node": refs[earlier.key],
+                "candidate_title": earlier.title,
+                "rank": rank[later.key],
+                "score": round(miss.score, 4),
+                "children_agree": miss.structure.agree,
+                "children_share": round(miss.structure.share, 4) if miss.structure.agree else None,
+                "theme": miss.theme,
+                "parent_same": miss.parent_same,
+                "reason": miss.reason,
+            }
+        )
+    return LineageTables(lineage_frame(rows), candidates_frame(queue), errors)
+
+
+def candidates_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    df = pd.DataFrame(list(rows), columns=LINEAGE_CANDIDATES.names)
+    for column in ("fiscal_year", "candidate_fiscal_year", "rank", "children_agree"):
+        df[column] = df[column].astype("Int64")
+    for column in ("score", "children_share"):
+        df[column] = df[column].astype("float64")
+    for column in ("theme", "parent_same"):
+        df[column] = df[column].astype("boolean")
+    for column in LINEAGE_CANDIDATES.names:
+        if df[column].dtype == object:
+            df[column] = df[column].where(df[column].notna(), None)
+    df["_level"] = df["level"].map({level: i for i, level in enumerate(LEVELS)})
+    df = df.sort_values(["ward_slug", "_level", "fiscal_year", "node_key", "rank"], kind="stable")
+    return df.drop(columns="_level").reset_index(drop=True)
 
 
 def lineage_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -653,91 +1143,3 @@ def lineage_frame(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
         if column not in _INT_COLUMNS and column != "score":
             df[column] = df[column].astype(object).where(df[column].notna(), None)
     return df.reset_index(drop=True)
-
-
-# --- evaluation -----------------------------------------------------------------------------
-
-# ((ward_slug, level, fiscal_year, ref), (previous fiscal_year, previous ref))
-LinkLabel = tuple[tuple[str, str, int, str], tuple[int, str]]
-
-
-def predicted_links(lineage: pd.DataFrame) -> set[LinkLabel]:
-    """The links of a lineage table, each node named as in labels.csv (code or pI.S.N)."""
-    nodes = [
-        Node(
-            policy_id=str(r["policy_id"]),
-            ward_slug=str(r["ward_slug"]),
-            fiscal_year=int(r["fiscal_year"]),
-            level=str(r["level"]),
-            issue_position=int(r["issue_position"]),
-            strategy_position=_int(r["strategy_position"]),
-            position=_int(r["position"]),
-            code=_value(r["code"]),
-            title=None,
-            description=None,
-        )
-        for r in lineage.to_dict("records")
-    ]
-    refs = node_refs(nodes)
-    located = {
-        (str(r["lineage_id"]), str(r["policy_id"])): node
-        for r, node in zip(lineage.to_dict("records"), nodes, strict=True)
-    }
-    links: set[LinkLabel] = set()
-    for r, node in zip(lineage.to_dict("records"), nodes, strict=True):
-        source = _value(r["linked_from"])
-        if source is None:
-            continue
-        earlier = located[(str(r["lineage_id"]), str(source))]
-        links.add(
-            (
-                (node.ward_slug, node.level, node.fiscal_year, refs[node.key]),
-                (earlier.fiscal_year, refs[earlier.key]),
-            )
-        )
-    return links
-
-
-def read_labels(path: Path) -> set[LinkLabel]:
-    """labels.csv → the true links (rows without a previous node are lineage starts)."""
-    with path.open(encoding="utf-8", newline="") as handle:
-        return {
-            (
-                (row["ward_slug"], row["level"], int(row["fiscal_year"]), row["node"]),
-                (int(row["prev_fiscal_year"]), row["prev_node"]),
-            )
-            for row in csv.DictReader(handle)
-            if row["prev_fiscal_year"]
-        }
-
-
-def evaluate(predicted: set[LinkLabel], truth: set[LinkLabel]) -> tuple[float, float]:
-    """(precision, recall) of predicted links against the true ones (1.0 when empty)."""
-    hits = len(predicted & truth)
-    precision = hits / len(predicted) if predicted else 1.0
-    recall = hits / len(truth) if truth else 1.0
-    return precision, recall
-
-
-def load_fixture_tables(path: Path) -> dict[str, pd.DataFrame]:
-    """tables.json of the lineage fixture → DataFrames like the core tables."""
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return {name: pd.DataFrame(rows) for name, rows in data.items()}
-
-
-def fixture_scores(fixture_dir: Path) -> dict[str, float]:
-    """Precision and recall of the linker on a labelled fixture (tables.json + labels.csv),
-    for the bench: {"precision", "recall", "links", "true_links"}."""
-    tables = load_fixture_tables(fixture_dir / "tables.json")
-    lineage, _ = build_lineage(
-        tables["policies"], tables["issues"], tables["strategies"], tables["initiatives"]
-    )
-    predicted = predicted_links(lineage)
-    truth = read_labels(fixture_dir / "labels.csv")
-    precision, recall = evaluate(predicted, truth)
-    return {
-        "precision": precision,
-        "recall": recall,
-        "links": float(len(predicted)),
-        "true_links": float(len(truth)),
-    }

@@ -14,7 +14,7 @@ from typing import Literal
 
 from osaka_unei.models import LEVELS
 
-Action = Literal["join", "split"]
+Action = Literal["join", "split", "apart"]
 OVERRIDES_NAME = "lineage-overrides.csv"
 
 
@@ -36,7 +36,7 @@ class ActionSpec:
 # A node is named by its printed code ("1-2-3") or, where the page prints none or the code
 # repeats, by its positions "p{issue}.{strategy}.{initiative}" ("p1.2" for a strategy).
 FIELDS: tuple[Field, ...] = (
-    Field("action", True, "join or split (see ACTIONS)", "join"),
+    Field("action", True, "join, split or apart (see ACTIONS)", "join"),
     Field("ward_slug", True, "the ward both nodes belong to", "minato"),
     Field("level", True, "issue, strategy or initiative", "strategy"),
     Field("from_policy_id", True, "policy of the earlier node", "minato-2023"),
@@ -58,6 +58,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
         "split",
         "cut the link from the earlier node to the later one: the later node starts a lineage",
         "split,tsurumi,initiative,tsurumi-2022,1-1-1,tsurumi-2023,1-1-1,same words; new aim",
+    ),
+    ActionSpec(
+        "apart",
+        "the two nodes are different items: a link between them is cut, none is made, and the "
+        "review queue (lineage_candidates) no longer offers the pair",
+        "apart,minato,issue,minato-2022,6,minato-2023,p6,区政運営 ended; p6 is a new subject",
     ),
 )
 ACTION_NAMES: tuple[str, ...] = tuple(a.name for a in ACTIONS)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from osaka_unei.analysis.changes import changes_table
-from osaka_unei.analysis.lineage import build_lineage
+from osaka_unei.analysis.lineage import lineage_tables
 from osaka_unei.analysis.overrides import parse_overrides
 from osaka_unei.analysis.themes import OverrideError, build_themes, codebook_frame
 from osaka_unei.analysis.versions import VersionInput, versions_table
@@ -38,12 +38,12 @@ def derive_tables(
     previous_lineage: pd.DataFrame | None,
     data_dir: Path = DATA_DIR,
 ) -> Derived:
-    """lineage, themes, theme_codebook, versions, changes, and nodes (the node model with
-    the lineage and themes it was given)."""
+    """lineage, lineage_candidates, themes, theme_codebook, versions, changes, and nodes
+    (the node model with the lineage and themes it was given)."""
     problems: list[tuple[str, str]] = []
     lineage_file = data_dir / LINEAGE_OVERRIDES
     overrides, errors = parse_overrides(_read(lineage_file), LINEAGE_OVERRIDES)
-    lineage, link_errors = build_lineage(
+    lineage = lineage_tables(
         core["policies"],
         core["issues"],
         core["strategies"],
@@ -51,7 +51,7 @@ def derive_tables(
         previous=previous_lineage,
         overrides=overrides,
     )
-    problems += [(lineage_file.as_posix(), message) for message in (*errors, *link_errors)]
+    problems += [(lineage_file.as_posix(), message) for message in (*errors, *lineage.errors)]
     theme_file = data_dir / THEME_OVERRIDES
     try:
         themes = build_themes(core, core["sdgs"], theme_file)
@@ -61,12 +61,13 @@ def derive_tables(
     codebook = codebook_frame()
     return Derived(
         {
-            "lineage": lineage,
+            "lineage": lineage.lineage,
+            "lineage_candidates": lineage.candidates,
             "themes": themes,
             "theme_codebook": codebook,
             "versions": versions_table(versions),
             "changes": changes_table(versions),
-            "nodes": nodes_table(core, lineage, themes, codebook["theme"].tolist()),
+            "nodes": nodes_table(core, lineage.lineage, themes, codebook["theme"].tolist()),
         },
         problems,
     )
