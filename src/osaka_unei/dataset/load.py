@@ -18,6 +18,7 @@ import pandas as pd
 from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
 from osaka_unei.published import read_build
 from osaka_unei.store import DEFAULT_OUT_DIR, resolve_published
+from osaka_unei.wards import WARD_ORDER
 
 
 def _default_processed_dir() -> Path:
@@ -42,6 +43,15 @@ def _read(data: bytes, dates: list[str]) -> pd.DataFrame:
     frame = pd.read_parquet(io.BytesIO(data))
     for column in dates:
         frame[column] = pd.to_datetime(frame[column])
+    return ward_categories(frame)
+
+
+def ward_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """`ward` (where a table has it) as an ordered Categorical of the 24 wards in the city's
+    order (wards.WARD_ORDER), so that sorting, groupby and pivots list 北区 first, not in
+    code-point order; the values stay the names."""
+    if "ward" in frame.columns:
+        frame["ward"] = pd.Categorical(frame["ward"], categories=list(WARD_ORDER), ordered=True)
     return frame
 
 
@@ -49,7 +59,8 @@ def load(
     name: str | None = None, processed_dir: Path | str | None = None
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """The dataset's tables as DataFrames (all, by name, or the one named), all from one
-    build. Nullable integers load as Int64 and dates (policies.published) as datetime64.
+    build. Nullable integers load as Int64, dates (policies.published) as datetime64 and
+    `ward` as a Categorical in the city's order (ward_categories).
 
     FileNotFoundError when nothing is built; published.NotWhole (a ValueError) when the
     folder kept changing while it was read."""
