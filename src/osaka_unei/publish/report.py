@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -45,13 +46,31 @@ def report_inputs(processed_dir: Path, raw_dir: Path, registry: Path) -> str:
     return digest.hexdigest()
 
 
+def downloads(processed_dir: Path) -> list[tuple[str, int]]:
+    """The published files (name, size in bytes), for the report's download page."""
+    folder = store.resolve_published(processed_dir)
+    return sorted(
+        (path.name, path.stat().st_size)
+        for path in folder.iterdir()
+        if path.is_file() and not path.name.startswith(".")
+    )
+
+
+def _relative(processed_dir: Path, out_dir: Path) -> str:
+    """The published data as the report's pages link to it: out_dir/../processed/ for the
+    usual layout (data/report → data/processed), else a relative path between the two."""
+    rel = os.path.relpath(processed_dir.absolute(), out_dir.absolute())
+    return Path(rel).as_posix().rstrip("/") + "/"
+
+
 def write_report(
     processed_dir: Path, raw_dir: Path, registry: Path, out_dir: Path, *, wait: float = DEFAULT_WAIT
 ) -> list[str]:
-    """Render the whole site into a staging folder and publish it as out_dir, as one unit
+    """Render the site into a staging folder and publish it as out_dir, as one unit
     (like a build: out_dir is a link to builds/<id>). Returns the site's files, relative.
-    A site made from the same inputs is left as it is (drawing the charts is the slow part:
-    ~30 s for 1,000 pages)."""
+    A site made from the same inputs is left as it is; otherwise only the pages whose own
+    inputs changed are drawn again (report.site: a digest per page), the others keep the
+    published report's bytes."""
     inputs = report_inputs(processed_dir, raw_dir, registry)
     current = store.resolve_published(out_dir)
     stamp = current / INPUTS_NAME
@@ -62,7 +81,8 @@ def write_report(
             if path.is_file() and path.name != INPUTS_NAME
         )
     # Altair, vl-convert and jinja2 take a second to import: only when there is a site to draw.
-    from osaka_unei.report import coverage_frame, render_site
+    from osaka_unei.publish.catalog import PUBLISHED_TABLES
+    from osaka_unei.report import Download, coverage_frame, read_digests, render_site
 
     tables = load(processed_dir=processed_dir)
     assert isinstance(tables, dict)
@@ -76,7 +96,18 @@ def write_report(
     written: list[str] = []
 
     def render(staging: Path) -> None:
-        paths = render_site(tables, coverage, when, staging)
+        paths = render_site(
+            tables,
+            coverage,
+            when,
+            staging,
+            downloads=[Download(name, size) for name, size in downloads(processed_dir)],
+            build_id=store.resolve_published(processed_dir).name,
+            specs=PUBLISHED_TABLES,
+            data_href=_relative(processed_dir, out_dir),
+            previous=current if current.is_dir() else None,
+            previous_digests=read_digests(current if current.is_dir() else None),
+        )
         written.extend(path.relative_to(staging).as_posix() for path in paths)
         (staging / INPUTS_NAME).write_text(json.dumps({"inputs": inputs}) + "\n", "utf-8")
 
