@@ -15,6 +15,11 @@ PARSER_VERSION = "1.0.0"
 
 BudgetKind = Literal["budget", "estimate", "settled", "cm_budget"]
 
+# The three levels of a policy's tree, top down, and what a reader calls each.
+Level = Literal["issue", "strategy", "initiative"]
+LEVELS: tuple[Level, ...] = ("issue", "strategy", "initiative")
+LEVEL_JA: dict[str, str] = {"issue": "経営課題", "strategy": "戦略", "initiative": "具体的取組"}
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")

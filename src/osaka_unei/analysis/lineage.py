@@ -38,11 +38,9 @@ import pandas as pd
 from rapidfuzz import fuzz
 
 from osaka_unei.analysis.overrides import Override
-from osaka_unei.dataset.flatten import node_key
-from osaka_unei.dataset.nodes import nodes_frame
+from osaka_unei.dataset.nodes import LEVELS, node_key, nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
 
-LEVELS: tuple[str, ...] = ("issue", "strategy", "initiative")
 METHODS: tuple[str, ...] = ("title", "code+title", "parent", "description", "manual", "new")
 
 # --- thresholds (scores are 0–1) ---------------------------------------------------------

@@ -12,6 +12,8 @@ import csv
 from dataclasses import dataclass
 from typing import Literal
 
+from osaka_unei.models import LEVELS
+
 Action = Literal["join", "split"]
 OVERRIDES_NAME = "lineage-overrides.csv"
 
@@ -59,7 +61,6 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ),
 )
 ACTION_NAMES: tuple[str, ...] = tuple(a.name for a in ACTIONS)
-LEVELS: tuple[str, ...] = ("issue", "strategy", "initiative")
 
 HEADER = ",".join(FIELD_NAMES)
 

@@ -36,11 +36,10 @@ from typing import Any
 
 import pandas as pd
 
-from osaka_unei.dataset.flatten import node_key, rows_frame
-from osaka_unei.dataset.nodes import nodes_frame
+from osaka_unei.dataset.flatten import rows_frame
+from osaka_unei.dataset.nodes import LEVELS, node_key, nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
 
-LEVELS = ("issue", "strategy", "initiative")
 SOURCES = ("keywords", "sdgs", "manual")
 UNTAGGED = "untagged"
 DEFAULT_OVERRIDES = Path("data/theme-overrides.csv")
@@ -524,33 +523,15 @@ def build_themes(
 
 
 def counted_amounts(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """Nodes whose main amount counts, as in models.total_budget: an amount counts only
-    where no descendant carries one. Columns: node keys + budget_thousand_yen."""
-    rows = []
-    carried: set[tuple[Any, ...]] = set()  # (policy, ip) and (policy, ip, sp) with amounts below
-    for row in tables["initiatives"].to_dict("records"):
-        if (amount := _int(row["budget_thousand_yen"])) is not None:
-            pid, ip, sp = (
-                row["policy_id"],
-                int(row["issue_position"]),
-                int(row["strategy_position"]),
-            )
-            carried |= {(pid, ip), (pid, ip, sp)}
-            rows.append((pid, "initiative", ip, sp, int(row["position"]), amount))
-    for row in tables["strategies"].to_dict("records"):
-        pid, ip, p = row["policy_id"], int(row["issue_position"]), int(row["position"])
-        amount = _int(row["budget_thousand_yen"])
-        if amount is not None and (pid, ip, p) not in carried:
-            rows.append((pid, "strategy", ip, None, p, amount))
-        if amount is not None:
-            carried.add((pid, ip))
-    for row in tables["issues"].to_dict("records"):
-        pid, ip = row["policy_id"], int(row["issue_position"])
-        amount = _int(row["budget_thousand_yen"])
-        if amount is not None and (pid, ip) not in carried:
-            rows.append((pid, "issue", ip, None, None, amount))
-    frame = pd.DataFrame(rows, columns=[*_NODE_COLUMNS, "budget_thousand_yen"])
-    return frame.astype({c: "Int64" for c in frame.columns if c not in ("policy_id", "level")})
+    """Nodes whose main amount counts (dataset.nodes.counted_amounts, the rule of
+    policies.total_budget_thousand_yen). Columns: node keys + budget_thousand_yen."""
+    nodes = nodes_frame(tables)
+    counted = nodes[nodes["counted_thousand_yen"].notna()]
+    return (
+        counted[_NODE_COLUMNS]
+        .assign(budget_thousand_yen=counted["counted_thousand_yen"])
+        .reset_index(drop=True)
+    )
 
 
 def budget_by_theme(

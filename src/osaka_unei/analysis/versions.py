@@ -16,8 +16,9 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei.dataset.flatten import as_utc, make_frame, policy_id
+from osaka_unei.dataset.nodes import policy_totals, tree_nodes
 from osaka_unei.dataset.tables import Column, TableSpec
-from osaka_unei.models import RawRecord, WardPolicy, total_budget
+from osaka_unei.models import RawRecord, WardPolicy
 
 VERSIONS = TableSpec(
     "versions",
@@ -124,7 +125,7 @@ def version_order(item: VersionInput) -> tuple[Any, ...]:
     return (as_utc(item.record.fetched_at), published or dt.date.min, item.record.path or "")
 
 
-def _row(item: VersionInput) -> dict[str, Any]:
+def _row(item: VersionInput, total: int | None) -> dict[str, Any]:
     record, policy = item.record, item.policy
     messages = [*(policy.warnings if policy else []), *item.messages]
     status = "error" if policy is None else "warning" if messages else "ok"
@@ -149,7 +150,7 @@ def _row(item: VersionInput) -> dict[str, Any]:
             "n_issues": len(policy.issues),
             "n_strategies": len(strategies),
             "n_initiatives": sum(len(s.initiatives) for s in strategies),
-            "total_budget_thousand_yen": total_budget(policy),
+            "total_budget_thousand_yen": total,
         }
     return row
 
@@ -159,7 +160,13 @@ def versions_table(items: Sequence[VersionInput]) -> pd.DataFrame:
     missing = [item.record.url for item in items if not item.record.path]
     if missing:
         raise ValueError(f"a version needs a stored file: {missing[0]}")
-    return make_frame(VERSIONS, (_row(item) for item in items))
+    parsed = [item.policy for item in items if item.policy is not None]
+    totals = policy_totals(tree_nodes(parsed))  # one pass over every version's nodes
+    total_of: dict[int, int | None] = {}
+    for number, item in enumerate(item for item in items if item.policy is not None):
+        value = totals.get(str(number), pd.NA)
+        total_of[id(item)] = None if pd.isna(value) else int(value)
+    return make_frame(VERSIONS, (_row(item, total_of.get(id(item))) for item in items))
 
 
 def current_paths(parse_report: pd.DataFrame) -> set[str]:

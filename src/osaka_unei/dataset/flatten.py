@@ -10,6 +10,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 
+from osaka_unei.dataset.nodes import node_key, nodes_frame, policy_totals
 from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES, TableSpec
 from osaka_unei.models import (
     Budget,
@@ -17,7 +18,6 @@ from osaka_unei.models import (
     Issue,
     Strategy,
     WardPolicy,
-    total_budget,
 )
 from osaka_unei.wards import WARD_CODES
 
@@ -175,7 +175,7 @@ def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
             "n_issues": len(rows["issues"]),
             "n_strategies": len(rows["strategies"]),
             "n_initiatives": len(rows["initiatives"]),
-            "total_budget_thousand_yen": total_budget(policy),
+            "total_budget_thousand_yen": None,  # make_tables: from the node model
             "source_kind": source.source_kind,
             "source_sha256": source.sha256,
             "fetched_at": as_utc(source.fetched_at),
@@ -183,11 +183,6 @@ def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
         }
     )
     return rows
-
-
-def node_key(*positions: int) -> str:
-    """A node's place in its policy as one text: (2,) → "2", (2, 1, 3) → "2.1.3"."""
-    return ".".join(str(position) for position in positions)
 
 
 def as_utc(moment: dt.datetime) -> dt.datetime:
@@ -221,4 +216,11 @@ def make_tables(
         for name, table_rows in rows.items():
             collected[name].extend(table_rows)
     collected["parse_report"] = list(report)
-    return {spec.name: make_frame(spec, collected[spec.name]) for spec in TABLES}
+    tables = {spec.name: make_frame(spec, collected[spec.name]) for spec in TABLES}
+    policies = tables["policies"]
+    totals = policy_totals(nodes_frame(tables))
+    policies["total_budget_thousand_yen"] = (
+        policies["policy_id"].map(totals).astype("Int64") if len(totals) else pd.NA
+    )
+    policies["total_budget_thousand_yen"] = policies["total_budget_thousand_yen"].astype("Int64")
+    return tables

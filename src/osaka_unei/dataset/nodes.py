@@ -1,18 +1,39 @@
-"""Every issue, strategy and initiative of the core tables as one frame of nodes, named
-the way every node table names them (tables.NODE_COLUMNS): the shared input of the
-lineage, the themes, the search index and the report."""
+"""The node model: every issue, strategy and initiative as one row, with its place in the
+tree, its parent and the amount shown for it. Every stage after parse reads nodes from here.
+
+- A node is named the way every node table names it (tables.NODE_COLUMNS): `policy_id` and
+  `node_key`, its positions joined by dots (`2`, `2.1`, `2.1.3`); `parent_key` drops the last
+  position (an issue has none).
+- The amount shown (`thousand_yen`) is one rule, written once (`shown_amounts`): the node's
+  printed main amount, else the sum of its children's shown amounts, else null; `printed`
+  says which (true: printed on the page, false: summed from the children, null: none).
+- `nodes_table` adds what the analysis stage derives (lineage, themes, SDGs) and is the
+  published table `nodes`: the one frame a notebook needs, and what every surface (report,
+  CLI, SQLite, Datasette) shows its numbers from.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from osaka_unei.dataset.flatten import node_key
-from osaka_unei.dataset.tables import NODE_COLUMNS
+from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
+from osaka_unei.models import LEVEL_JA, LEVELS, WardPolicy
+
+__all__ = ["LEVELS", "LEVEL_JA", "NODES", "node_key", "nodes_frame", "nodes_table", "parent_key"]
 
 NODE_NAMES = [column.name for column in NODE_COLUMNS]
-NODE_FIELDS = [*NODE_NAMES, "title", "description", "budget_thousand_yen"]
+NODE_FIELDS = [
+    *NODE_NAMES,
+    "parent_key",
+    "title",
+    "description",
+    "budget_thousand_yen",
+    "thousand_yen",
+    "printed",
+    "counted_thousand_yen",
+]
 # level → (its table, the column holding its code, its position columns in node order)
 _LEVEL_TABLES = {
     "issue": ("issues", "issue_code", ("issue_position",)),
@@ -25,24 +46,105 @@ _LEVEL_TABLES = {
 }
 
 
+def node_key(*positions: int) -> str:
+    """A node's place in its policy as one text: (2,) → "2", (2, 1, 3) → "2.1.3"."""
+    return ".".join(str(position) for position in positions)
+
+
+def parent_key(key: str) -> str | None:
+    """ "2.1.3" → "2.1", "2.1" → "2", "2" → None."""
+    head, dot, _ = key.rpartition(".")
+    return head if dot else None
+
+
+def _key_order(key: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in key.split("."))
+
+
+def shown_amounts(nodes: pd.DataFrame) -> pd.DataFrame:
+    """`thousand_yen` and `printed` for a frame of nodes (policy_id, level, node_key,
+    parent_key, budget_thousand_yen): the printed main amount, else the sum of the
+    children's shown amounts (where at least one child has one), else null."""
+    printed = nodes["budget_thousand_yen"].astype("Int64")
+    shown = printed.copy()
+    for level in reversed(LEVELS[:-1]):  # strategies from their initiatives, then issues
+        children = nodes["level"] == LEVELS[LEVELS.index(level) + 1]
+        sums = (
+            pd.DataFrame(
+                {
+                    "policy_id": nodes.loc[children, "policy_id"],
+                    "node_key": nodes.loc[children, "parent_key"],
+                    "amount": shown[children],
+                }
+            )
+            .groupby(["policy_id", "node_key"], sort=False)["amount"]
+            .sum(min_count=1)
+        )
+        here = (nodes["level"] == level) & printed.isna()
+        index = pd.MultiIndex.from_frame(nodes.loc[here, ["policy_id", "node_key"]])
+        shown.loc[here] = sums.reindex(index).to_numpy()
+    flag = pd.array([pd.NA] * len(nodes), dtype="boolean")
+    flag[shown.notna().to_numpy()] = False
+    flag[printed.notna().to_numpy()] = True
+    return pd.DataFrame({"thousand_yen": shown.astype("Int64"), "printed": flag}, index=nodes.index)
+
+
+def counted_amounts(nodes: pd.DataFrame) -> pd.Series:
+    """What each node adds to its policy's total, each main amount counted once: the printed
+    amount of a node none of whose descendants prints one (else null). The rule of
+    `policies.total_budget_thousand_yen` and of budgets by theme."""
+    printed = nodes["budget_thousand_yen"].astype("Int64")
+    below = pd.Series(False, index=nodes.index)  # a descendant prints an amount
+    for level in reversed(LEVELS[:-1]):
+        children = nodes["level"] == LEVELS[LEVELS.index(level) + 1]
+        carrying = (printed.notna() | below)[children]
+        marked = set(
+            zip(
+                nodes.loc[children, "policy_id"][carrying],
+                nodes.loc[children, "parent_key"][carrying],
+                strict=True,
+            )
+        )
+        here = nodes["level"] == level
+        if here.any():
+            below[here] = [
+                key in marked
+                for key in zip(
+                    nodes.loc[here, "policy_id"], nodes.loc[here, "node_key"], strict=True
+                )
+            ]
+    return printed.where(~below).astype("Int64")
+
+
+def policy_totals(nodes: pd.DataFrame) -> pd.Series:
+    """policy_id → its total in 千円 (the counted amounts summed; null where none)."""
+    counted = nodes.get("counted_thousand_yen")
+    if counted is None:
+        counted = counted_amounts(nodes)
+    return counted.groupby(nodes["policy_id"], sort=True).sum(min_count=1).astype("Int64")
+
+
 def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """issues + strategies + initiatives → one row per node, in tree order per policy."""
+    """issues + strategies + initiatives → one row per node, in tree order per policy, with
+    its parent and the amount shown."""
     frames = []
     for level, (name, code_column, positions) in _LEVEL_TABLES.items():
         table = tables[name]
         if table.empty:  # nothing at this level (a frame made by hand may have no columns)
             continue
+        keys = [
+            node_key(*(int(value) for value in row))
+            for row in table[list(positions)].itertuples(index=False, name=None)
+        ]
         frame = pd.DataFrame(
             {
                 "policy_id": table["policy_id"],
                 "level": level,
-                "node_key": [
-                    node_key(*(int(value) for value in row))
-                    for row in table[list(positions)].itertuples(index=False, name=None)
-                ],
+                "node_key": keys,
                 "issue_position": table["issue_position"],
                 "strategy_position": table["strategy_position"] if level == "initiative" else pd.NA,
                 "position": table["position"] if level != "issue" else pd.NA,
+                "parent_key": [parent_key(key) for key in keys],
                 "code": table[code_column],
                 "title": table["title"],
                 # optional, so that a hand-made frame of titles will do (tests, notebooks)
@@ -52,10 +154,174 @@ def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         )
         frames.append(frame)
     if not frames:
-        return pd.DataFrame(columns=NODE_FIELDS)
+        empty = pd.DataFrame(columns=NODE_FIELDS)
+        return empty
     nodes = pd.concat(frames, ignore_index=True)
     for column in ("issue_position", "strategy_position", "position", "budget_thousand_yen"):
         nodes[column] = nodes[column].astype("Int64")
-    order = nodes["node_key"].map(lambda key: tuple(int(part) for part in key.split(".")))
+    order = nodes["node_key"].map(_key_order)
     nodes = nodes.assign(_order=order).sort_values(["policy_id", "_order"], kind="stable")
-    return nodes.drop(columns="_order").reset_index(drop=True)[NODE_FIELDS]
+    nodes = nodes.drop(columns="_order").reset_index(drop=True)
+    nodes[["thousand_yen", "printed"]] = shown_amounts(nodes)
+    nodes["counted_thousand_yen"] = counted_amounts(nodes)
+    return nodes[NODE_FIELDS]
+
+
+def tree_nodes(policies: Sequence[WardPolicy]) -> pd.DataFrame:
+    """Parsed policies (not yet tables) → their nodes with the amounts shown and counted,
+    `policy_id` being each policy's index in `policies` as text: the same rules for one
+    page (`parse --format summary`) or every stored version (`versions`) as for the tables."""
+    rows = []
+    for number, policy in enumerate(policies):
+        pid = str(number)
+        for issue in policy.issues:
+            rows.append((pid, "issue", node_key(issue.position), None, issue))
+            for strategy in issue.strategies:
+                skey = node_key(issue.position, strategy.position)
+                rows.append((pid, "strategy", skey, node_key(issue.position), strategy))
+                for initiative in strategy.initiatives:
+                    ikey = node_key(issue.position, strategy.position, initiative.position)
+                    rows.append((pid, "initiative", ikey, skey, initiative))
+    nodes = pd.DataFrame(
+        {
+            "policy_id": [row[0] for row in rows],
+            "level": [row[1] for row in rows],
+            "node_key": [row[2] for row in rows],
+            "parent_key": [row[3] for row in rows],
+            "code": [row[4].code for row in rows],
+            "title": [row[4].title for row in rows],
+            "budget_thousand_yen": pd.array(
+                [row[4].budget_thousand_yen for row in rows], dtype="Int64"
+            ),
+        }
+    )
+    nodes[["thousand_yen", "printed"]] = shown_amounts(nodes)
+    nodes["counted_thousand_yen"] = counted_amounts(nodes)
+    return nodes
+
+
+def policy_total(policy: WardPolicy) -> int | None:
+    """One parsed policy's total (the rule of policies.total_budget_thousand_yen)."""
+    totals = policy_totals(tree_nodes([policy]))
+    return None if totals.empty or pd.isna(totals.iloc[0]) else int(totals.iloc[0])
+
+
+# --- the published table ------------------------------------------------------------------
+
+NODES = TableSpec(
+    "nodes",
+    "経営課題・戦略・具体的取組(1行1項目、表示する金額・系譜・テーマつき)",
+    "every issue, strategy and initiative, one row each, with the amount shown, its lineage "
+    "and its themes: the table every view of the data reads its numbers from",
+    (
+        NODE_COLUMNS[0],
+        Column("ward", "string", "区名", "ward name, e.g. 北区", required=True),
+        Column("ward_slug", "string", "区のディレクトリ名", "ward slug, e.g. kita", required=True),
+        Column("fiscal_year", "integer", "年度(西暦)", "fiscal year (Gregorian)", required=True),
+        *NODE_COLUMNS[1:],
+        Column(
+            "parent_key",
+            "string",
+            "親項目の位置(node_key、経営課題では空)",
+            "node_key of the parent (the strategy of an initiative, the issue of a "
+            "strategy); null for an issue",
+        ),
+        Column("title", "string", "名称", "title"),
+        Column("description", "string", "説明", "description text"),
+        Column(
+            "budget_thousand_yen",
+            "integer",
+            "ページに書かれた主な予算額(千円、なければ空)",
+            "the node's main amount as printed on the page, in thousand yen; null where "
+            "the page prints none",
+            unit="千円",
+        ),
+        Column(
+            "thousand_yen",
+            "integer",
+            "表示する金額(千円): 書かれた額、なければ下位項目の合計",
+            "the amount shown for the node, in thousand yen: the printed main amount, else "
+            "the sum of its children's amounts shown; null where neither exists",
+            unit="千円",
+        ),
+        Column(
+            "printed",
+            "boolean",
+            "表示する金額がページに書かれた額か(false: 下位項目の合計)",
+            "true where thousand_yen is printed on the page, false where it is the sum of "
+            "the children; null where there is no amount",
+        ),
+        Column(
+            "counted_thousand_yen",
+            "integer",
+            "区の合計に数える額(千円、下位項目に額があれば空)",
+            "what the node adds to its policy's total, in thousand yen: its printed amount "
+            "where no item beneath it prints one, else null (sum it for totals without "
+            "counting an amount twice)",
+            unit="千円",
+        ),
+        Column("lineage_id", "string", "系譜ID(年度をまたぐ同一項目)", "lineage id"),
+        Column(
+            "parent_lineage_id",
+            "string",
+            "親項目の系譜ID",
+            "lineage id of the parent node (null for an issue)",
+        ),
+        Column(
+            "themes",
+            "string",
+            "テーマ(コードブックの順に ; 区切り)",
+            "theme ids, ';'-separated in codebook order",
+        ),
+        Column(
+            "sdgs",
+            "string",
+            "ページに書かれたSDGsゴール(; 区切り)",
+            "SDGs goal numbers printed on the node, ';'-separated, ascending",
+        ),
+    ),
+    ("policy_id", "node_key"),
+)
+
+
+def _joined(frame: pd.DataFrame, column: str, order: Mapping[object, int]) -> pd.Series:
+    """(policy_id, node_key) → the column's distinct values joined by ';' in `order`."""
+    if frame.empty:
+        return pd.Series(dtype="string")
+    pairs = frame[["policy_id", "node_key", column]].drop_duplicates()
+    pairs = pairs.assign(_o=pairs[column].map(lambda v: order.get(v, len(order)))).sort_values(
+        ["policy_id", "node_key", "_o"], kind="stable"
+    )
+    return pairs.groupby(["policy_id", "node_key"], sort=False)[column].agg(
+        lambda values: ";".join(str(v) for v in values)
+    )
+
+
+def nodes_table(
+    tables: Mapping[str, pd.DataFrame],
+    lineage: pd.DataFrame,
+    themes: pd.DataFrame,
+    theme_order: list[str],
+) -> pd.DataFrame:
+    """The published `nodes` table: nodes_frame + ward and year, lineage, themes, SDGs."""
+    nodes = nodes_frame(tables)
+    policies = tables["policies"][["policy_id", "ward", "ward_slug", "fiscal_year"]]
+    nodes = nodes.merge(policies, on="policy_id", how="left", sort=False)
+    keys = ["policy_id", "node_key"]
+    if lineage.empty:
+        nodes["lineage_id"] = pd.NA
+    else:
+        nodes = nodes.merge(lineage[[*keys, "lineage_id"]], on=keys, how="left", sort=False)
+    parents = nodes[[*keys, "lineage_id"]].rename(
+        columns={"node_key": "parent_key", "lineage_id": "parent_lineage_id"}
+    )
+    nodes = nodes.merge(parents, on=["policy_id", "parent_key"], how="left", sort=False)
+    index = pd.MultiIndex.from_frame(nodes[keys])
+    theme_rank = {theme: rank for rank, theme in enumerate(theme_order)}
+    nodes["themes"] = _joined(themes, "theme", theme_rank).reindex(index).to_numpy()
+    sdgs = tables["sdgs"]
+    goals = {goal: goal for goal in range(1, 18)}
+    nodes["sdgs"] = _joined(sdgs, "goal", goals).reindex(index).to_numpy()
+    for column in ("fiscal_year",):
+        nodes[column] = nodes[column].astype("Int64")
+    return nodes[NODES.names].reset_index(drop=True)

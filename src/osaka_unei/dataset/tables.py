@@ -10,6 +10,7 @@ from typing import Literal, get_args
 import pyarrow as pa
 
 from osaka_unei.models import (
+    LEVELS,
     BudgetKind,
 )
 
@@ -352,7 +353,6 @@ REFORMS = TableSpec(
 # A node is named as in its own table: an issue by issue_position, a strategy by
 # issue_position + position, an initiative by issue_position + strategy_position + position.
 # node_key joins those into one non-null text ("2", "2.1", "2.1.3") for primary keys.
-LEVELS = ("issue", "strategy", "initiative")
 NODE_COLUMNS: tuple[Column, ...] = (
     _POLICY_ID,
     Column(

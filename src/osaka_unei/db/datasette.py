@@ -27,7 +27,7 @@ FACETS = ("ward", "fiscal_year", "level", "theme", "kind", "status", "draft")
 UNSORTABLE = ("description", "goal", "mission", "basic_policy", "contents", "messages", "raw")
 
 SEARCH_SQL = f"""SELECT n.ward, n.fiscal_year, n.level, n.code, n.title,
-       n.budget_thousand_yen, n.policy_id, n.node_id,
+       n.thousand_yen, n.printed, n.policy_id, n.node_key, n.node_id,
        round(-{fts.BM25}, 3) AS score
 FROM {fts.FTS} JOIN {fts.NODES} AS n ON n.node_id = {fts.FTS}.rowid
 WHERE {fts.FTS} MATCH bigram_query(:q)

@@ -41,9 +41,7 @@ FTS_UNINDEXED = (
     "ward_slug",
     "fiscal_year",
     "code",
-    "issue_position",
-    "strategy_position",
-    "initiative_position",
+    "node_key",
 )
 # bm25 weights in FTS column order: a hit in a title counts ten times one in a description.
 BM25 = f"bm25({FTS}, 10.0, 1.0)"

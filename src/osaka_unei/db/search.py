@@ -23,7 +23,7 @@ class Hit:
     code: str | None
     title: str | None
     highlighted: str  # title (or, if only the description matches, an excerpt) in rich markup
-    budget_thousand_yen: int | None
+    budget_thousand_yen: int | None  # the node's amount shown (nodes.thousand_yen)
     score: float  # -bm25: higher is better
     policy_id: str
     node_id: int  # row of the `nodes` table
@@ -58,7 +58,7 @@ def _excerpt(text: str, query: str) -> str:
 
 _SQL = f"""
 SELECT n.ward, n.fiscal_year, n.level, n.code, n.title, n.description,
-       n.budget_thousand_yen, {fts.BM25} AS rank, n.policy_id, n.node_id
+       n.thousand_yen, {fts.BM25} AS rank, n.policy_id, n.node_id
 FROM {fts.FTS} JOIN {fts.NODES} AS n ON n.node_id = {fts.FTS}.rowid
 WHERE {fts.FTS} MATCH :match
   AND (:ward IS NULL OR n.ward = :ward OR n.ward_slug = :ward)

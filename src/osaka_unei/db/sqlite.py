@@ -51,6 +51,7 @@ class ForeignKey(NamedTuple):
 _ISSUE = ("policy_id", "issue_position")
 _STRATEGY = (*_ISSUE, "strategy_position")
 _INITIATIVE = (*_STRATEGY, "initiative_position")
+_NODE_STRATEGY = (*_ISSUE, "strategy_position")  # an initiative node's strategy
 _STRATEGY_KEY = ("policy_id", "issue_position", "position")
 _INITIATIVE_KEY = ("policy_id", "issue_position", "strategy_position", "position")
 _POLICY = ("policy_id",)
@@ -70,8 +71,7 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("reforms", _POLICY, "policies", _POLICY),
     ForeignKey("nodes", _POLICY, "policies", _POLICY),
     ForeignKey("nodes", _ISSUE, "issues", _ISSUE),
-    ForeignKey("nodes", _STRATEGY, "strategies", _STRATEGY_KEY),
-    ForeignKey("nodes", _INITIATIVE, "initiatives", _INITIATIVE_KEY),
+    ForeignKey("nodes", _NODE_STRATEGY, "strategies", _STRATEGY_KEY),
 )
 
 
@@ -90,22 +90,20 @@ VIEWS: tuple[View, ...] = (
         "initiatives_full",
         "具体的取組(区・年度・経営課題・戦略の名称つき)",
         "initiatives with their ward, year, issue and strategy titles",
-        ("policies", "issues", "strategies", "initiatives"),
+        ("policies", "nodes"),
         """
         SELECT i.policy_id, p.ward, p.ward_slug, p.fiscal_year, p.draft,
-               i.issue_code, iss.title AS issue_title,
-               i.strategy_code, s.title AS strategy_title,
-               i.initiative_code, i.title AS initiative_title,
+               iss.code AS issue_code, iss.title AS issue_title,
+               s.code AS strategy_code, s.title AS strategy_title,
+               i.code AS initiative_code, i.title AS initiative_title,
                i.budget_thousand_yen,
-               i.issue_position, i.strategy_position, i.position
-        FROM initiatives AS i
+               i.issue_position, i.strategy_position, i.position, i.node_key
+        FROM nodes AS i
         JOIN policies AS p ON p.policy_id = i.policy_id
-        JOIN issues AS iss
-          ON iss.policy_id = i.policy_id AND iss.issue_position = i.issue_position
-        JOIN strategies AS s
-          ON s.policy_id = i.policy_id AND s.issue_position = i.issue_position
-         AND s.position = i.strategy_position
-        ORDER BY i.policy_id, i.issue_position, i.strategy_position, i.position
+        JOIN nodes AS s ON s.policy_id = i.policy_id AND s.node_key = i.parent_key
+        JOIN nodes AS iss ON iss.policy_id = s.policy_id AND iss.node_key = s.parent_key
+        WHERE i.level = 'initiative'
+        ORDER BY i.node_id
         """,
         (
             "policy_id",
@@ -120,6 +118,7 @@ VIEWS: tuple[View, ...] = (
             "issue_position",
             "strategy_position",
             "position",
+            "node_key",
         ),
         {
             "issue_title": ("経営課題の名称", "issue title"),
@@ -169,9 +168,12 @@ VIEWS: tuple[View, ...] = (
 
 
 def database_specs(names: Collection[str], specs: Sequence[TableSpec]) -> tuple[TableSpec, ...]:
-    """The specs of the tables a database of these tables holds: those given a frame, plus
-    `nodes` (the search index's table) when it can be built from them."""
-    given = tuple(spec for spec in specs if spec.name in names)
+    """The specs of the tables a database of these tables holds: those given a frame, with
+    `nodes` (the search index's table, with its node_id) in place of the published spec,
+    or added when it can be built from them."""
+    given = tuple(
+        NODES_SPEC if spec.name == NODES_SPEC.name else spec for spec in specs if spec.name in names
+    )
     if NODES_SPEC in given or not has_sources([spec.name for spec in given]):
         return given
     return (*given, NODES_SPEC)
@@ -255,7 +257,7 @@ def fill(
     """Create and fill every table, the search index and the views in an empty database."""
     frames = dict(tables)
     all_specs = database_specs(frames, specs)
-    if NODES_SPEC in all_specs and NODES_SPEC.name not in frames:
+    if NODES_SPEC in all_specs:
         frames[NODES_SPEC.name] = make_nodes(frames)
     written = [spec.name for spec in all_specs]
     with conn:

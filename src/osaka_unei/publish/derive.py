@@ -14,6 +14,7 @@ from osaka_unei.analysis.lineage import build_lineage
 from osaka_unei.analysis.overrides import parse_overrides
 from osaka_unei.analysis.themes import OverrideError, build_themes, codebook_frame
 from osaka_unei.analysis.versions import VersionInput, versions_table
+from osaka_unei.dataset.nodes import nodes_table
 
 DATA_DIR = Path("data")
 LINEAGE_OVERRIDES = "lineage-overrides.csv"
@@ -37,7 +38,8 @@ def derive_tables(
     previous_lineage: pd.DataFrame | None,
     data_dir: Path = DATA_DIR,
 ) -> Derived:
-    """lineage, themes, theme_codebook, versions and changes."""
+    """lineage, themes, theme_codebook, versions, changes, and nodes (the node model with
+    the lineage and themes it was given)."""
     problems: list[tuple[str, str]] = []
     lineage_file = data_dir / LINEAGE_OVERRIDES
     overrides, errors = parse_overrides(_read(lineage_file), LINEAGE_OVERRIDES)
@@ -56,13 +58,15 @@ def derive_tables(
     except OverrideError as exc:
         problems.append((theme_file.as_posix(), f"not applied: {exc}"))
         themes = build_themes(core, core["sdgs"], None)
+    codebook = codebook_frame()
     return Derived(
         {
             "lineage": lineage,
             "themes": themes,
-            "theme_codebook": codebook_frame(),
+            "theme_codebook": codebook,
             "versions": versions_table(versions),
             "changes": changes_table(versions),
+            "nodes": nodes_table(core, lineage, themes, codebook["theme"].tolist()),
         },
         problems,
     )
