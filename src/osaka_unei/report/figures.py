@@ -54,7 +54,7 @@ def amount_cell(policy_id: str, node_key: str, value: Any, printed: Any) -> Mark
     return Markup(
         f'<td class="num{" summed" if summed else ""}" data-node="{html.escape(policy_id)}:'
         f'{html.escape(node_key)}" data-thousand-yen="{"" if value is None else int(value)}"'
-        f'{f" title={chr(34)}{SUMMED_TITLE}{chr(34)}" if summed else ""}>{fmt_amount(value)}</td>'
+        f"{f' title={chr(34)}{SUMMED_TITLE}{chr(34)}' if summed else ''}>{fmt_amount(value)}</td>"
     )
 
 

@@ -25,8 +25,8 @@ FIELDS = (
     "code",
     "title",
     "description",
-    "thousand_yen",  # the amount shown, or null
-    "printed",  # 1 printed, 0 summed, null where no amount
+    "thousand_yen",  # the amount shown, or "" where none (no null anywhere in the report)
+    "printed",  # 1 printed, 0 summed, "" where no amount
     "href",  # the item page (else the row of the ward page), relative to the site root
     "node",  # policy_id:node_key
 )
@@ -49,8 +49,8 @@ def search_index_js(
                 node.get("code") or "",
                 node.get("title") or "",
                 node.get("description") or "",
-                node.get("thousand_yen"),
-                None if node.get("thousand_yen") is None else int(bool(printed)),
+                "" if node.get("thousand_yen") is None else int(node["thousand_yen"]),
+                "" if node.get("thousand_yen") is None else int(bool(printed)),
                 node.get("href") or fallback_href(node, policy),
                 f"{node['policy_id']}:{node['node_key']}",
             ]

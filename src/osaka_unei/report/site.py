@@ -31,7 +31,7 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from osaka_unei.analysis.themes import UNTAGGED, budget_by_theme, codebook_frame
+from osaka_unei.analysis.themes import UNTAGGED, codebook_frame
 from osaka_unei.dataset.tables import TableSpec
 from osaka_unei.fetch.urls import canonical_url
 from osaka_unei.report import svg
@@ -45,7 +45,7 @@ from osaka_unei.report.figures import (
     fmt_count,
     fmt_yen,
 )
-from osaka_unei.report.nodes import LEVEL_JA, LEVELS, report_nodes
+from osaka_unei.report.nodes import LEVEL_JA, report_nodes
 from osaka_unei.report.search import search_index_js
 from osaka_unei.wards import SITE_URL, SLUG_WARDS, WARD_SLUGS
 
@@ -255,9 +255,7 @@ def _model(tables: Mapping[str, pd.DataFrame]) -> Model:
     codebook = tables.get("theme_codebook")
     if codebook is None or codebook.empty:
         codebook = codebook_frame()
-    names = {
-        str(r["theme"]): (str(r["name_ja"]), str(r["name_en"])) for r in _records(codebook)
-    }
+    names = {str(r["theme"]): (str(r["name_ja"]), str(r["name_en"])) for r in _records(codebook)}
     names.setdefault(UNTAGGED, ("テーマなし", "untagged"))
     return Model(policies, by_policy, nodes, by_key, dict(tree), dict(items), names)
 
@@ -328,68 +326,56 @@ def _budget_matrix(policies: list[Policy]) -> dict[str, Any]:
     return {"years": years, "rows": rows, "chart": chart}
 
 
-def _themes_context(
-    tables: Mapping[str, pd.DataFrame], model: Model
-) -> dict[str, Any] | None:
-    """Budget per theme and fiscal year (wards of the same year added, never different
-    years), with how many wards each year holds."""
-    themes = tables.get("themes")
-    if themes is None:
+def _themes_context(model: Model, tagged: bool) -> dict[str, Any] | None:
+    """Budget per theme and fiscal year: the nodes' counted amounts (each main amount once),
+    by the node's themes; the wards of one year are added, different years never are. With
+    how many wards each year holds."""
+    if not tagged:
         return None
-    needed = {"policy_id", "level", "issue_position", "strategy_position", "position", "theme"}
-    if themes.empty or not needed <= set(themes.columns) or not model.policies:
+    totals: dict[tuple[str, int], int] = defaultdict(int)
+    for node in model.nodes:
+        amount = node.get("counted_thousand_yen")
+        if amount is None:
+            continue
+        year = model.by_policy[node["policy_id"]].fiscal_year
+        for theme in (node.get("themes") or UNTAGGED).split(";"):
+            totals[(theme, year)] += int(amount)
+    if not totals:
         return {"years": [], "rows": [], "chart": None, "wards": []}
-    by_theme = budget_by_theme(tables, themes)
-    by_theme = by_theme[by_theme["budget_thousand_yen"].notna()]
-    if by_theme.empty:
-        return {"years": [], "rows": [], "chart": None, "wards": []}
-    totals = (
-        by_theme.groupby(["theme", "fiscal_year"], as_index=False)["budget_thousand_yen"]
-        .sum()
-        .astype({"fiscal_year": int})
-    )
-    years = sorted({int(y) for y in totals["fiscal_year"]})
-    cells = {
-        (str(r["theme"]), int(r["fiscal_year"])): int(r["budget_thousand_yen"])
-        for r in _records(totals)
-    }
+    years = sorted({y for _, y in totals})
     order = list(model.theme_names)
-    found = sorted({t for t, _ in cells}, key=lambda t: (order.index(t) if t in order else 99, t))
-    wards_per_year = {
-        year: [p.ward for p in model.policies if p.fiscal_year == year] for year in years
-    }
-    rows = []
-    for theme in found:
-        ja, en = model.theme_names.get(theme, (theme, theme))
-        rows.append(
-            {
-                "theme": theme,
-                "ja": ja,
-                "en": en,
-                "cells": [
-                    Markup(
-                        '<td class="num" data-theme="{}" data-year="{}" data-thousand-yen="{}">{}</td>'
-                    ).format(theme, y, cells.get((theme, y), ""), fmt_amount(cells.get((theme, y))))
-                    for y in years
-                ],
-            }
-        )
-    ja_cells = {(model.theme_names.get(t, (t, t))[0], y): v for (t, y), v in cells.items()}
+    found = sorted({t for t, _ in totals}, key=lambda t: (order.index(t) if t in order else 99, t))
+    names = {t: model.theme_names.get(t, (t, t)) for t in found}
+    rows = [
+        {
+            "theme": theme,
+            "ja": names[theme][0],
+            "en": names[theme][1],
+            "cells": [
+                Markup(
+                    '<td class="num" data-theme="{}" data-year="{}" data-thousand-yen="{}">{}</td>'
+                ).format(theme, y, totals.get((theme, y), ""), fmt_amount(totals.get((theme, y))))
+                for y in years
+            ],
+        }
+        for theme in found
+    ]
     chart = _figure(
         svg.heat_map(
-            [model.theme_names.get(t, (t, t))[0] for t in found],
+            [names[t][0] for t in found],
             years,
-            ja_cells,
+            {(names[t][0], y): v for (t, y), v in totals.items()},
             "テーマ別・年度別の予算額",
-            titles={model.theme_names[t][0]: f"{model.theme_names[t][0]} ({model.theme_names[t][1]})" for t in found if t in model.theme_names},
+            titles={names[t][0]: f"{names[t][0]} ({names[t][1]})" for t in found},
         ),
         "テーマ別・年度別の予算額(千円、色の濃さ。同じ年度の区を合計) / budget by theme and fiscal year",
     )
+    wards = {y: [p.ward for p in model.policies if p.fiscal_year == y] for y in years}
     return {
         "years": years,
         "rows": rows,
         "chart": chart,
-        "wards": [(y, len(wards_per_year[y]), "、".join(wards_per_year[y])) for y in years],
+        "wards": [(y, len(wards[y]), "、".join(wards[y])) for y in years],
     }
 
 
@@ -416,9 +402,7 @@ def _ward_context(slug: str, model: Model) -> dict[str, Any]:
 
 def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, Any]:
     own = {p.ward_slug: p for p in model.policies if p.fiscal_year == year}
-    cells = {
-        r["ward_slug"]: r for r in _records(coverage[coverage["fiscal_year"] == year])
-    }
+    cells = {r["ward_slug"]: r for r in _records(coverage[coverage["fiscal_year"] == year])}
     rows = []
     for name, slug in WARD_SLUGS.items():
         status = str(cells[slug]["status"]) if slug in cells else "missing"
@@ -434,7 +418,9 @@ def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, 
                 "status_en": STATUS_LABELS[status][2],
             }
         )
-    bars = [(p.ward, p.total) for slug in WARD_ORDER if (p := own.get(slug)) and p.total is not None]
+    bars = [
+        (p.ward, p.total) for slug in WARD_ORDER if (p := own.get(slug)) and p.total is not None
+    ]
     chart = None
     if bars:
         chart = _figure(
@@ -545,7 +531,9 @@ def _item_context(
                 ],
                 "themes": themes,
                 "sdgs": goals,
-                "changes": [_change_line(r) for r in _node_changes(node, changes.get(p.policy_id, []))],
+                "changes": [
+                    _change_line(r) for r in _node_changes(node, changes.get(p.policy_id, []))
+                ],
                 "amount": amount_text(node["thousand_yen"], node["printed"]),
             }
         )
@@ -553,7 +541,11 @@ def _item_context(
     span = range(years[0]["year"], years[-1]["year"] + 1)
     by_year = {y["year"]: y["node"] for y in years}
     points = [
-        (y, by_year[y]["thousand_yen"] if y in by_year else None, by_year.get(y, {}).get("printed") is False)
+        (
+            y,
+            by_year[y]["thousand_yen"] if y in by_year else None,
+            by_year.get(y, {}).get("printed") is False,
+        )
         for y in span
     ]
     chart = None
@@ -681,7 +673,7 @@ def render_site(
         lambda: {
             "coverage": _coverage_context(coverage),
             "budgets": _budget_matrix(model.policies),
-            "themes": _themes_context(tables, model),
+            "themes": _themes_context(model, "themes" in tables),
             "n_policies": len(model.policies),
         }
     )
@@ -720,8 +712,12 @@ def render_site(
     label = built_label(built_at)
     chrome = {
         root: {
-            "header": Markup(env.get_template("_header.html").render(**common, root=root, built=label)),
-            "footer": Markup(env.get_template("_footer.html").render(**common, root=root, built=label)),
+            "header": Markup(
+                env.get_template("_header.html").render(**common, root=root, built=label)
+            ),
+            "footer": Markup(
+                env.get_template("_footer.html").render(**common, root=root, built=label)
+            ),
         }
         for root in ("", "../")
     }
@@ -778,9 +774,7 @@ def _node_inputs(node: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(node.get(name) for name in _NODE_INPUTS)
 
 
-def _item_inputs(
-    lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]
-) -> Any:
+def _item_inputs(lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]) -> Any:
     """What an item page shows: its nodes, their parents, policies and changes."""
     found = []
     for node in model.items[lineage_id]:

@@ -58,8 +58,7 @@ def _svg(width: float, height: float, label: str, body: list[str]) -> str:
 
 def _text(x: float, y: float, text: str, anchor: str = "start", fill: str = INK) -> str:
     return (
-        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}">'
-        f"{escape(text)}</text>"
+        f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}">{escape(text)}</text>'
     )
 
 
@@ -79,7 +78,9 @@ def year_bars(
     body = [_text(4, 13, f"({unit})", fill=MUTED)]
     for tick in ticks:
         y = y0 + plot_h - plot_h * tick / top
-        body.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        body.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
+        )
         body.append(_text(left - 4, y + 4, amount(tick), "end", MUTED))
     for n, (year, value, summed) in enumerate(points):
         x = left + n * step
@@ -111,7 +112,9 @@ def ward_bars(rows: Sequence[tuple[str, int]], label: str, unit: str = "千円")
     y0 = 22
     for tick in ticks:
         x = left + plot_w * tick / top
-        body.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0}" y2="{y0 + step * len(rows)}" stroke="{GRID}"/>')
+        body.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y0}" y2="{y0 + step * len(rows)}" stroke="{GRID}"/>'
+        )
     for tick in (ticks[0], ticks[-1]):
         x = left + plot_w * tick / top
         body.append(_text(x, y0 + step * len(rows) + 16, amount(tick), "middle", MUTED))
@@ -171,6 +174,8 @@ def heat_map(
             )
     y = 24 + ch * len(rows) + 8
     for n, share in enumerate((0.0, 0.25, 0.5, 0.75, 1.0)):
-        body.append(f'<rect x="{left + n * 24}" y="{y}" width="24" height="10" fill="{_shade(share)}"/>')
+        body.append(
+            f'<rect x="{left + n * 24}" y="{y}" width="24" height="10" fill="{_shade(share)}"/>'
+        )
     body.append(_text(left + 5 * 24 + 6, y + 10, f"0 – {amount(top)} {unit}", fill=MUTED))
     return _svg(width, height, label, body)

@@ -74,7 +74,7 @@
     document.head.appendChild(script);
   }
   function amount(row) {
-    if (row[6] === null) return "—";
+    if (row[6] === "") return "—";
     var text = row[6].toLocaleString("en-US") + " 千円";
     if (row[7] === 0) return '<span class="summed" title="下位項目の合計">' + text + "(計)</span>";
     return text;
