@@ -12,10 +12,9 @@ import pytest
 
 from osaka_unei.models import RawRecord
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
-from osaka_unei.report import Download, coverage_frame, read_digests, render_site
-from osaka_unei.report import svg
+from osaka_unei.report import Download, coverage_frame, read_digests, render_site, svg
 from osaka_unei.report.figures import fmt_amount, fmt_count, fmt_yen
-from osaka_unei.report.site import DIGESTS_NAME, built_label
+from osaka_unei.report.site import built_label
 from osaka_unei.wards import WARD_SLUGS
 from tests.report_data import lineage_by_code, real_coverage, real_tables, registry, with_copy
 
