@@ -12,6 +12,7 @@
   if (!box || !panel) return;
   var entries = null;
   var loading = false;
+  var pending = null; // what to do once the index has loaded (the latest request)
 
   function fold(text) {
     return text.normalize("NFKC").replace(/[A-Z]+/g, function (s) { return s.toLowerCase(); });
@@ -65,11 +66,12 @@
   function load(then) {
     if (entries) { then(); return; }
     if (window.OSAKA_UNEI_SEARCH) { prepare(); then(); return; }
+    pending = then;
     if (loading) return;
     loading = true;
     var script = document.createElement("script");
     script.src = root + "search-index.js";
-    script.onload = function () { prepare(); then(); };
+    script.onload = function () { prepare(); if (pending) pending(); };
     script.onerror = function () { panel.hidden = false; panel.textContent = "検索索引を読み込めませんでした / could not load the search index"; };
     document.head.appendChild(script);
   }
