@@ -9,8 +9,8 @@ city's own pages (checked with fetch.urls).
 Only what changed is drawn again: each page has a digest of its inputs (its own data, the
 site's navigation and the report's code). `previous` names the folder of the last report and
 `previous_digests` its pages' digests; a page whose digest is unchanged keeps that folder's
-bytes, including the build time it shows, which is therefore when that page's data last
-changed.
+file (hard-linked, else copied), including the build time it shows, which is therefore when
+that page's data last changed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -734,7 +735,7 @@ def render_site(
         path.parent.mkdir(parents=True, exist_ok=True)
         source = previous / name if previous is not None else None
         if old.get(name) == digest and source is not None and source.is_file():
-            path.write_bytes(source.read_bytes())
+            _keep(source, path)
         else:
             if template not in templates:
                 templates[template] = env.get_template(template)
@@ -793,6 +794,15 @@ def _item_inputs(lineage_id: str, model: Model, changes: Mapping[str, list[dict[
             )
         )
     return found
+
+
+def _keep(source: Path, path: Path) -> None:
+    """An unchanged page: the previous report's file itself (a hard link: no bytes written,
+    nothing new to sync), else a copy of its bytes."""
+    try:
+        os.link(source, path)
+    except OSError:
+        path.write_bytes(source.read_bytes())
 
 
 def _ward_href(node: dict[str, Any], policy: Policy) -> str:
