@@ -343,8 +343,8 @@ def test_every_amount_is_the_nodes_tables(site: Path, tables: dict[str, pd.DataF
                 assert (value, shown) == (str(int(amount)), f"{int(amount):,}"), (page, node)
                 assert summed == (not bool(printed)), (page, node)
             seen += 1
-    # every node on its ward page, and again on its item page
-    assert seen == 2 * len(nodes)
+    # every node on its ward page and on its item page; each issue on its year page too
+    assert seen == 2 * len(nodes) + (nodes["level"] == "issue").sum()
 
 
 def test_no_missing_value_words_anywhere(site: Path) -> None:
@@ -399,6 +399,8 @@ def test_year_page_compares_wards_and_lists_the_missing(site: Path) -> None:
     )
     assert "北区、此花区" in year  # known in the registry for 2022, not in the dataset
     assert year.count("<svg") == 1
+    # each ward's issues, linked to their item pages
+    assert 'href="../items/minato-issue-2022-1.html">区民主体のまちづくり</a>' in year
 
 
 def _minato_years(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:

@@ -438,7 +438,17 @@ def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, 
         for status in ("error", "stored", "known", "missing")
     ]
     first = next(iter(own.values()), None)
+    issues = [
+        {
+            "ward": p.ward,
+            "slug": p.ward_slug,
+            "issues": [n for n in model.tree.get(p.policy_id, []) if n["level"] == "issue"],
+        }
+        for slug in WARD_ORDER
+        if (p := own.get(slug)) is not None
+    ]
     return {
+        "issues": issues,
         "year": year,
         "label": first.label if first else f"{year}年度",
         "rows": rows,
@@ -667,6 +677,10 @@ def render_site(
     wards_nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for node in model.nodes:
         wards_nodes[model.by_policy[node["policy_id"]].ward_slug].append(node)
+    years_issues: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for node in model.nodes:
+        if node["level"] == "issue":
+            years_issues[model.by_policy[node["policy_id"]].fiscal_year].append(node)
     # name → (template, inputs, context): the digest is made from the inputs (cheap); the
     # context, and the page, only where the digest changed
     pages: dict[str, tuple[str, Callable[[], Any], Callable[[], dict[str, Any]]]] = {}
@@ -694,6 +708,7 @@ def render_site(
             lambda y=year: (
                 [p for p in model.policies if p.fiscal_year == y],
                 _records(coverage[coverage["fiscal_year"] == y]),
+                [_node_inputs(n) for n in years_issues[y]],
             ),
             lambda y=year: _year_context(y, model, coverage),
         )
