@@ -580,3 +580,26 @@ def test_deterministic(
     render_site(tables, coverage, BUILT, tmp_path)
     for name in _site_files(site):
         assert (tmp_path / name).read_bytes() == (site / name).read_bytes(), name
+
+
+def test_bench_measures_the_report_and_one_new_version() -> None:
+    """bench/build_bench.py: the full report, then one page's new version redraws only the
+    pages that depend on it (issue 21)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from build_bench import measure_build, new_version
+    from corpus import load_sources, make_build_corpus
+
+    pages = make_build_corpus(load_sources(), 20)
+    assert new_version(pages).data != pages[0].data
+    figures = measure_build(pages, report=True)
+    report = figures["report"]
+    assert report["exit_code"] == 0, report.get("log_tail")
+    assert report["pages"] == report["pages_redrawn"] > 20
+    assert {"load", "render", "publish", "publish.fsync"} <= set(report["phases"])
+    one = figures["one_new_version"]
+    assert (one["build"]["exit_code"], one["build"]["parsed"]) == (0, 1)
+    assert one["report"]["exit_code"] == 0, one["report"].get("log_tail")
+    # the index, the page's ward and year pages and some item pages; not the others
+    assert 3 <= one["report"]["pages_redrawn"] < report["pages"] / 2
