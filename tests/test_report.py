@@ -386,7 +386,7 @@ def test_year_page_compares_wards_and_lists_the_missing(site: Path) -> None:
     assert "24区のうち <strong>2 区</strong>" in year
     row = (
         '<tr data-ward="{}" data-status="ok"><th scope="row"><a href="../wards/{}.html#y2022">{}</a>'
-        '</th><td class="status">解析済み</td><td class="num">{}</td><td class="num">{}</td>'
+        '</th><td class="status" title="parsed ok">解析済み</td><td class="num">{}</td><td class="num">{}</td>'
         '<td class="num">{}</td><td class="num" data-policy="{}-2022" data-thousand-yen="{}">{}</td></tr>'
     )
     assert row.format("minato", "minato", "港区", 6, 10, 10, "minato", 65958, "65,958") in year
