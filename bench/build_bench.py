@@ -212,6 +212,19 @@ def write_raw_store(raw_dir: Path, pages: list[Any]) -> None:
     append_manifest(raw_dir, records)
 
 
+def write_build_store(raw_dir: Path, n_pages: int = 100, seed: int = 0) -> list[Any]:
+    """A raw store of the benchmark's shape (make_build_corpus: the 24 wards in turn, a fiscal
+    year after another, 4 versions a page), with n_pages stored versions: the 1,000-version
+    store of `make bench` at a size a test can build in a few seconds. Returns the pages."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    from corpus import load_sources, make_build_corpus
+
+    pages = make_build_corpus(load_sources(), n_pages, seed)
+    write_raw_store(raw_dir, pages)
+    return pages
+
+
 def run_child(options: list[str], one_core: bool, log: Path) -> dict[str, Any]:
     """This file as a child process; its figures, exit code and peak RSS (MB)."""
     timings = log.with_suffix(".json")

@@ -142,6 +142,7 @@ def _facts(policy: WardPolicy) -> dict[str, object]:
         "n_strategies": len(strategies),
         "n_initiatives": len(initiatives),
         "issue_codes": [issue.code for issue in policy.issues],
+        "issue_titles": [issue.title for issue in policy.issues],
         "strategy_codes": [s.code for s in strategies],
         "initiative_codes": [i.code for i in initiatives],
         "main_budgets_thousand_yen": mains,

@@ -78,6 +78,13 @@ HEADING_FORMS: tuple[Form, ...] = (
         rf"(?:{CLOSE}\s*(?P<rest>.*))?$",
     ),
     _form(
+        "issue: number with a sub-number in parentheses",
+        "issue",
+        "a real page (site-notes, second look at 104 pages): the -(1) belongs to the number",
+        "経営課題1-(1)地域コミュニティの活性化",
+        rf"^経営課題\s*(?P<code>\d{{1,2}}){SEP}\(\s*\d{{1,2}}\s*\){_TITLE_SEP}(?P<title>.*)$",
+    ),
+    _form(
         "issue: plain",
         "issue",
         "H27–R4 (西区 H29, 港区 R4, 鶴見区 R4)",
