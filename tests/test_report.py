@@ -603,3 +603,42 @@ def test_bench_measures_the_report_and_one_new_version() -> None:
     assert one["report"]["exit_code"] == 0, one["report"].get("log_tail")
     # the index, the page's ward and year pages and some item pages; not the others
     assert 3 <= one["report"]["pages_redrawn"] < report["pages"] / 2
+
+
+# --- the multi-year corpus and the benchmark's store (issue 18's property checks) -----------
+
+
+@pytest.mark.parametrize("store", ["multiyear", "bench"])
+def test_report_of_a_multiyear_store_passes_the_property_checks(
+    store: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from osaka_unei.publish.report import write_report
+    from tests.multiyear import bench_build, multiyear_build
+    from tests.properties import (
+        amounts_in_html,
+        assert_amount_cells_agree,
+        assert_no_missing_tokens,
+        assert_no_repeated_ticks,
+    )
+
+    built = (
+        multiyear_build(tmp_path_factory) if store == "multiyear" else bench_build(tmp_path_factory)
+    )
+    site = tmp_path_factory.mktemp(f"report-{store}") / "report"
+    names = write_report(built.out, built.raw, built.raw / "no-registry.csv", site)
+    nodes = built.tables["nodes"]
+    cells = 0
+    items = 0
+    for name in names:
+        if not name.endswith(".html"):
+            continue
+        text = (site / name).read_text("utf-8")
+        assert_no_missing_tokens(text, what=name)
+        assert_no_repeated_ticks(text, what=name)
+        found = amounts_in_html(text)
+        assert_amount_cells_agree(found, nodes, what=name)
+        cells += len(found)
+        items += name.startswith("items/")
+    assert items == nodes["lineage_id"].nunique()  # every lineage has its page
+    assert cells >= 2 * len(nodes)  # each node on its ward page and its item page
+    assert "戦略nan" not in "".join((site / n).read_text("utf-8") for n in names if "wards/" in n)
