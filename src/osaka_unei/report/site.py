@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import html
 import json
 import os
 import re
@@ -46,6 +47,7 @@ from osaka_unei.report.figures import (
     fmt_count,
     fmt_yen,
 )
+from osaka_unei.report.itempage import item_main
 from osaka_unei.report.nodes import LEVEL_JA, report_nodes
 from osaka_unei.report.search import search_index_js
 from osaka_unei.wards import SITE_URL, SLUG_WARDS, WARD_SLUGS
@@ -714,7 +716,7 @@ def render_site(
         )
     for lineage_id in sorted(model.items):
         pages[item_file(lineage_id)] = (
-            "item.html",
+            "item",  # written in Python (itempage.py) into the shell template
             lambda lid=lineage_id: _item_inputs(lid, model, changes),
             lambda lid=lineage_id: _item_context(lid, model, changes),
         )
@@ -737,6 +739,12 @@ def render_site(
         }
         for root in ("", "../")
     }
+    shells = {}
+    for root, parts in chrome.items():
+        shell = env.get_template("shell.html").render(**common, root=root, chrome=parts)
+        head, rest = shell.split("@@TITLE@@")
+        middle, tail = rest.split("@@MAIN@@")
+        shells[root] = (head, middle, tail)
     old = dict(previous_digests or {})
     digests: dict[str, str] = {}
     written = []
@@ -751,6 +759,12 @@ def render_site(
         source = previous / name if previous is not None else None
         if old.get(name) == digest and source is not None and source.is_file():
             _keep(source, path)
+        elif template == "item":
+            context = make()
+            head, middle, tail = shells[root]
+            title = html.escape(f"{context['title']}({context['ward']})")
+            text = head + title + middle + item_main(context) + tail
+            path.write_bytes(text.encode("utf-8"))
         else:
             if template not in templates:
                 templates[template] = env.get_template(template)
