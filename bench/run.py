@@ -1,7 +1,8 @@
 """`make bench`: parse_page against the bare Lexbor floor, the steps it cannot skip and a
 BeautifulSoup extraction; the whole build (parse, tables, checks, derived tables, Parquet/CSV,
 the database) of 1,000 and 10,000 pages on one core, by phase, with a no-op rebuild and the
-report; the lineage fixture's precision and recall. Prints a table, writes results.json.
+report; the lineage fixture's precision and recall; the command line against its floor
+(cli_bench.py). Prints a table, writes results.json.
 
 Every timed round has its own pages (see corpus.py) and the four measurements of a round
 read the same pages, in a rotating order so that none always runs on a warm heap.
@@ -32,6 +33,7 @@ import bs4
 import selectolax
 from baselines import bs4_lines, lexbor_floor, required_steps
 from build_bench import TOP_PHASES, measure_build
+from cli_bench import measure_cli, print_cli
 from corpus import ROOT, Page, load_sources, make_build_corpus, make_round, tree_counts
 
 from osaka_unei import parse_page
@@ -51,6 +53,7 @@ GOALS = {
     "peak_memory_mb_max": 1000.0,  # the build process's peak RSS
     "report_vs_build_max": 0.25,  # full report / build of the same store (issue 21)
     "one_version_vs_full_max": 0.3,  # one new version: (build + report) / (full build + report)
+    "cli_vs_floor_max": 2.0,  # search, history, --help / python importing typer, rich, sqlite3
 }
 BUILD_SIZES = (1000, 10_000)
 LINEAGE_FIXTURE = ROOT / "tests" / "fixtures" / "lineage"
@@ -477,6 +480,7 @@ def main() -> int:
     }
     del corpus
     lineage = fixture_scores(LINEAGE_FIXTURE)
+    cli = measure_cli(5 if args.quick else 9)
     load_before = os.getloadavg()
     builds: dict[str, object] = {"skipped": "--no-build"}
     if not args.no_build:
@@ -488,6 +492,9 @@ def main() -> int:
     }
     if "skipped" not in builds:
         goals |= build_goals(builds, args.build_sizes)
+    goals |= {
+        f"cli {name}": row["ratio_median"] <= GOALS["cli_vs_floor_max"] for name, row in cli.items()
+    }
     results = {
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -503,11 +510,13 @@ def main() -> int:
         "memory": memory,
         "lineage_fixture": {k: round(v, 3) for k, v in lineage.items()},
         "builds": builds,
+        "cli": cli,
         "goals": goals,
         "goal_values": GOALS,
     }
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     print_table(results)
+    print_cli(cli, GOALS["cli_vs_floor_max"])
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0
 

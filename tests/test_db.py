@@ -16,8 +16,9 @@ from osaka_unei.dataset.flatten import make_tables as export_make_tables
 from osaka_unei.dataset.load import load
 from osaka_unei.dataset.tables import TABLES, Column, TableSpec
 from osaka_unei.db import fts
-from osaka_unei.db.search import render_hits, search
+from osaka_unei.db.search import search
 from osaka_unei.db.sqlite import FOREIGN_KEYS, write_database
+from osaka_unei.views.search import highlight, hits_table
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -264,8 +265,8 @@ def test_search_finds_titles_first(db: Path) -> None:
     assert len(hits) > 6  # descriptions: 鶴見区 地域の自主防災力強化…
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
     first = next(h for h in hits if h.code == "2-1-2")
-    assert first.highlighted == "地域の[bold red]防災[/bold red]力強化(共助)"
-    assert first.budget_thousand_yen == 1240
+    assert highlight(first.title, "防災") == "地域の[bold red]防災[/bold red]力強化(共助)"
+    assert first.budget_thousand_yen == first.thousand_yen == 1240 and first.printed
     assert first.fiscal_year == 2020 and first.level == "initiative"
 
 
@@ -296,13 +297,13 @@ def test_search_filters_and_limits(db: Path) -> None:
     assert len(search(db, "支援", limit=500)) > len(both)
 
 
-def test_render_hits_is_a_table(db: Path) -> None:
+def test_hits_table(db: Path) -> None:
     from rich.console import Console
 
     console = Console(width=160, record=True)
-    console.print(render_hits(search(db, "防災", ward="kita")))
+    console.print(hits_table(search(db, "防災", ward="kita"), "防災"))
     text = console.export_text()
-    assert "防災対策事業" in text and "北区" in text and "2 hits" in text
+    assert "防災対策事業" in text and "北区" in text and "2 件" in text
 
 
 # --- recall and precision against a LIKE scan --------------------------------------------
@@ -386,6 +387,6 @@ def test_text_that_is_not_nfkc_is_found_by_its_nfkc_form(
     for query in ("コミュニティ", "ｺﾐｭ", "npo", "NPO", "ＮＰ"):
         assert "ｺﾐｭﾆﾃｨとＮＰＯ" in [h.title for h in search(path, query)], query
     assert (
-        search(path, "npo", ward=issues.loc[0, "ward"])[0].highlighted
+        highlight(search(path, "npo", ward=issues.loc[0, "ward"])[0].title, "npo")
         == "ｺﾐｭﾆﾃｨと[bold red]ＮＰＯ[/bold red]"  # same length: the stored text, marked
     )

@@ -603,7 +603,7 @@ def test_cli_filters_by_ward_and_year(site: Site, tmp_path: Path) -> None:
     code, _, err = invoke("fetch", "--year", "1999", *args)
     assert code == 2 and err.startswith("error: no page")
     code, _, err = invoke("fetch", "--ward", "atlantis", *args)
-    assert code == 2 and "unknown ward slug" in err
+    assert code == 2 and "unknown ward 'atlantis'" in err
 
 
 def test_cli_every_page_failed_exits_1(site: Site, tmp_path: Path) -> None:

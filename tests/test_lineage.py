@@ -1,4 +1,4 @@
-"""Lineage: linking a ward's items across years, ids, overrides, evaluation, history view.
+"""Lineage: linking a ward's items across years, ids, overrides, evaluation.
 
 The fixture (tests/fixtures/lineage) is 港区 and 鶴見区 R4 (the seed pages) plus R5 and R6
 written by hand (nodes.csv) with labelled true links (labels.csv)."""
@@ -11,7 +11,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from rich.console import Console
 
 from osaka_unei.analysis.lineage import (
     LINEAGE,
@@ -28,7 +27,6 @@ from osaka_unei.analysis.lineage import (
     title_core,
     title_similarity,
 )
-from osaka_unei.analysis.lineage_view import render_history, ward_slug
 from osaka_unei.analysis.overrides import ACTIONS, FIELD_NAMES, parse_overrides
 from osaka_unei.dataset.tables import LEVELS
 
@@ -401,53 +399,3 @@ def test_overrides_split_and_join(tables: dict[str, pd.DataFrame]) -> None:
         "tsurumi-2023",
         "tsurumi-initiative-2022-1-1-1",
     )
-
-
-# --- history view -----------------------------------------------------------------------------
-
-
-def _render(table: Any) -> list[str]:
-    console = Console(width=200, record=True, color_system=None)
-    console.print(table)
-    return console.export_text().splitlines()
-
-
-def test_history_shows_budgets_by_year(
-    lineage: pd.DataFrame, tables: dict[str, pd.DataFrame]
-) -> None:
-    lines = _render(
-        render_history(
-            lineage, tables["issues"], tables["strategies"], tables["initiatives"], "港区"
-        )
-    )
-    # 地域課題解決に向けた取組の支援: 32,550 千円 on the R4 page (seed 003); R5/R6 in nodes.csv.
-    row = next(line for line in lines if "地域課題の解決に向けた取組への支援" in line)
-    cells = [cell.strip() for cell in row.split("│")]
-    assert cells[3:6] == ["32,550", "33,000", "34,000"]
-    assert cells[6] == "minato-initiative-2022-1-2-2"
-    gap = next(line for line in lines if "区民の参画と協働による区政運営" in line)
-    assert [cell.strip() for cell in gap.split("│")][3:6] == ["482", "", "482"]
-    issue = next(line for line in lines if "区民主体のまちづくり" in line)
-    assert [cell.strip() for cell in issue.split("│")][3:6] == ["—", "—", "—"]
-    assert sum("│" in line for line in lines) == 35  # one row per lineage (header: ┃)
-
-
-def test_history_query_filters_lineages(
-    lineage: pd.DataFrame, tables: dict[str, pd.DataFrame]
-) -> None:
-    lines = _render(
-        render_history(
-            lineage,
-            tables["issues"],
-            tables["strategies"],
-            tables["initiatives"],
-            "tsurumi",
-            "虐待",
-        )
-    )
-    rows = [line for line in lines if "│" in line]
-    assert len(rows) == 1
-    assert [cell.strip() for cell in rows[0].split("│")][3:6] == ["13,989", "14,200", "14,300"]
-    assert ward_slug("鶴見") == "tsurumi" and ward_slug("鶴見区") == "tsurumi"
-    with pytest.raises(ValueError, match="unknown ward"):
-        ward_slug("大阪")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
+from rich.console import Console
 
 from osaka_unei import store
 from osaka_unei.analysis.changes import (
@@ -17,7 +19,6 @@ from osaka_unei.analysis.changes import (
     diff_policies,
     match_nodes,
     normalise_code,
-    render_changes,
 )
 from osaka_unei.analysis.versions import (
     VERSIONS,
@@ -29,6 +30,7 @@ from osaka_unei.dataset.tables import TableSpec
 from osaka_unei.models import RawRecord, Strategy, WardPolicy
 from osaka_unei.parse import PageError, parse_page
 from osaka_unei.publish.run import run_build
+from osaka_unei.views.changes import changes_view
 
 from .conftest import FIXTURES
 
@@ -356,7 +358,29 @@ def test_removed_issue_lists_its_children() -> None:
     ]
 
 
-# --- the CLI view --------------------------------------------------------------------------
+# --- the CLI view (osaka_unei.views.changes) ---------------------------------------------
+
+
+def _records(frame: pd.DataFrame, policy_id: str, order: list[str]) -> list[dict[str, Any]]:
+    """One policy's rows as the view reads them from SQLite: None for a missing value."""
+    mine = frame[frame["policy_id"] == policy_id].sort_values(order)
+    return mine.astype(object).where(mine.notna(), None).to_dict("records")
+
+
+def render_changes(changes: pd.DataFrame, versions: pd.DataFrame, policy_id: str) -> str:
+    view = changes_view(
+        _records(versions, policy_id, ["fetched_at", "path"]),
+        _records(changes, policy_id, ["change_no"]),
+        policy_id,
+    )
+    console = Console(width=200, record=True, color_system=None)
+    console.print(view)
+    return "\n".join(line.rstrip() for line in console.export_text().splitlines())
+
+
+def _row(out: str, *words: str) -> list[str]:
+    line = next(line for line in out.splitlines() if all(word in line for word in words))
+    return [cell.strip() for cell in line.split("│")[1:-1]]
 
 
 def test_render_changes(tmp_path: Path, in_place: dict[str, RawRecord]) -> None:
@@ -368,17 +392,19 @@ def test_render_changes(tmp_path: Path, in_place: dict[str, RawRecord]) -> None:
     assert "[error]" in lines[3]
     assert lines[5].endswith("← current")
     assert "version: fetched 2022-02-15 → 2022-04-02 (7 changes)" in out
-    assert (
-        "  budget      取組1-2-2 地域課題解決に向けた取組の支援: 33,000 → 32,550 千円 (-450)"
-        in lines
-    )
-    assert "  removed     取組5-1-2 港区の魅力発信 (800 千円)" in lines
-    assert "  added       取組6-1-3 区民の参画と協働による区政運営 (482 千円)" in lines
-    assert (
-        "  budget      取組5-2-1 港区エリア別活性化プランの推進: 6,004 → 5,500 千円 (-504)" in lines
-    )
-    assert "  field       draft: true → false" in lines
-    assert any(line.startswith("  retitled    取組4-2-1: 子育て支援機関") for line in lines)
+    assert _row(out, "予算額変更", "1-2-2") == [
+        "予算額変更",
+        "具体的取組",
+        "1-2-2",
+        "地域課題解決に向けた取組の支援",
+        "33,000 → 32,550 (-450)",
+        "",
+    ]
+    assert _row(out, "削除", "5-1-2")[1:5] == ["具体的取組", "5-1-2", "港区の魅力発信", "800"]
+    assert _row(out, "追加", "6-1-3")[3:5] == ["区民の参画と協働による区政運営", "482"]
+    assert _row(out, "予算額変更", "5-2-1")[4] == "6,004 → 5,500 (-504)"
+    assert _row(out, "項目変更", "draft")[1:] == ["運営方針", "", "", "", "draft: true → false"]
+    assert _row(out, "名称変更", "4-2-1")[5].startswith("子育て支援機関")
     assert "version: fetched 2022-10-04 → 2023-06-10 (2 changes)" in out
     assert render_changes(changes_table(items), versions_table(items), "kita-2019") == (
         "kita-2019: no stored version."

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+import sqlite3
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -17,14 +20,56 @@ from osaka_unei.store import (
     DEFAULT_REPORT_DIR,
 )
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from osaka_unei.wards import Ward
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Osaka City ward 運営方針 pages → a tidy dataset.",
 )
 
 _state = {"debug": False}
+
+
+def _unwrap(doc: str | None) -> str | None:
+    """A docstring with each paragraph on one line, for click to wrap at the terminal's
+    width (a docstring wrapped at 88 columns would be wrapped twice). click counts every
+    character as one column, so a paragraph with Japanese in it is wrapped here, by display
+    width, and marked (\\b) to be kept as it is."""
+    if doc is None:
+        return None
+    paragraphs = [" ".join(p.split()) for p in inspect.cleandoc(doc).split("\n\n")]
+    return "\n\n".join(_wrap_wide(p) if p.isascii() is False else p for p in paragraphs)
+
+
+def _wrap_wide(paragraph: str, width: int = 76) -> str:
+    """Lines of at most `width` display columns (a Japanese character takes two)."""
+    import unicodedata
+
+    lines, line, used = [], "", 0
+    for word in paragraph.split(" "):
+        size = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in word)
+        if line and used + 1 + size > width:
+            lines.append(line)
+            line, used = word, size
+        else:
+            line, used = (f"{line} {word}", used + 1 + size) if line else (word, size)
+    lines.append(line)
+    return "\b\n" + "\n".join(lines) if len(lines) > 1 else paragraph
+
+
+def command(name: str | None = None) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """app.command, with the docstring's paragraphs unwrapped for the help screen."""
+
+    def register(func: Callable[..., None]) -> Callable[..., None]:
+        return app.command(name, help=_unwrap(func.__doc__))(func)
+
+    return register
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -33,6 +78,70 @@ def fail(message: str, code: int = 2) -> NoReturn:
         raise
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
+
+
+def _plain_coercion() -> None:
+    """Convert plain parameters (str, int, bool, Path, a StrEnum choice) without pydantic.
+
+    typer (0.2x) converts every command-line value through a pydantic TypeAdapter, and
+    importing pydantic costs more than all the rest of `search` or `history` together
+    (bench/cli_bench.py). Parameters with constraints this does not check (paths
+    that must exist, lists, files, custom parsers) keep typer's own conversion; if typer's
+    internals change, this does nothing and only the speed is lost."""
+    try:
+        from typer._click.exceptions import BadParameter
+        from typer._coercion import RuntimeParam
+        from typer.core import _TyperParameter
+    except ImportError:
+        return
+    original = _TyperParameter.get_runtime_param
+    path_checks = ("exists", "writable", "resolve_path", "allow_dash", "path_type")
+
+    class Plain(RuntimeParam):
+        def _coerce_value(self, value: object, param: object, ctx: object) -> object:
+            kind, info = self.annotation, self.parameter_info
+            if isinstance(value, kind):
+                return value
+            if kind is bool:  # a flag's value given as text (an environment variable)
+                return str(value).strip().lower() in ("1", "true", "t", "yes", "y", "on")
+            if issubclass(kind, StrEnum):
+                try:
+                    return kind(value)
+                except ValueError:
+                    choices = ", ".join(repr(member.value) for member in kind)
+                    raise BadParameter(f"{value!r} is not one of {choices}.") from None
+            if kind is int:
+                try:
+                    number = int(str(value))
+                except ValueError:
+                    raise BadParameter(f"{value!r} is not a valid integer.") from None
+                low, high = info.min, info.max
+                if (low is not None and number < low) or (high is not None and number > high):
+                    bounds = " and ".join(
+                        f"x{op}{bound}" for op, bound in ((">=", low), ("<=", high)) if bound
+                    )
+                    raise BadParameter(f"{number} is not in the range {bounds}.")
+                return number
+            return kind(value)
+
+    def plain(info: object, kind: object) -> bool:
+        if getattr(info, "parser", None) is not None or getattr(info, "clamp", False):
+            return False
+        if kind is Path:
+            return not any(getattr(info, name, None) for name in path_checks)
+        return kind in (str, int, bool) or (isinstance(kind, type) and issubclass(kind, StrEnum))
+
+    def get_runtime_param(self: _TyperParameter) -> RuntimeParam:
+        if self._runtime_param is None:
+            descriptor = self.type_descriptor
+            if plain(descriptor.parameter_info, descriptor.annotation):
+                self._runtime_param = Plain(descriptor.parameter_info, descriptor.annotation)
+        return original(self)
+
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+
+
+_plain_coercion()
 
 
 def run() -> None:
@@ -64,7 +173,7 @@ class OutputFormat(StrEnum):
     summary = "summary"
 
 
-@app.command()
+@command()
 def parse(
     source: Annotated[str, typer.Argument(help="A raw page, a text capture, or an address.")],
     output_format: Annotated[
@@ -75,14 +184,15 @@ def parse(
         typer.Option("--base-url", help="A mirror of the city's site: fetch the address there."),
     ] = None,
 ) -> None:
-    """Parse one ward 運営方針 page and print it as JSON or as a readable tree.
+    """Parse one 運営方針 page into JSON or a readable tree.
 
     An address must be on https://www.city.osaka.lg.jp/ (or on the --base-url mirror);
     anything else is refused before any connection.
     """
     from osaka_unei.fetch import is_http_url
-    from osaka_unei.parse import PageError, render_summary
+    from osaka_unei.parse import PageError
     from osaka_unei.sources import parse_source
+    from osaka_unei.views.summary import render_summary
 
     if base_url is not None and not is_http_url(base_url):
         fail(f"--base-url must be an http(s) address: {base_url}")
@@ -103,10 +213,11 @@ def parse(
 # --- fetch stage (issue 3) -------------------------------------------------------------
 
 
-@app.command()
+@command()
 def fetch(
     ward: Annotated[
-        list[str] | None, typer.Option("--ward", help="Only this ward slug (repeatable).")
+        list[str] | None,
+        typer.Option("--ward", help="Only this ward: 北区, 北, kita or 27127 (repeatable)."),
     ] = None,
     year: Annotated[
         list[int] | None, typer.Option("--year", help="Only this fiscal year (repeatable).")
@@ -145,7 +256,9 @@ def fetch(
     max_bytes: Annotated[int, typer.Option("--max-bytes", hidden=True)] = 10 * 1024 * 1024,
     max_failures: Annotated[int, typer.Option("--max-failures", hidden=True)] = 5,
 ) -> None:
-    """Download registry pages into data/raw/, politely, keeping every version.
+    """Download registry pages into data/raw/, every version kept.
+
+    Politely: one request at a time, --delay seconds apart, obeying robots.txt.
 
     Re-checks only pages that can still change: the current and previous fiscal year,
     drafts, pages never fetched or whose last fetch failed, and pages last checked more
@@ -171,19 +284,16 @@ def fetch(
         run_fetch_with_progress,
         select_pages,
     )
-    from osaka_unei.wards import SLUG_WARDS
 
     if offline:
         typer.echo(f"offline: not fetching; {raw_dir} left as it is")
         return
-    unknown = sorted(set(ward or []) - set(SLUG_WARDS))
-    if unknown:
-        fail(f"unknown ward slug: {', '.join(unknown)}")
+    slugs = [_ward(name).slug for name in ward or []]
     if base_url is not None and not is_http_url(base_url):
         fail(f"--base-url must be an http(s) address: {base_url}")
     registry = sources or DEFAULT_REGISTRY
     try:
-        pages = select_pages(load_registry(registry), ward or [], year or [])
+        pages = select_pages(load_registry(registry), slugs, year or [])
     except (OSError, ValueError) as exc:
         fail(f"cannot read {registry}: {exc}")
     if not pages:
@@ -217,7 +327,7 @@ def fetch(
         fail("every page failed; see the manifest's messages", 1)
 
 
-@app.command()
+@command()
 def discover(
     registry: Annotated[
         Path, typer.Option("--registry", help="Registry to grow.")
@@ -248,7 +358,7 @@ def discover(
     retries: Annotated[int, typer.Option("--retries", hidden=True)] = 4,
     backoff: Annotated[float, typer.Option("--backoff", hidden=True)] = 1.0,
 ) -> None:
-    """Find ward 運営方針 pages the registry lacks and add them to the registry.
+    """Find 運営方針 pages the registry lacks and add them.
 
     Reads the known pages' links (過去の…運営方針, 策定経過) and listing pages one level deep.
 
@@ -288,7 +398,7 @@ def discover(
 # --- build stage (issue 4) -------------------------------------------------------------
 
 
-@app.command()
+@command()
 def build(
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
     out_dir: Annotated[Path, typer.Option("--out-dir", help="Dataset folder.")] = DEFAULT_OUT_DIR,
@@ -304,7 +414,9 @@ def build(
         typer.Option("--wait", help="Seconds to wait for another build in this checkout."),
     ] = 60.0,
 ) -> None:
-    """Parse the latest version of every raw page into tables in data/processed/.
+    """Parse the raw pages into the dataset in data/processed/.
+
+    Each page's latest version becomes rows of the tables (Parquet, CSV, SQLite).
 
     The build is published as one unit: data/processed is a symlink to data/builds/<id>/,
     swapped in one rename, so readers see the previous build or the new one, whole.
@@ -337,7 +449,7 @@ def build(
     typer.echo(result.summary(out_dir))
 
 
-@app.command("add-capture")
+@command("add-capture")
 def add_capture(
     file: Annotated[
         Path,
@@ -346,7 +458,9 @@ def add_capture(
     url: Annotated[str, typer.Option("--url", help="The page's address.")],
     raw_dir: Annotated[Path, typer.Option("--raw-dir", help="Raw store.")] = DEFAULT_RAW_DIR,
 ) -> None:
-    """Store a page saved by hand in the raw store, recorded with its address.
+    """Store a page saved by hand in the raw store.
+
+    It is recorded with its address (--url), as if it had been fetched.
 
     The file is parsed first, as `build` will parse it; anything that is not the ward
     運営方針 page --url names is refused with one line (exit 2) and nothing is stored.
@@ -366,92 +480,226 @@ def add_capture(
 
 
 # --- answers: search, history, changes, the report -------------------------------------
+# They read the dataset's SQLite database and load neither pandas nor pyarrow: they answer
+# in about the time Python takes to import typer and rich (bench/cli_bench.py).
 
 ProcessedOption = Annotated[Path, typer.Option("--processed-dir", help="The published dataset.")]
 
 
-def _load_tables(processed_dir: Path, *names: str) -> dict:
-    """The named tables of the published dataset, or one line saying to build it."""
-    from osaka_unei.dataset.load import load
+class ViewFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOption = Annotated[
+    ViewFormat,
+    typer.Option("--format", help="table (default), json or csv (one record per row)."),
+]
+
+
+def _write(text: str) -> None:
+    """UTF-8 whatever the terminal's locale."""
+    sys.stdout.buffer.write(text.encode("utf-8") + b"\n")
+    sys.stdout.flush()
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console()
+
+
+def _say_empty(message: str, output_format: ViewFormat) -> None:
+    """An empty answer: said on stdout for a person, on stderr beside a program's `[]`."""
+    if output_format is ViewFormat.table:
+        typer.echo(message)
+    else:
+        typer.echo(message, err=True)
+
+
+def _ward(text: str) -> Ward:
+    from osaka_unei.wards import resolve_ward
 
     try:
-        return {name: load(name, processed_dir) for name in names}
-    except (FileNotFoundError, ValueError) as exc:
+        return resolve_ward(text)
+    except ValueError as exc:
         fail(str(exc))
 
 
-@app.command()
+def _database(processed_dir: Path) -> sqlite3.Connection:
+    from osaka_unei.views.text import DatasetError, open_database
+
+    try:
+        return open_database(processed_dir)
+    except DatasetError as exc:
+        fail(str(exc))
+
+
+@command()
 def search(
-    query: Annotated[str, typer.Argument(help="Words to find (Japanese: any 1+ characters).")],
+    query: Annotated[str, typer.Argument(help="Words to find, in Japanese (any 1+ characters).")],
     ward: Annotated[
-        str | None, typer.Option("--ward", help="Only this ward (北区 or kita).")
+        str | None, typer.Option("--ward", help="Only this ward: 北区, 北, kita or 27127.")
     ] = None,
     year: Annotated[int | None, typer.Option("--year", help="Only this fiscal year.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many hits.")] = 50,
+    output_format: FormatOption = ViewFormat.table,
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
 ) -> None:
-    """Find issues, strategies and initiatives by their title or description (full text)."""
-    import sqlite3
+    """Find issues, strategies and initiatives by their text.
 
-    from rich.console import Console
-
-    from osaka_unei.db.datasette import DATABASE_FILE
-    from osaka_unei.db.search import render_hits
+    Every word must occur in the title or the description (full text, in Japanese). The
+    amount is the one every view shows: printed on the page, or the sum of the items below,
+    marked (計).
+    """
     from osaka_unei.db.search import search as find
+    from osaka_unei.views import search as view
+    from osaka_unei.views.text import (
+        DATABASE_FILE,
+        DatasetError,
+        dumps_csv,
+        dumps_json,
+        require_columns,
+    )
 
-    database = processed_dir / DATABASE_FILE
-    if not database.is_file():
-        fail(f"{database} not found: run `make all` to build the dataset")
+    if not query.split():
+        fail("give a word to search for, e.g. 防災")
+    where = _ward(ward) if ward else None
+    conn = _database(processed_dir)
     try:
-        hits = find(database, query, ward=ward, year=year, limit=limit)
-    except sqlite3.Error as exc:
-        fail(f"cannot search {database}: {exc}")
-    Console().print(render_hits(hits))
-
-
-@app.command()
-def history(
-    ward: Annotated[str, typer.Argument(help="A ward: kita, 北区 or 北.")],
-    query: Annotated[
-        str | None, typer.Argument(help="Only items whose title holds this text.")
-    ] = None,
-    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
-) -> None:
-    """A ward's items followed across years, with their budget (千円) per year."""
-    from rich.console import Console
-
-    from osaka_unei.analysis.lineage_view import render_history
-
-    tables = _load_tables(processed_dir, "lineage", "issues", "strategies", "initiatives")
-    try:
-        table = render_history(
-            tables["lineage"],
-            tables["issues"],
-            tables["strategies"],
-            tables["initiatives"],
-            ward,
+        require_columns(conn, "nodes", ("node_key", "thousand_yen", "printed"))
+        hits = find(
+            processed_dir / DATABASE_FILE,
             query,
+            ward=where.slug if where else None,
+            year=year,
+            limit=limit,
         )
-    except ValueError as exc:
+    except DatasetError as exc:
         fail(str(exc))
-    Console().print(table)
+    except sqlite3.Error as exc:
+        fail(f"cannot search {processed_dir}: {exc}")
+    finally:
+        conn.close()
+    if not hits:
+        _say_empty(view.empty_message(query, where.name if where else None, year), output_format)
+    if output_format is ViewFormat.json:
+        _write(dumps_json(view.records(hits)))
+    elif output_format is ViewFormat.csv:
+        _write(dumps_csv(view.records(hits), view.FIELDS))
+    elif hits:
+        _console().print(view.hits_table(hits, query))
 
 
-@app.command()
-def changes(
-    policy_id: Annotated[str, typer.Argument(help="A policy, e.g. minato-2022.")],
+@command()
+def history(
+    ward: Annotated[str, typer.Argument(help="A ward: 北区, 北, kita or 27127.")],
+    query: Annotated[
+        str | None,
+        typer.Argument(help="Only items whose title holds this text, and those above them."),
+    ] = None,
+    output_format: FormatOption = ViewFormat.table,
     processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
 ) -> None:
-    """What changed between the stored versions of one policy's page (案 → final → …)."""
-    from osaka_unei.analysis.changes import render_changes
+    """A ward's items across years, with their amounts (千円).
 
-    tables = _load_tables(processed_dir, "changes", "versions")
-    if policy_id not in set(tables["versions"]["policy_id"].dropna()):
-        fail(f"no stored version of {policy_id} (policy ids look like minato-2022)")
-    typer.echo(render_changes(tables["changes"], tables["versions"], policy_id))
+    Each year's items sit under their own parents; an item that moved has a row under each.
+    An amount is printed on the page, or the sum of the items below, marked (計); — none.
+    json and csv give one record per item and year.
+    """
+    from osaka_unei.views import history as view
+    from osaka_unei.views.text import DatasetError, dumps_csv, dumps_json
+
+    where = _ward(ward)
+    conn = _database(processed_dir)
+    try:
+        answer = view.history(conn, where, query)
+        with_data = view.wards_with_data(conn) if not answer.years else []
+    except DatasetError as exc:
+        fail(str(exc))
+    except sqlite3.Error as exc:
+        fail(f"cannot read {processed_dir}: {exc}")
+    finally:
+        conn.close()
+    if not answer.years:
+        _say_empty(
+            f"{where.name} has no policy in the dataset. Wards with data: "
+            f"{', '.join(with_data) or 'none (run `make all`)'}.",
+            output_format,
+        )
+    elif not answer.rows:
+        _say_empty(
+            f"No item of {where.name} has 「{query}」 in its title in any year. "
+            "Try a shorter word, or no word to see every item.",
+            output_format,
+        )
+    if output_format is ViewFormat.json:
+        _write(dumps_json(answer.records()))
+    elif output_format is ViewFormat.csv:
+        _write(dumps_csv(answer.records(), view.FIELDS))
+    elif answer.rows:
+        console = _console()
+        console.print(view.history_table(answer, console.width))
 
 
-@app.command()
+@command()
+def changes(
+    policy_id: Annotated[
+        str, typer.Argument(help="A policy (ward-year): minato-2022 or 港区-2022.")
+    ],
+    output_format: FormatOption = ViewFormat.table,
+    processed_dir: ProcessedOption = DEFAULT_OUT_DIR,
+) -> None:
+    """What changed between stored versions of a policy's page.
+
+    Versions in the order they were stored (案 → final → 中間振り返り → 自己評価).
+
+    json and csv give the changes table's records for the policy.
+    """
+    from osaka_unei.views import changes as view
+    from osaka_unei.views.text import dumps_csv, dumps_json
+
+    conn = _database(processed_dir)
+    try:
+        stored = view.policy_ids(conn)
+        policy_id = _policy_id(policy_id, stored)
+        versions = view.read_versions(conn, policy_id)
+        rows = view.read_changes(conn, policy_id)
+    except sqlite3.Error as exc:
+        fail(f"cannot read {processed_dir}: {exc}")
+    finally:
+        conn.close()
+    if output_format is ViewFormat.json:
+        _write(dumps_json(rows))
+    elif output_format is ViewFormat.csv:
+        _write(dumps_csv(rows, view.FIELDS))
+    else:
+        _console().print(view.changes_view(versions, rows, policy_id))
+
+
+def _policy_id(text: str, stored: list[str]) -> str:
+    """minato-2022, 港区-2022, 港-2022 or 27107-2022 → minato-2022, if stored; else a
+    one-line error listing the stored ones (of that ward, where the ward is known)."""
+    from osaka_unei.wards import resolve_ward
+
+    ward_text, _, year = text.strip().rpartition("-")
+    try:
+        slug = resolve_ward(ward_text).slug if ward_text else None
+    except ValueError:
+        slug = None
+    candidate = f"{slug}-{year}" if slug else text
+    if candidate in stored:
+        return candidate
+    mine = [pid for pid in stored if slug and pid.startswith(f"{slug}-")]
+    listed = mine or stored
+    fail(
+        f"no stored version of {text}; policy ids are ward-year, e.g. minato-2022; "
+        f"stored{' for this ward' if mine else ''}: {', '.join(listed) or 'none'}"
+    )
+
+
+@command()
 def report(
     out_dir: Annotated[
         Path, typer.Option("--out-dir", help="Where the static site goes.")
@@ -462,7 +710,10 @@ def report(
         Path, typer.Option("--registry", help="Known page addresses.")
     ] = DEFAULT_REGISTRY,
 ) -> None:
-    """Write the static report (coverage, budgets, themes, ward and year pages) to out_dir."""
+    """Write the static report (the site) to --out-dir.
+
+    Coverage, budgets, themes, and a page per ward and per year.
+    """
     from osaka_unei.publish.atomic import Busy
     from osaka_unei.publish.report import write_report
 
@@ -473,3 +724,7 @@ def report(
     except (OSError, ValueError) as exc:
         fail(" ".join(str(exc).split()))
     typer.echo(f"report: {len(written)} files in {out_dir} (open {out_dir / 'index.html'})")
+
+
+if __name__ == "__main__":
+    run()

@@ -10,15 +10,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from osaka_unei.levels import LEVEL_JA, LEVELS, Level  # noqa: F401 (re-exported: defined there)
+
 PARSER_VERSION = "1.0.0"
 
 
 BudgetKind = Literal["budget", "estimate", "settled", "cm_budget"]
-
-# The three levels of a policy's tree, top down, and what a reader calls each.
-Level = Literal["issue", "strategy", "initiative"]
-LEVELS: tuple[Level, ...] = ("issue", "strategy", "initiative")
-LEVEL_JA: dict[str, str] = {"issue": "経営課題", "strategy": "戦略", "initiative": "具体的取組"}
 
 
 class _Model(BaseModel):

@@ -15,9 +15,10 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from osaka_unei.models import RawRecord
+if TYPE_CHECKING:  # the CLI reads the default paths below without loading pydantic
+    from osaka_unei.models import RawRecord
 
 MANIFEST_NAME = "manifest.jsonl"
 # Where the project keeps its data, relative to the repository root (where make runs).
@@ -166,6 +167,8 @@ def _reason(exc: ValueError) -> str:
 
 def load_manifest(raw_dir: Path) -> Manifest:
     """All records in file order, and the lines that are not records (line number, reason)."""
+    from osaka_unei.models import RawRecord
+
     path = raw_dir / MANIFEST_NAME
     if not path.exists():
         return Manifest([], [])

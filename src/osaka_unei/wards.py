@@ -4,6 +4,7 @@ official ward code, and the city's usual order."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -47,6 +48,33 @@ WARD_SLUGS: dict[str, str] = {ward.name: ward.slug for ward in WARDS}
 WARD_CODES: dict[str, str] = {ward.slug: ward.code for ward in WARDS}
 WARD_ORDER: dict[str, int] = {ward.slug: index for index, ward in enumerate(WARDS, 1)}
 SLUG_WARDS: dict[str, str] = {slug: name for name, slug in WARD_SLUGS.items()}
+
+# Every way a user may name a ward (北区, 北, kita, 27127), folded as `_fold` folds them.
+_WARD_KEYS: dict[str, Ward] = {
+    key: ward
+    for ward in WARDS
+    for key in (ward.name, ward.name.removesuffix("区"), ward.slug, ward.code)
+}
+
+
+def _fold(text: str) -> str:
+    """NFKC (full-width letters and digits), trimmed, lower case."""
+    return unicodedata.normalize("NFKC", text).strip().lower()
+
+
+def valid_wards() -> str:
+    """The wards as one line, for an error message: `北区 kita 27127, 都島区 …`."""
+    return ", ".join(f"{ward.name} {ward.slug} {ward.code}" for ward in WARDS)
+
+
+def resolve_ward(text: str) -> Ward:
+    """The ward a user names as 北区, 北, kita or 27127 (full-width or any case);
+    ValueError, in one line listing the valid ones, for anything else."""
+    ward = _WARD_KEYS.get(_fold(text))
+    if ward is None:
+        raise ValueError(f"unknown ward {text!r}; a ward is one of: {valid_wards()}")
+    return ward
+
 
 # Longest names first, so that 東住吉区 is not read as 住吉区 nor 西淀川区 as 淀川区.
 _WARD_NAMES = sorted((name[:-1] for name in WARD_SLUGS), key=len, reverse=True)

@@ -8,10 +8,16 @@ from the same column specs as datapackage.json (`datasette.py`), with a one-func
 Datasette plugin for the bigram query (`datasette_plugins/bigram_query.py`).
 """
 
-from osaka_unei.db.datasette import DATABASE_FILE, DATABASE_NAME, datasette_metadata
 from osaka_unei.db.fts import bigram_query
-from osaka_unei.db.search import Hit, render_hits, search
-from osaka_unei.db.sqlite import write_database
+from osaka_unei.db.search import Hit, search
+
+# Lazy: `osaka-unei search` imports db.search, and must not bring pandas (db.sqlite) with it.
+_EXPORTS = {
+    "DATABASE_FILE": "osaka_unei.db.datasette",
+    "DATABASE_NAME": "osaka_unei.db.datasette",
+    "datasette_metadata": "osaka_unei.db.datasette",
+    "write_database": "osaka_unei.db.sqlite",
+}
 
 __all__ = [
     "DATABASE_FILE",
@@ -19,7 +25,14 @@ __all__ = [
     "Hit",
     "bigram_query",
     "datasette_metadata",
-    "render_hits",
     "search",
     "write_database",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _EXPORTS:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -1,4 +1,4 @@
-"""Query the database's bigram index: hits ranked by bm25, with the match marked."""
+"""Query the database's bigram index: hits ranked by bm25 (views.search shows them)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.markup import escape
-from rich.table import Table
-
 from osaka_unei.db import fts
-
-MARK = "bold red"  # rich style of a matched span
-_CONTEXT = 20  # characters of description shown either side of a match
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,48 +16,25 @@ class Hit:
     level: str
     code: str | None
     title: str | None
-    highlighted: str  # title (or, if only the description matches, an excerpt) in rich markup
-    budget_thousand_yen: int | None  # the node's amount shown (nodes.thousand_yen)
+    description: str | None
+    budget_thousand_yen: int | None  # the main amount as printed
+    thousand_yen: int | None  # the amount shown (nodes.thousand_yen)
+    printed: bool | None  # whether the page prints thousand_yen (false: a sum)
     score: float  # -bm25: higher is better
     policy_id: str
+    node_key: str
     node_id: int  # row of the `nodes` table
-
-
-def highlight(text: str, query: str) -> str:
-    """Rich markup of normalize-folded text with every occurrence of the query's words marked.
-
-    Spans are found in normalize(text); NFKC text (all the parser emits) keeps its length,
-    and where it does not, the NFKC form is shown."""
-    folded = fts.normalize(text)
-    shown = text if len(folded) == len(text) else folded
-    parts, last = [], 0
-    for start, end in fts.match_spans(shown, query):
-        parts.append(escape(shown[last:start]))
-        parts.append(f"[{MARK}]{escape(shown[start:end])}[/{MARK}]")
-        last = end
-    parts.append(escape(shown[last:]))
-    return "".join(parts)
-
-
-def _excerpt(text: str, query: str) -> str:
-    """Rich markup of the description around its first match."""
-    spans = fts.match_spans(text, query)
-    if not spans:
-        return ""
-    start = max(0, spans[0][0] - _CONTEXT)
-    end = min(len(text), spans[0][1] + _CONTEXT)
-    body = highlight(text[start:end], query)
-    return ("…" if start else "") + body + ("…" if end < len(text) else "")
 
 
 _SQL = f"""
 SELECT n.ward, n.fiscal_year, n.level, n.code, n.title, n.description,
-       n.thousand_yen, {fts.BM25} AS rank, n.policy_id, n.node_id
+       n.budget_thousand_yen, n.thousand_yen, n.printed, -{fts.BM25} AS score,
+       n.policy_id, n.node_key, n.node_id
 FROM {fts.FTS} JOIN {fts.NODES} AS n ON n.node_id = {fts.FTS}.rowid
 WHERE {fts.FTS} MATCH :match
   AND (:ward IS NULL OR n.ward = :ward OR n.ward_slug = :ward)
   AND (:year IS NULL OR n.fiscal_year = :year)
-ORDER BY rank, n.node_id
+ORDER BY score DESC, n.node_id
 LIMIT :limit
 """
 
@@ -88,40 +59,4 @@ def search(
         ).fetchall()
     finally:
         conn.close()
-    hits = []
-    for ward_name, fiscal_year, level, code, title, description, budget, rank, pid, node in rows:
-        if title and fts.match_spans(title, query):
-            marked = highlight(title, query)
-        else:
-            excerpt = _excerpt(description or "", query)
-            marked = escape(title or "") + (" — " + excerpt if excerpt else "")
-        hits.append(
-            Hit(ward_name, fiscal_year, level, code, title, marked, budget, -rank, pid, node)
-        )
-    return hits
-
-
-_LEVEL_JA = {"issue": "経営課題", "strategy": "戦略", "initiative": "具体的取組"}
-
-
-def render_hits(hits: list[Hit]) -> Table:
-    """A rich table of hits for the command line."""
-    table = Table(title=f"{len(hits)} hits", title_justify="left")
-    table.add_column("区")
-    table.add_column("年度", justify="right")
-    table.add_column("階層")
-    table.add_column("番号")
-    table.add_column("名称")
-    table.add_column("予算額(千円)", justify="right")
-    table.add_column("score", justify="right")
-    for hit in hits:
-        table.add_row(
-            escape(hit.ward),
-            str(hit.fiscal_year),
-            _LEVEL_JA.get(hit.level, hit.level),
-            escape(hit.code or ""),
-            hit.highlighted,
-            "" if hit.budget_thousand_yen is None else f"{hit.budget_thousand_yen:,}",
-            f"{hit.score:.2f}",
-        )
-    return table
+    return [Hit(*row[:8], None if row[8] is None else bool(row[8]), *row[9:]) for row in rows]

@@ -9,8 +9,8 @@ The modules, in the order a page goes through them:
 ``variants`` (every heading and budget form, as data),
 ``forms`` (the index that finds the form reading a line), ``headings`` and ``budgets``
 (one line → a heading, amounts in 千円), ``rules`` (the line walk), ``tree`` (the hierarchy
-from the numbers), ``page`` (the whole page and its sanity check), ``summary`` (the tree
-for people).
+from the numbers), ``page`` (the whole page and its sanity check). The tree for people,
+``parse --format summary``, is ``osaka_unei.views.summary``.
 """
 
 from osaka_unei.errors import (
@@ -21,7 +21,6 @@ from osaka_unei.errors import (
     UndecodableInputError,
 )
 from osaka_unei.parse.page import build_policy, parse_page
-from osaka_unei.parse.summary import render_summary
 
 __all__ = [
     "EmptyInputError",
@@ -31,5 +30,4 @@ __all__ = [
     "UndecodableInputError",
     "build_policy",
     "parse_page",
-    "render_summary",
 ]
