@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -251,21 +250,33 @@ def _queries(tables: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def test_search_finds_what_the_cli_finds(browser: Any, tmp_path: Path) -> None:
-    from osaka_unei.db.search import search
+    """Queries typed into the box find the nodes `osaka-unei search --format json` finds."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from osaka_unei.cli import app
     from tests.report_data import PROCESSED
 
     tables = real_tables(derived=True)
     render_site(tables, real_coverage(tables), BUILT, tmp_path)
-    database = PROCESSED / "osaka_unei.sqlite"
-    with sqlite3.connect(database) as conn:
-        keys = dict(conn.execute("SELECT node_id, policy_id || ':' || node_key FROM nodes"))
+    runner = CliRunner()
+
+    def cli(query: str) -> list[str]:
+        args = ["search", query, "--format", "json", "--limit", "100000"]
+        result = runner.invoke(app, [*args, "--processed-dir", str(PROCESSED)])
+        assert result.exit_code == 0, result.output
+        text = result.stdout  # an empty answer says so in a line (stderr) before its []
+        records = json.loads(text[text.index("\n[") + 1 if not text.startswith("[") else 0 :])
+        return [f"{r['policy_id']}:{r['node_key']}" for r in records]
+
     watch = Watch(browser, width=390)
     try:
         page = watch.open(tmp_path / "wards" / "minato.html")  # any page: the box is on each
         queries = _queries(tables)
         assert len(queries) > 40
         for query in queries:
-            expected = [keys[hit.node_id] for hit in search(database, query, limit=100_000)]
+            expected = cli(query)
             page.fill("#search-q", query)
             count = page.locator("#search-results .count")
             count.wait_for(state="visible")
