@@ -80,7 +80,7 @@ def write_report(
             for path in current.rglob("*")
             if path.is_file() and path.name != INPUTS_NAME
         )
-    # Altair, vl-convert and jinja2 take a second to import: only when there is a site to draw.
+    # jinja2 and the report's modules load only when there is a site to draw.
     from osaka_unei.publish.catalog import PUBLISHED_TABLES
     from osaka_unei.report import Download, coverage_frame, read_digests, render_site
 
