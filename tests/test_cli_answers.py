@@ -177,7 +177,7 @@ def test_report_command_writes_the_site(tmp_path: Path) -> None:
     out = _run("report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED))
     assert "index.html" in out
     index = (out_dir / "index.html").read_text(encoding="utf-8")
-    assert "65,958千円" in index  # 港区 R4 total
+    assert 'data-thousand-yen="65958">65,958</td>' in index  # 港区 R4 total (千円)
     assert (out_dir / "wards" / "minato.html").is_file()
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out_dir.rglob("*") if p.is_file()}
     _run("report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED))

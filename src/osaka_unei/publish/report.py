@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -48,13 +49,28 @@ def report_inputs(processed_dir: Path, raw_dir: Path, registry: Path) -> str:
     return digest.hexdigest()
 
 
+def downloads(processed_dir: Path) -> list[tuple[str, int]]:
+    """The published build's files (name, size in bytes), for the report's download page:
+    those its datapackage.json lists, not a user's own files beside them."""
+    manifest, _ = read_build(processed_dir, DATAPACKAGE_NAME)
+    names = sorted({*(build_files(manifest) or {}), DATAPACKAGE_NAME})
+    return [(name, (processed_dir / name).stat().st_size) for name in names]
+
+
+def _relative(processed_dir: Path, out_dir: Path) -> str:
+    """The published data as the report's pages link to it: out_dir/../processed/ for the
+    usual layout (data/report → data/processed), else a relative path between the two."""
+    rel = os.path.relpath(processed_dir.absolute(), out_dir.absolute())
+    return Path(rel).as_posix().rstrip("/") + "/"
+
+
 def write_report(
     processed_dir: Path, raw_dir: Path, registry: Path, out_dir: Path, *, wait: float = DEFAULT_WAIT
 ) -> list[str]:
-    """Render the whole site into a staging folder and publish it as out_dir, as one unit
-    (like a build, at stable paths). Returns the site's files, relative.
-    A site made from the same inputs is left as it is (drawing the charts is the slow part:
-    ~30 s for 1,000 pages)."""
+    """Render the site into a staging folder and publish it as out_dir, as one unit (like a
+    build, at stable paths). Returns the site's files, relative. A site made from the same
+    inputs is left as it is; otherwise only the pages whose own inputs changed are drawn
+    again (report.site: a digest per page), the others keep the published report's bytes."""
     inputs = report_inputs(processed_dir, raw_dir, registry)
     try:
         current, _ = read_build(out_dir, INPUTS_NAME)
@@ -63,8 +79,9 @@ def write_report(
     published = build_files(current)
     if published is not None and current.get("inputs") == inputs:
         return sorted(published)
-    # Altair, vl-convert and jinja2 take a second to import: only when there is a site to draw.
-    from osaka_unei.report import coverage_frame, render_site
+    # jinja2 and the report's modules load only when there is a site to draw.
+    from osaka_unei.publish.catalog import PUBLISHED_TABLES
+    from osaka_unei.report import Download, coverage_frame, read_digests, render_site
 
     tables = load(processed_dir=processed_dir)
     assert isinstance(tables, dict)
@@ -74,11 +91,23 @@ def write_report(
         else pd.DataFrame(columns=list(REGISTRY_FIELDS))
     )
     coverage = coverage_frame(known, store.read_manifest(raw_dir), tables["parse_report"])
-    when = built_at(store.resolve_published(processed_dir))
+    when = built_at(processed_dir)
     written: list[str] = []
 
     def render(staging: Path) -> None:
-        paths = render_site(tables, coverage, when, staging)
+        paths = render_site(
+            tables,
+            coverage,
+            when,
+            staging,
+            downloads=[Download(name, size) for name, size in downloads(processed_dir)],
+            build_id=published_build_id(processed_dir, DATAPACKAGE_NAME),
+            specs=PUBLISHED_TABLES,
+            data_href=_relative(processed_dir, out_dir),
+            previous=out_dir if published is not None else None,
+            previous_digests=read_digests(out_dir if published is not None else None),
+            previous_hashes=published,
+        )
         written.extend(path.relative_to(staging).as_posix() for path in paths)
         (staging / INPUTS_NAME).write_text(json.dumps({"inputs": inputs}) + "\n", "utf-8")
 
