@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 CLI := $(BIN)/osaka-unei
 LOCK := requirements.lock
 PORT ?= 8001
+NOTEBOOK_PORT ?= 8888
+NOTEBOOK_STAMP := $(VENV)/.notebook-installed
 
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))
 UV_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/osaka-unei/uv-$(UV_VERSION)
@@ -22,7 +24,8 @@ ensure_uv = @[ -x "$(UV)" ] || $(MAKE) --no-print-directory "$(UV_HOME)/bin/uv"
 N_LOCKED = $(shell grep -c '^[A-Za-z0-9]' $(LOCK))
 say = @echo "osaka-unei setup: $(1)"
 
-.PHONY: all fetch build test test-quick lint format bench lock clean-venv venv serve report
+.PHONY: all fetch build test test-quick lint format bench lock clean-venv venv serve report \
+	notebook notebook-outputs
 
 all: fetch build report
 
@@ -107,9 +110,29 @@ report: $(STAMP)
 	$(CLI) report
 
 # Browse the SQLite database `build` writes, on http://127.0.0.1:$(PORT)/ (PORT=... to change).
+# The plugins follow a rebuild (each request reads one build), format amounts, refuse writes.
 serve: $(STAMP)
 	$(BIN)/datasette serve data/processed/osaka_unei.sqlite --host 127.0.0.1 --port $(PORT) \
 		--metadata data/processed/datasette.json --plugins-dir src/osaka_unei/db/datasette_plugins
+
+# JupyterLab on http://127.0.0.1:$(NOTEBOOK_PORT)/ over notebooks/, its kernel the project's .venv.
+# The `notebook` extra is not in the lock: installed here, again after the venv is re-synced.
+$(NOTEBOOK_STAMP): $(STAMP)
+	$(call say,installing the notebook extra (JupyterLab) into $(VENV))
+	@if "$(UV)" --version >/dev/null 2>&1; then \
+		"$(UV)" pip install --quiet --python $(BIN)/python -e ".[notebook]"; \
+	else \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[notebook]"; \
+	fi
+	@touch $@
+
+notebook: $(NOTEBOOK_STAMP)
+	$(BIN)/jupyter lab --ip 127.0.0.1 --port $(NOTEBOOK_PORT) --notebook-dir notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Run every notebook and keep its outputs in the file (after the data or a notebook changed).
+notebook-outputs: $(STAMP)
+	$(BIN)/python tests/test_notebooks.py
 
 # Regenerate the lock file after changing dependencies in pyproject.toml (uses the pinned uv).
 lock:

@@ -54,6 +54,15 @@ WRAPPED = (
     ("osaka_unei.publish.run", "write_database_into", "publish.database"),
 )
 TOP_PHASES = ("parse", "flatten", "tables", "checks", "derive", "publish")
+# The report's phases: read the tables, draw the pages, publish the folder (of which: fsync
+# every file, remove the previous report's folder).
+REPORT_WRAPPED = (
+    ("osaka_unei.publish.report", "load", "load"),
+    ("osaka_unei.report", "render_site", "render"),
+    ("osaka_unei.publish.report", "publish_outputs", "publish"),
+    ("osaka_unei.publish.atomic", "sync_tree", "publish.fsync"),
+    ("osaka_unei.publish.atomic", "remove_unused", "publish.remove_old"),
+)
 
 
 def peak_rss_mb() -> float:
@@ -75,11 +84,11 @@ def _timed(function: Callable[..., Any], phase: str, seconds: dict[str, float]) 
 
 
 @contextlib.contextmanager
-def phase_timers() -> Iterator[dict[str, float]]:
+def phase_timers(wrapped: tuple[tuple[str, str, str], ...] = WRAPPED) -> Iterator[dict[str, float]]:
     """Seconds per phase while the block runs; the wrapped names are restored after."""
     seconds: dict[str, float] = {}
     undo = []
-    for module_name, name, phase in WRAPPED:
+    for module_name, name, phase in wrapped:
         module = importlib.import_module(module_name)
         function = getattr(module, name, None)
         if function is None:
@@ -122,8 +131,22 @@ def child(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     if args.report:
         from osaka_unei.publish.report import write_report
+        from osaka_unei.report import read_digests
+        from osaka_unei.store import resolve_published
 
-        written = write_report(args.out, args.raw, args.raw / "no-registry.csv", args.report)
+        figures["import_seconds"] = round(time.perf_counter() - start, 3)
+        before = read_digests(resolve_published(args.report)) if args.report.exists() else {}
+        start = time.perf_counter()
+        with phase_timers(REPORT_WRAPPED) as seconds:
+            written = write_report(args.out, args.raw, args.raw / "no-registry.csv", args.report)
+        figures["phases"] = {
+            name: round(value, 3)
+            for name, value in sorted(seconds.items())
+            if not name.startswith("peak_rss_mb.")
+        }
+        after = read_digests(resolve_published(args.report))
+        figures["pages"] = len(after)
+        figures["pages_redrawn"] = sum(before.get(name) != digest for name, digest in after.items())
         figures["files"] = len(written)
         figures["size_mb"] = round(
             sum((args.report / name).stat().st_size for name in written) / 1e6, 2
@@ -230,6 +253,62 @@ def run_child(options: list[str], one_core: bool, log: Path) -> dict[str, Any]:
     return figures
 
 
+REPORT_KEYS = (
+    "seconds",
+    "phases",
+    "import_seconds",
+    "files",
+    "pages",
+    "pages_redrawn",
+    "size_mb",
+    "peak_rss_mb",
+    "exit_code",
+    "log_tail",
+)
+
+
+def new_version(pages: list[Any]) -> Any:
+    """One more version of the first page: its latest version with the first amount on it
+    raised by one (千円 or 百万円), stored a day after every other version."""
+    import dataclasses
+    import re
+
+    first = pages[0]
+    same = [p for p in pages if (p.ward_slug, p.page_id) == (first.ward_slug, first.page_id)]
+    latest = max(same, key=lambda p: p.version)
+    data = re.sub(
+        rb"(\d+)(?=(?:\xe5\x8d\x83\xe5\x86\x86|\xe7\x99\xbe\xe4\xb8\x87\xe5\x86\x86))",
+        lambda m: str(int(m.group(1)) + 1).encode(),
+        latest.data,
+        count=1,
+    )
+    assert data != latest.data, "no amount to change"
+    return dataclasses.replace(latest, data=data, version=max(p.version for p in pages) + 1)
+
+
+def measure_report(
+    pages: list[Any], raw: Path, options: list[str], base: Path, one_core: bool
+) -> dict[str, Any]:
+    """The report of the whole store, then, after one page gets a new version, the build
+    and the report again (only the pages whose inputs changed are drawn)."""
+    site = ["--report", str(base / "site")]
+    full = run_child([*options, *site], one_core, base / "report.log")
+    figures: dict[str, Any] = {"report": {k: full[k] for k in REPORT_KEYS if k in full}}
+    if full["exit_code"] != 0:
+        return figures
+    write_raw_store(raw, [new_version(pages)])
+    build = run_child(options, one_core, base / "build-one.log")
+    report = run_child([*options, *site], one_core, base / "report-one.log")
+    figures["one_new_version"] = {
+        "build": {
+            k: build.get(k)
+            for k in ("seconds", "import_seconds", "parsed", "cached", "peak_rss_mb", "exit_code")
+        },
+        "report": {k: report[k] for k in REPORT_KEYS if k in report},
+    }
+    return figures
+
+
 def measure_build(
     pages: list[Any], *, report: bool = True, one_core: bool = True
 ) -> dict[str, Any]:
@@ -255,21 +334,7 @@ def measure_build(
                 for key in ("seconds", "parsed", "cached", "written", "phases", "peak_rss_mb")
             }
             if report:
-                rendered = run_child(
-                    [*options, "--report", str(base / "site")], one_core, base / "report.log"
-                )
-                figures["report"] = {
-                    key: rendered.get(key)
-                    for key in (
-                        "seconds",
-                        "files",
-                        "size_mb",
-                        "peak_rss_mb",
-                        "exit_code",
-                        "log_tail",
-                    )
-                    if key in rendered
-                }
+                figures |= measure_report(pages, raw, options, base, one_core)
         figures["output_mb"] = round(
             sum(path.stat().st_size for path in out.glob("*") if path.is_file()) / 1e6, 1
         )

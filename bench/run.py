@@ -52,6 +52,8 @@ GOALS = {
     "build_large_seconds_max": 60.0,  # 10,000 pages
     "build_growth_max": 11.0,  # large / small seconds for 10x the pages: linear
     "peak_memory_mb_max": 1000.0,  # the build process's peak RSS
+    "report_vs_build_max": 0.25,  # full report / build of the same store (issue 21)
+    "one_version_vs_full_max": 0.3,  # one new version: (build + report) / (full build + report)
     "cli_vs_floor_max": 2.0,  # search, history, --help / python importing typer, rich, sqlite3
 }
 BUILD_SIZES = (1000, 10_000)
@@ -188,7 +190,16 @@ def build_goals(builds: dict[str, object], sizes: tuple[int, ...]) -> dict[str, 
         for key in ("build", "noop_rebuild")
         if key in figures
     ]
+    report_ratios = {size: report_ratios_of(figures) for size, figures in builds.items()}
+    small_ratios = report_ratios.get(str(small)) or {}
     return {
+        "report_ratios": report_ratios,
+        "report_vs_build": None
+        if small_ratios.get("report_vs_build") is None
+        else small_ratios["report_vs_build"] <= GOALS["report_vs_build_max"],
+        "one_version_vs_full": None
+        if small_ratios.get("one_version_vs_full") is None
+        else small_ratios["one_version_vs_full"] <= GOALS["one_version_vs_full_max"],
         "build_growth": growth,
         "build_small": seconds(small) is not None
         and seconds(small) < GOALS["build_small_seconds_max"],  # type: ignore[operator]
@@ -199,6 +210,28 @@ def build_goals(builds: dict[str, object], sizes: tuple[int, ...]) -> dict[str, 
         "noop_rebuild": bool(noop) and all(noop),
         "build_memory": bool(rss) and max(rss) < GOALS["peak_memory_mb_max"],
     }
+
+
+def report_ratios_of(figures: object) -> dict[str, float | None]:
+    """The report's two ratios (issue 21), imports left out on both sides as the build's
+    seconds leave them out: the full report / the build of the same store, and after one
+    page gets a new version, (build + report) / (full build + full report)."""
+    if not isinstance(figures, dict) or "report" not in figures:
+        return {}
+    build = figures["build"].get("seconds")
+    report = figures["report"].get("seconds")
+    one = figures.get("one_new_version", {})
+    one_build = one.get("build", {}).get("seconds")
+    one_report = one.get("report", {}).get("seconds")
+    out: dict[str, float | None] = {"report_vs_build": None, "one_version_vs_full": None}
+    if build and report:
+        out["report_vs_build"] = round(report / build, 3)
+        if one_build and one_report:
+            out["one_version_vs_full"] = round((one_build + one_report) / (build + report), 3)
+        render = figures["report"].get("phases", {}).get("render")
+        if render is not None:
+            out["report_render_vs_build"] = round(render / build, 3)
+    return out
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -292,8 +325,35 @@ def print_builds(builds: dict[str, object], goals: dict[str, object]) -> None:
             ],
         )
     )
-    rows.append(("report (s)", [f.get("report", {}).get("seconds", "not run") for f in figs]))  # type: ignore[union-attr]
-    rows.append(("report RSS (MB)", [f.get("report", {}).get("peak_rss_mb") for f in figs]))  # type: ignore[union-attr]
+
+    def report(f: object, *path: str) -> object:
+        value = f
+        for key in path:
+            value = value.get(key) if isinstance(value, dict) else None  # type: ignore[assignment]
+        return value
+
+    rows.append(("report (s)", [report(f, "report", "seconds") or "not run" for f in figs]))
+    for phase in ("load", "render", "publish", "publish.fsync", "publish.remove_old"):
+        label = "  " + phase.replace("publish.", "  ")
+        rows.append((label, [report(f, "report", "phases", phase) for f in figs]))
+    rows.append(("  pages", [report(f, "report", "pages") for f in figs]))
+    rows.append(("report RSS (MB)", [report(f, "report", "peak_rss_mb") for f in figs]))
+    rows.append(("one new version:", ["" for _ in figs]))
+    rows.append(("  build (s)", [report(f, "one_new_version", "build", "seconds") for f in figs]))
+    rows.append(("  report (s)", [report(f, "one_new_version", "report", "seconds") for f in figs]))
+    rows.append(
+        ("    render", [report(f, "one_new_version", "report", "phases", "render") for f in figs])
+    )
+    rows.append(
+        ("    publish", [report(f, "one_new_version", "report", "phases", "publish") for f in figs])
+    )
+    rows.append(
+        ("  pages redrawn", [report(f, "one_new_version", "report", "pages_redrawn") for f in figs])
+    )
+    ratios = [report_ratios_of(f) for f in figs]
+    rows.append(("report / build", [r.get("report_vs_build") for r in ratios]))
+    rows.append(("  render / build", [r.get("report_render_vs_build") for r in ratios]))
+    rows.append(("one version / full", [r.get("one_version_vs_full") for r in ratios]))
     for label, values in rows:
         cells = "".join(
             f"{'-' if v is None else (f'{v:,.2f}' if isinstance(v, float) else v):>12}"
@@ -310,6 +370,12 @@ def print_builds(builds: dict[str, object], goals: dict[str, object]) -> None:
         f"{_mark(goals['build_linear'])}; peak RSS < {GOALS['peak_memory_mb_max']:g} MB "
         f"{_mark(goals['build_memory'])}; no-op rebuild parses and writes nothing "
         f"{_mark(goals['noop_rebuild'])}"
+    )
+    print(
+        f"report goals at {min(map(int, sizes)):,}: report / build <= "
+        f"{GOALS['report_vs_build_max']:g} {_mark(goals.get('report_vs_build'))}; one new "
+        f"version (build + report) / (full build + report) <= "
+        f"{GOALS['one_version_vs_full_max']:g} {_mark(goals.get('one_version_vs_full'))}"
     )
 
 
@@ -380,11 +446,11 @@ def main() -> int:
     parser.add_argument(
         "--report-up-to",
         type=int,
-        default=1000,
+        default=10_000,
         help="render the report for builds of at most this many pages",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="2 rounds, builds of 200 and 2,000, no report"
+        "--quick", action="store_true", help="2 rounds, builds (and reports) of 200 and 2,000"
     )
     parser.add_argument("--no-build", action="store_true", help="skip the whole-build runs")
     parser.add_argument("--profile", type=int, metavar="N", help="print a cProfile top N")
@@ -392,7 +458,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     if args.quick:
-        args.rounds, args.build_sizes, args.report_up_to = 2, (200, 2000), 0
+        args.rounds, args.build_sizes, args.report_up_to = 2, (200, 2000), 2000
 
     started = time.perf_counter()
     sources = load_sources()

@@ -19,6 +19,7 @@ NODE_TABLES = ("policies", "issues", "strategies", "initiatives")
 
 
 DERIVED = ("lineage", "themes", "theme_codebook", "versions", "changes")
+PROCESSED_TABLES = ("nodes",)  # recomputed by the report from the level tables when absent
 
 
 def real_tables(derived: bool = False) -> dict[str, pd.DataFrame]:
@@ -53,4 +54,28 @@ def with_copy(
             if column in copy:
                 copy[column] = copy[column] * factor
         out[name] = pd.concat([frame, copy], ignore_index=True)
+    out.pop("nodes", None)  # the report derives it from the level tables (nodes_table)
     return out
+
+
+def lineage_by_code(tables: Mapping[str, pd.DataFrame], slug: str) -> pd.DataFrame:
+    """A lineage table for one ward's nodes: the same level and code across years is the
+    same item (what the linker would find for copies of one page)."""
+    from osaka_unei.report.nodes import report_nodes
+
+    nodes = report_nodes(tables)
+    nodes = nodes[nodes["policy_id"].str.startswith(slug + "-")]
+    years = nodes["policy_id"].str.rsplit("-", n=1).str[1].astype(int)
+    return pd.DataFrame(
+        {
+            "policy_id": nodes["policy_id"],
+            "node_key": nodes["node_key"],
+            "level": nodes["level"],
+            "fiscal_year": years,
+            "lineage_id": slug
+            + "-"
+            + nodes["level"]
+            + "-"
+            + nodes["code"].fillna(nodes["node_key"]),
+        }
+    ).reset_index(drop=True)

@@ -4,7 +4,6 @@ Expected values are read off the seed pages (data/raw), not produced by the code
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from osaka_unei.cli import app
+from osaka_unei.published import published_build_id
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSED = ROOT / "data" / "processed"
@@ -177,7 +177,7 @@ def test_report_command_writes_the_site(tmp_path: Path) -> None:
     out = _run("report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED))
     assert "index.html" in out
     index = (out_dir / "index.html").read_text(encoding="utf-8")
-    assert "65,958千円" in index  # 港区 R4 total
+    assert 'data-thousand-yen="65958">65,958</td>' in index  # 港区 R4 total (千円)
     assert (out_dir / "wards" / "minato.html").is_file()
     before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in out_dir.rglob("*") if p.is_file()}
     _run("report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED))
@@ -190,11 +190,13 @@ def test_report_is_drawn_again_when_an_input_changes(tmp_path: Path) -> None:
     registry.write_bytes((ROOT / "data" / "registry.csv").read_bytes())
     args = ["report", "--out-dir", str(out_dir), "--processed-dir", str(PROCESSED)]
     _run(*args, "--registry", str(registry))
-    first = os.readlink(out_dir)
+    first = published_build_id(out_dir, "report-inputs.json")
     assert "・" in (out_dir / "index.html").read_text("utf-8")  # known-only pages shown
     registry.write_text("url,ward,ward_slug,fiscal_year,page_id\n", encoding="utf-8")
     _run(*args, "--registry", str(registry))
-    assert os.readlink(out_dir) != first  # a new site: the coverage matrix changed
+    assert (
+        published_build_id(out_dir, "report-inputs.json") != first
+    )  # a new site: the coverage matrix changed
 
 
 def test_a_bug_is_one_line_not_a_traceback(

@@ -1,6 +1,8 @@
-"""Publishing a build as one unit: data/processed is wholly the previous build or wholly the
-new one whatever step fails or is killed; one build at a time; leftovers cleaned; a no-op
-rebuild rewrites nothing; readers follow a symlink or a pointer file."""
+"""Publishing a build at stable paths: a reader (load()) gets wholly the previous build or
+wholly the new one whatever step fails or is killed; one build at a time; leftovers cleaned;
+a no-op rebuild rewrites nothing; only the build's own files are replaced; git sees only
+the files whose rows changed; a checkout from the symlink layout (with or without symlinks)
+is converted once."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import functools
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -24,22 +27,36 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from osaka_unei import store
+from osaka_unei import published, store
 from osaka_unei.cli import app
+from osaka_unei.dataset.checks import CheckError
 from osaka_unei.dataset.load import load
 from osaka_unei.models import WardPolicy
-from osaka_unei.publish import outputs, run
+from osaka_unei.publish import atomic, outputs, run
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
 from osaka_unei.publish.derive import derive_tables
-from tests.test_export import FakeParser, policy, put, simple_issues, tables_of, url_of
+from tests.test_export import (
+    FakeParser,
+    initiative,
+    policy,
+    put,
+    simple_issues,
+    tables_of,
+    url_of,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_FILES = [f"{spec.name}.{e}" for spec in PUBLISHED_TABLES for e in ("parquet", "csv")]
 DESCRIPTORS = ["datapackage.json", "build_stats.json", "datasette.json", "osaka_unei.sqlite"]
+MANIFEST = "datapackage.json"
+LINKS = ["symlink", "pointer"]
+T1 = dt.datetime(
+    2026, 2, 1, tzinfo=dt.UTC
+)  # a checkout of the old layout with and without symlinks
 
 
 def files_of(*policies: WardPolicy) -> dict[str, bytes]:
-    """Every file a build of these policies publishes (core and derived tables, database)."""
+    """Every file a build of these policies publishes (core and derived tables)."""
     core = tables_of(*policies)
     tables = core | derive_tables(core, [], None, ROOT / "no-curated-files").tables
     when = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -55,18 +72,24 @@ def builds() -> dict[str, dict[str, bytes]]:
     }
 
 
-def state(out: Path, builds: dict[str, dict[str, bytes]]) -> str:
-    """Which build out holds, file by file: 'A' or 'B', else an AssertionError naming the mix."""
-    if not out.exists():
-        return "missing"
-    seen = {}
-    for name in builds["A"]:
-        data = (out / name).read_bytes()
-        matches = {key for key, files in builds.items() if files[name] == data}
-        seen[name] = "?" if not matches else "".join(sorted(matches))
-    kinds = {kind for kind in seen.values() if kind != "AB"}  # "AB": the same in both
-    assert len(kinds) == 1 and "?" not in kinds, f"mixed build: {seen}"
-    return kinds.pop()
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def snapshot(folder: Path) -> dict[str, tuple[bytes, int, int]]:
+    return {
+        p.relative_to(folder).as_posix(): (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino)
+        for p in folder.rglob("*")
+    }
+
+
+def stamped(files: dict[str, bytes]) -> dict[str, bytes]:
+    """files as published: the manifest with its build section."""
+    hashes = {name: published.file_hash(data) for name, data in files.items() if name != MANIFEST}
+    base = json.loads(files[MANIFEST]) if MANIFEST in files else {}
+    return {**files, MANIFEST: atomic.stamp_manifest(base, hashes)[1]}
 
 
 def csv_and_parquet_agree(out: Path) -> None:
@@ -80,112 +103,115 @@ def csv_and_parquet_agree(out: Path) -> None:
 
 
 def leftovers(root: Path) -> list[str]:
-    """Staging folders, folders moved aside, temp links, old code's .build-* folders, and
-    builds no link names."""
-    found = [
-        p.relative_to(root).as_posix()
-        for p in root.rglob("*")
-        if p.name.startswith((".staging-", ".old-", ".build-")) or p.name.endswith(".new")
-    ]
-    builds_dir = root / "builds"
-    if builds_dir.is_dir():
-        links = [p for p in root.iterdir() if p.is_symlink() or p.name == "processed"]
-        linked = {store.resolve_published(p) for p in links}
-        found += [p.name for p in builds_dir.iterdir() if p.resolve() not in linked]
-    return found
-
-
-def snapshot(out: Path) -> dict[str, tuple[bytes, int, int]]:
-    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns, p.stat().st_ino) for p in out.iterdir()}
-
-
-def start(root: Path, kind: str, builds: dict[str, dict[str, bytes]]) -> Path:
-    """out published from build A: as a build folder behind a symlink, or (kind 'legacy')
-    as the real folder a checkout from before the symlink holds."""
-    out = root / "processed"
-    if kind == "legacy":
-        out.mkdir(parents=True)
-        for name, data in builds["A"].items():
-            (out / name).write_bytes(data)
-    else:
-        outputs.publish_outputs(out, builds["A"])
-    assert state(out, builds) == "A"
-    return out
+    """Anything a publish leaves beside its folder but the folder and the lock."""
+    return sorted(
+        p.name for p in root.iterdir() if p.name.startswith(".") and p.name != ".build.lock"
+    )
 
 
 # --- the published layout ----------------------------------------------------------------
 
 
-def test_build_is_a_folder_behind_one_symlink(tmp_path: Path, builds: Any) -> None:
+def test_build_is_published_at_stable_paths(tmp_path: Path, builds: Any) -> None:
     out = tmp_path / "processed"
-    outputs.publish_outputs(out, builds["A"])
-    assert out.is_symlink()
-    target = os.readlink(out)
-    assert target.startswith("builds/") and len(Path(target).name) == 16
-    assert sorted(p.name for p in (tmp_path / "builds").iterdir()) == [Path(target).name]
-    changed = outputs.publish_outputs(out, builds["B"]).changed
-    # Exactly the files whose bytes differ: the tables, the database, the row counts; not
-    # the schema, nor the (empty) parse report.
+    first = outputs.publish_outputs(out, builds["A"])
+    assert out.is_dir() and not out.is_symlink()
+    assert tree(out) == stamped(builds["A"])
+    package = json.loads((out / MANIFEST).read_bytes())
+    assert package["build"]["id"] == first.build_id and len(first.build_id) == 16
+    assert set(package["build"]["files"]) == set(builds["A"]) - {MANIFEST}
+    for resource in package["resources"]:  # the Frictionless field, on each CSV
+        assert resource["hash"] == published.file_hash(builds["A"][resource["path"]])
+    second = outputs.publish_outputs(out, builds["B"])
+    # Exactly the files whose bytes differ (the tables, the row counts) and the manifest;
+    # not the schema files, nor the (empty) parse report.
     differ = {name for name, data in builds["B"].items() if builds["A"].get(name) != data}
-    assert set(changed) == differ
+    assert set(second.changed) == differ | {MANIFEST} and second.removed == []
     assert {"policies.parquet", "build_stats.json"} <= differ
-    assert not {"datapackage.json", "parse_report.csv"} & differ
-    assert os.readlink(out) != target
-    assert state(out, builds) == "B"
+    assert not {"datasette.json", "parse_report.csv"} & differ
+    assert tree(out) == stamped(builds["B"])
+    assert len(load("policies", out)) == 2  # type: ignore[arg-type]
     csv_and_parquet_agree(out)
-    assert leftovers(tmp_path) == []
+    assert sorted(os.listdir(tmp_path)) == [".build.lock", "processed"]
 
 
 def test_noop_rebuild_rewrites_nothing(tmp_path: Path, builds: Any) -> None:
     out = tmp_path / "processed"
     outputs.publish_outputs(out, builds["A"])
-    target, before = os.readlink(out), snapshot(out)
-    time.sleep(0.01)
+    before, beside = snapshot(out), sorted(os.listdir(tmp_path))
     assert outputs.publish_outputs(out, builds["A"]).changed == []
-    assert os.readlink(out) == target
     assert snapshot(out) == before  # same bytes, mtimes and inodes
-    assert sorted(os.listdir(tmp_path / "builds")) == [Path(target).name]
+    assert sorted(os.listdir(tmp_path)) == beside
 
 
-def test_legacy_folder_is_moved_aside_once(tmp_path: Path, builds: Any) -> None:
-    out = start(tmp_path, "legacy", builds)
-    assert outputs.publish_outputs(out, builds["B"]).changed
-    assert out.is_symlink() and state(out, builds) == "B"
-    assert leftovers(tmp_path) == []
-
-
-def test_folder_that_is_not_a_build_is_left_alone(tmp_path: Path, builds: Any) -> None:
+def test_load_refuses_a_mix_of_two_builds(
+    tmp_path: Path, builds: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = tmp_path / "processed"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine")
-    with pytest.raises(ValueError, match="holds no build"):
-        outputs.publish_outputs(out, builds["A"])
-    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    outputs.publish_outputs(out, builds["A"])
+    (out / "policies.parquet").write_bytes(builds["B"]["policies.parquet"])  # not A's
+    monkeypatch.setattr(published, "_PAUSE", 0.0)
+    with pytest.raises(published.NotWhole) as caught:
+        load(processed_dir=out)
+    message = str(caught.value)
+    assert "\n" not in message and "changed while it was read" in message
+    assert "policies.parquet is not the file datapackage.json describes" in message
+    assert len(load("issues", out)) == 1  # type: ignore[arg-type]  # a file that matches
+    assert outputs.publish_outputs(out, builds["A"]).changed == ["policies.parquet"]
+    assert tree(out) == stamped(builds["A"])  # the next build puts it back
 
 
-def test_pointer_file_is_followed_and_kept(tmp_path: Path, builds: Any) -> None:
-    """A clone with core.symlinks=false holds a text file naming the build folder."""
-    out = start(tmp_path, "symlink", builds)
-    target = os.readlink(out)
-    out.unlink()
-    out.write_text(target)  # what git checks out without symlinks (no newline)
-    policies = load("policies", out)
-    assert isinstance(policies, pd.DataFrame) and policies["policy_id"].tolist() == ["minato-2022"]
-    outputs.publish_outputs(out, builds["B"])
-    assert not out.is_symlink() and out.is_file()
-    assert out.read_text().startswith("builds/") and out.read_text() != target
-    assert len(load("policies", out)) == 2  # type: ignore[arg-type]
-    assert leftovers(tmp_path) == []
+def test_readers_see_one_build_while_builds_are_published(tmp_path: Path, builds: Any) -> None:
+    """load() in a loop while another thread publishes A, B, A, …: every answer is whole."""
+    out = tmp_path / "processed"
+    outputs.publish_outputs(out, builds["A"])
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def publisher() -> None:
+        try:
+            for round_ in range(8):
+                outputs.publish_outputs(out, builds["AB"[round_ % 2 == 0]])
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=publisher)
+    thread.start()
+    seen = set()
+    while not done.is_set() or not seen:
+        tables = load(processed_dir=out)
+        assert isinstance(tables, dict)
+        counts = (len(tables["policies"]), len(tables["initiatives"]))
+        assert counts in {(1, 2), (2, 4)}  # A, or B: never A's policies with B's initiatives
+        seen.add(counts)
+    thread.join()
+    assert not errors
 
 
-def test_leftovers_of_a_killed_build_are_removed(tmp_path: Path, builds: Any) -> None:
-    out = start(tmp_path, "symlink", builds)
-    junk = [".staging-0a1b2c", ".old-3d4e5f", "0123456789abcdef"]
-    for name in junk:
-        (tmp_path / "builds" / name).mkdir()
-        (tmp_path / "builds" / name / "policies.csv").write_bytes(b"partial")
-    outputs.publish_outputs(out, builds["B"])
-    assert state(out, builds) == "B"
+def test_files_the_build_does_not_own_are_left_alone(tmp_path: Path, builds: Any) -> None:
+    """A real data/processed holding a user's own files: only the build's files change."""
+    out = tmp_path / "processed"
+    (out / "notes").mkdir(parents=True)
+    mine = {"notes.txt": b"mine", "notes/analysis.csv": b"a,b\n", "README": b"my data"}
+    for name, data in mine.items():
+        (out / name).write_bytes(data)
+    outputs.publish_outputs(out, builds["A"] | {"extra/old.txt": b"old"})
+    outputs.publish_outputs(out, builds["B"])  # extra/old.txt is the build's: removed
+    assert tree(out) == stamped(builds["B"]) | mine
+    assert not (out / "extra").exists()
+    # A file of a name the build wants, that no build published: refused in one line.
+    (out / "themes2.csv").write_bytes(b"my own")
+    with pytest.raises(ValueError, match=r"themes2\.csv\): move them away") as caught:
+        outputs.publish_outputs(out, builds["B"] | {"themes2.csv": b"ours"})
+    assert "\n" not in str(caught.value)
+    assert tree(out) == stamped(builds["B"]) | mine | {"themes2.csv": b"my own"}
+    # A folder where the build writes a file (or a file where it needs a folder): the same.
+    for name in ("notes", "README/index.html"):
+        with pytest.raises(ValueError, match="move them away"):
+            outputs.publish_outputs(out, builds["B"] | {name: b"ours"})
+    assert tree(out) == stamped(builds["B"]) | mine | {"themes2.csv": b"my own"}
     assert leftovers(tmp_path) == []
 
 
@@ -211,11 +237,239 @@ def test_extra_outputs_are_published_with_the_tables(tmp_path: Path) -> None:
     assert (again.build_id, again.written) == (first.build_id, [])
     without = build()
     assert without.build_id != first.build_id and not (out / "report").exists()
+    assert "report/index.html" in without.written
+
+
+# --- the symlink layout of earlier checkouts, with and without symlinks --------------------
+
+
+def old_layout(root: Path, name: str, files: dict[str, bytes], kind: str) -> Path:
+    """name published the old way: builds/<id>/ and a symlink, or (git's core.symlinks
+    false) a text file naming it."""
+    build = root / "builds" / f"{abs(hash((name, kind))) % 16**16:016x}"
+    build.mkdir(parents=True)
+    atomic.write_files(build, files)
+    link = root / name
+    target = f"builds/{build.name}"
+    if kind == "symlink":
+        os.symlink(target, link)
+    else:
+        link.write_text(target)  # what git checks out without symlinks (no newline)
+    return link
+
+
+@pytest.mark.parametrize("kind", LINKS)
+def test_old_layout_is_converted_once(tmp_path: Path, builds: Any, kind: str) -> None:
+    report_files = {"index.html": b"<p>report</p>", "report-inputs.json": b'{"inputs": "x"}'}
+    out = old_layout(tmp_path, "processed", builds["A"], kind)
+    report = old_layout(tmp_path, "report", report_files, kind)
+    assert len(load("policies", out)) == 1  # type: ignore[arg-type]  # read through the link
+    result = outputs.publish_outputs(out, builds["B"])
+    assert out.is_dir() and not out.is_symlink() and tree(out) == stamped(builds["B"])
+    assert set(result.changed) >= {"policies.csv", MANIFEST}
+    # The report's build is another output's: still there, still named by its link.
+    assert tree(store.resolve_published(report)) == report_files
+    assert sorted(os.listdir(tmp_path / "builds")) == [store.published_target(report)[7:]]  # type: ignore[index]
+    outputs.publish_outputs(report, {"index.html": b"<p>new</p>"}, manifest="report-inputs.json")
+    assert report.is_dir() and (report / "index.html").read_bytes() == b"<p>new</p>"
+    assert not (tmp_path / "builds").exists()  # the last link gone: the old layout with it
+    assert tree(out) == stamped(builds["B"])
+    assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", LINKS)
+def test_old_layout_keeps_lineage_ids_and_the_shrink_check(tmp_path: Path, kind: str) -> None:
+    raw, cache = tmp_path / "raw", tmp_path / "cache"
+    url = url_of("minato", 5)
+    put(raw, url, policy(issues=simple_issues(3)), page="5")
+    first = run.run_build(raw, tmp_path / "first", cache, parse=FakeParser())
+    files = tree(tmp_path / "first")
+    lineage = first.tables["lineage"].copy()
+    lineage["lineage_id"] = "kept-" + lineage["lineage_id"]  # ids only a read-back can know
+    files["lineage.parquet"] = pd.DataFrame.to_parquet(lineage, index=False)  # type: ignore[assignment]
+    files[MANIFEST] = json.dumps({"resources": []}).encode()  # the old layout's: no hashes
+    out = old_layout(tmp_path / "data", "processed", files, kind)
+    put(raw, url, policy(issues=simple_issues(2)), T1, "5")  # one initiative fewer
+    with pytest.raises(CheckError, match="ward minato lost rows in initiatives"):
+        run.run_build(raw, out, cache, parse=FakeParser())
+    assert store.published_target(out) is not None  # nothing written
+    result = run.run_build(raw, out, cache, parse=FakeParser(), allow_shrink=True)
+    assert out.is_dir() and not out.is_symlink()
+    ids = set(result.tables["lineage"]["lineage_id"])
+    assert ids and all(lineage_id.startswith("kept-") for lineage_id in ids)
+    assert not (tmp_path / "data" / "builds").exists()
+
+
+@pytest.mark.parametrize("symlinks", [True, False], ids=["symlinks", "no-symlinks"])
+def test_git_sees_only_the_files_whose_rows_changed(tmp_path: Path, symlinks: bool) -> None:
+    """In a clone of a repository committed in the symlink layout (cloned with and without
+    core.symlinks): the first build converts it; then a rebuild that changes nothing leaves
+    `git status` clean, and one changed amount shows in the files whose rows changed only."""
+    origin = tmp_path / "origin"
+    raw = origin / "data" / "raw"
+    url = url_of("minato", 5)
+    put(raw, url, policy(issues=simple_issues(3)), page="5")
+    put(raw, url_of("kita", 6), policy("kita", 2019), page="6")
+    run.run_build(raw, tmp_path / "old", tmp_path / "cache", parse=FakeParser())
+    old_layout(origin / "data", "processed", tree(tmp_path / "old"), "symlink")
+    (origin / ".gitignore").write_bytes((ROOT / ".gitignore").read_bytes())
+    git = functools.partial(_git, origin)
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "symlink layout")
+    clone = tmp_path / "clone"
+    _git(
+        tmp_path,
+        "-c",
+        f"core.symlinks={str(symlinks).lower()}",
+        "clone",
+        "-q",
+        str(origin),
+        str(clone),
+    )
+    data = clone / "data"
+    assert (data / "processed").is_symlink() == symlinks
+
+    def build() -> run.BuildResult:
+        return run.run_build(
+            data / "raw", data / "processed", tmp_path / "cache", parse=FakeParser()
+        )
+
+    before = build()
+    assert (data / "processed").is_dir() and not (data / "processed").is_symlink()
+    git = functools.partial(_git, clone)
+    git("add", "-A")
+    git("commit", "-q", "-m", "stable paths")
+    assert not (data / "builds").exists()
+    build()
+    assert git("status", "--porcelain") == ""  # a no-op rebuild: nothing to commit
+    # One amount changes on the minato page (its new version is stored): 200 → 250 千円.
+    changed = simple_issues(3)
+    strategy = changed[0].strategies[0]
+    initiatives = [
+        *strategy.initiatives[:1],
+        initiative("1-1-2", 2, 250),
+        *strategy.initiatives[2:],
+    ]
+    changed[0].strategies[0] = strategy.model_copy(update={"initiatives": initiatives})
+    put(data / "raw", url, policy(issues=changed), T1, "5")
+    after = build()
+    differ = {
+        f"{name}.{ext}"
+        for name, frame in after.tables.items()
+        if not frame.equals(before.tables[name])
+        for ext in ("csv", "parquet")
+    }
+    assert "initiatives.csv" in differ and "policies.csv" in differ
+    assert "issues.csv" not in differ and "themes.csv" not in differ
+    names = set(git("diff", "--name-only", "--", "data/processed").split())
+    meta = {"datapackage.json", "osaka_unei.sqlite"}  # + build_stats.json's time, if it moved
+    names.discard("data/processed/build_stats.json")
+    assert names == {f"data/processed/{name}" for name in differ | meta}
+    added, deleted, _ = git("diff", "--numstat", "--", "data/processed/initiatives.csv").split()
+    assert (added, deleted) == ("1", "1")  # the one row whose amount changed
+
+
+def _git(cwd: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
 
 
 # --- fault injection: every step of publishing fails, or the process dies there ----------
+#
+# On the smallest build that takes every step of a publish: a changed file, an unchanged
+# one, a new file in a new folder, a file removed from a folder left empty, a user's own
+# file, the manifest; from a stable folder, and from the old layout with and without
+# symlinks (the one-time conversion). os.fsync is counted as a step but does no I/O here: a
+# killed process loses nothing the kernel holds, and 6 ms a call would be most of the time.
 
-_STEPS = ("replace", "rename", "symlink", "fsync", "unlink", "rmdir", "mkdir")
+
+def _table(rows: int) -> bytes:
+    return pd.DataFrame({"n": list(range(rows))}).to_parquet(index=False)
+
+
+def _package(*names: str) -> bytes:
+    resources = [
+        {
+            "name": name,
+            "path": f"{name}.csv",
+            "parquet_path": f"{name}.parquet",
+            "schema": {"fields": [{"name": "n", "type": "integer"}]},
+        }
+        for name in names
+    ]
+    return json.dumps({"resources": resources}).encode()
+
+
+SMALL = {
+    "A": {
+        "t.parquet": _table(1),
+        "t.csv": b"n\n0\n",
+        "u.parquet": _table(5),
+        "u.csv": b"n\n0\n1\n2\n3\n4\n",
+        "gone/old.txt": b"only in A",
+        MANIFEST: _package("t", "u"),
+    },
+    "B": {
+        "t.parquet": _table(2),
+        "t.csv": b"n\n0\n1\n",
+        "u.parquet": _table(5),
+        "u.csv": b"n\n0\n1\n2\n3\n4\n",
+        "new/more.txt": b"only in B",
+        MANIFEST: _package("t", "u"),
+    },
+}
+USER_FILES = {"notes.txt": b"mine"}
+KINDS = ["folder", *LINKS]
+
+
+def state(out: Path) -> str:
+    """Which build a reader gets, 'A' or 'B' (every file checked), and load() agrees."""
+    _, files = published.read_build(
+        out, MANIFEST, lambda m: sorted(published.build_files(m) or set(SMALL["A"]) - {MANIFEST})
+    )
+    for key in "AB":
+        if files == {name: data for name, data in SMALL[key].items() if name != MANIFEST}:
+            tables = load(processed_dir=out)
+            assert isinstance(tables, dict)
+            assert (len(tables["t"]), len(tables["u"])) == ({"A": 1, "B": 2}[key], 5)
+            return key
+    raise AssertionError(f"not one build: {sorted(files)}")
+
+
+def _start(root: Path, kind: str, template: Path) -> Path:
+    """out holding build A: a stable folder (with a user's file), or the old layout."""
+    out = root / "processed"
+    if kind == "folder":
+        shutil.copytree(template, root)
+    else:
+        root.mkdir(parents=True)
+        old_layout(root, "processed", SMALL["A"], kind)
+        old_layout(root, "report", {"index.html": b"other output"}, kind)
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("template")
+    (root / "processed").mkdir()
+    atomic.write_files(root / "processed", USER_FILES)
+    outputs.publish_outputs(root / "processed", SMALL["A"])
+    return root
+
+
+_STEPS = ("replace", "rename", "fsync", "unlink", "rmdir", "mkdir", "open")
 
 
 class _Injected(OSError):
@@ -226,7 +480,7 @@ def _patch_steps(monkeypatch: pytest.MonkeyPatch, on_call: Callable[[int, str], 
     """Wrap each os function a publish may call; on_call(n, name) runs before the n-th call."""
     counter = iter(range(1, 10_000))
     for name in _STEPS:
-        real = getattr(os, name)
+        real = (lambda fd: None) if name == "fsync" else getattr(os, name)
 
         def wrapper(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
             on_call(next(counter), _name)
@@ -235,33 +489,42 @@ def _patch_steps(monkeypatch: pytest.MonkeyPatch, on_call: Callable[[int, str], 
         monkeypatch.setattr(os, name, wrapper)
 
 
-def _count_steps(tmp_path: Path, kind: str, builds: Any) -> list[str]:
-    out = start(tmp_path / "count", kind, builds)
+def _count_steps(tmp_path: Path, kind: str, template: Path) -> list[str]:
+    out = _start(tmp_path / "count", kind, template)
+    assert state(out) == "A"
     calls: list[str] = []
     with pytest.MonkeyPatch.context() as patch:
         _patch_steps(patch, lambda n, name: calls.append(name))
-        outputs.publish_outputs(out, builds["B"])
-    assert state(out, builds) == "B"
+        outputs.publish_outputs(out, SMALL["B"])
+    assert state(out) == "B"
     return calls
 
 
-def _after_fault(root: Path, out: Path, builds: Any, kind: str) -> None:
-    """Wholly old or wholly new; then a normal build ends wholly new with nothing left over."""
-    # Between the two renames of the one-time migration, out does not exist (documented).
-    assert state(out, builds) in ({"A", "B", "missing"} if kind == "legacy" else {"A", "B"})
-    outputs.publish_outputs(out, builds["B"])
-    assert state(out, builds) == "B"
-    csv_and_parquet_agree(out)
+def _after_fault(root: Path, out: Path, kind: str) -> str:
+    """Wholly old or wholly new to a reader; then a normal build ends wholly new with
+    nothing left over, the user's file and the other output's files kept."""
+    seen = state(out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(os, "fsync", lambda fd: None)
+        outputs.publish_outputs(out, SMALL["B"])
+    user = USER_FILES if kind == "folder" else {}
+    assert tree(out) == stamped(SMALL["B"]) | user
     assert leftovers(root) == []
+    if kind != "folder":
+        assert tree(store.resolve_published(root / "report")) == {"index.html": b"other output"}
+        assert os.listdir(root / "builds") == [store.published_target(root / "report")[7:]]  # type: ignore[index]
+    return seen
 
 
-@pytest.mark.parametrize("kind", ["symlink", "legacy"])
-def test_a_failing_step_leaves_old_or_new(tmp_path: Path, builds: Any, kind: str) -> None:
-    steps = _count_steps(tmp_path, kind, builds)
-    assert len(steps) >= 3
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_failing_step_leaves_old_or_new(tmp_path: Path, template: Path, kind: str) -> None:
+    steps = _count_steps(tmp_path, kind, template)
+    every = {"mkdir", "fsync", "open", "replace", "unlink"}  # replace: the journal, the files
+    assert every | ({"rmdir"} if kind == "folder" else {"rename"}) <= set(steps)
+    states = set()
     for failing in range(1, len(steps) + 1):
         root = tmp_path / f"raise-{failing}"
-        out = start(root, kind, builds)
+        out = _start(root, kind, template)
 
         def fail_at(n: int, name: str, failing: int = failing) -> None:
             if n == failing:
@@ -270,8 +533,9 @@ def test_a_failing_step_leaves_old_or_new(tmp_path: Path, builds: Any, kind: str
         with pytest.MonkeyPatch.context() as patch:
             _patch_steps(patch, fail_at)
             with contextlib.suppress(_Injected):
-                outputs.publish_outputs(out, builds["B"])
-        _after_fault(root, out, builds, kind)
+                outputs.publish_outputs(out, SMALL["B"])
+        states.add(_after_fault(root, out, kind))
+    assert states == {"A", "B"}
 
 
 def _die_at(dying: int, n: int, name: str) -> None:
@@ -279,29 +543,46 @@ def _die_at(dying: int, n: int, name: str) -> None:
         os._exit(17)
 
 
-@pytest.mark.parametrize("kind", ["symlink", "legacy"])
-def test_a_build_killed_between_any_two_steps_leaves_old_or_new(
-    tmp_path: Path, builds: Any, kind: str
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_build_killed_before_any_step_leaves_old_or_new(
+    tmp_path: Path, template: Path, kind: str
 ) -> None:
     """os._exit in a forked child just before each step: no cleanup of any kind runs."""
-    steps = _count_steps(tmp_path, kind, builds)
+    steps = _count_steps(tmp_path, kind, template)
     states = set()
     for dying in range(1, len(steps) + 1):
         root = tmp_path / f"kill-{dying}"
-        out = start(root, kind, builds)
+        out = _start(root, kind, template)
         pid = os.fork()
         if pid == 0:  # the child: only file system calls, then it dies mid-publish
             try:
                 with pytest.MonkeyPatch.context() as patch:
                     _patch_steps(patch, functools.partial(_die_at, dying))
-                    outputs.publish_outputs(out, builds["B"])
+                    outputs.publish_outputs(out, SMALL["B"])
             finally:
                 os._exit(0)
         _, status = os.waitpid(pid, 0)
         assert os.waitstatus_to_exitcode(status) == 17, f"child did not die at step {dying}"
-        states.add(state(out, builds))
-        _after_fault(root, out, builds, kind)
-    assert {"A", "B"} <= states  # the kills landed both before and after the swap
+        states.add(_after_fault(root, out, kind))
+    assert states == {"A", "B"}  # the kills landed both before and after the commit point
+
+
+def test_leftovers_of_killed_builds_are_removed_and_no_one_elses(tmp_path: Path) -> None:
+    out = tmp_path / "processed"
+    outputs.publish_outputs(out, SMALL["A"])
+    junk = [".processed.staging-0a1b2c", ".processed.journal.0a1b2c.tmp", ".processed.x.new"]
+    others = [".report.staging-3d4e5f", ".report.journal.3d4e5f.tmp"]
+    for name in junk + others:
+        if "staging" in name:
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "t.csv").write_bytes(b"partial")
+        else:
+            (tmp_path / name).write_bytes(b"partial")
+    outputs.publish_outputs(out, SMALL["B"])
+    assert state(out) == "B"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted(
+        [".build.lock", *others]
+    )
 
 
 # --- one build at a time ------------------------------------------------------------------
@@ -325,7 +606,8 @@ def _seed_raw(raw: Path, slugs: set[str]) -> None:
 def test_two_builds_interleaved_end_with_one_whole_build(tmp_path: Path, builds: Any) -> None:
     """The first build pauses at its first rename until the second is done (or 1 s): with no
     lock the second's files land between the first's; with the lock the second waits."""
-    out = start(tmp_path, "symlink", builds)
+    out = tmp_path / "processed"
+    outputs.publish_outputs(out, builds["A"])
     second_done = threading.Event()
     first_thread: list[threading.Thread] = []
     paused = []
@@ -360,15 +642,16 @@ def test_two_builds_interleaved_end_with_one_whole_build(tmp_path: Path, builds:
         first.join(30)
         other.join(30)
     assert paused
-    assert state(out, builds) == "A"  # the second build, published after the first, whole
+    assert tree(out) == stamped(builds["A"])  # the second build, published after the first
     assert leftovers(tmp_path) == []
 
 
-def _files(folder: Path) -> dict[str, bytes]:
-    """A build's files, with build_stats.json's `built_at` (when that build ran) left out."""
-    files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
-    stats = json.loads(files["build_stats.json"])
-    files["build_stats.json"] = json.dumps(stats["rows"]).encode()
+def whole_build(out: Path) -> dict[str, bytes]:
+    """out's files, after checking that they are one build: exactly the files its
+    datapackage.json lists, each with its sha256 there, CSV and Parquet alike."""
+    _, files = published.read_build(out, MANIFEST, lambda m: sorted(published.build_files(m) or ()))
+    assert {p.name for p in out.iterdir()} == {*files, MANIFEST}
+    csv_and_parquet_agree(out)
     return files
 
 
@@ -385,26 +668,34 @@ def _cli_build(raw: Path, out: Path, cache: Path, *extra: str) -> subprocess.Pop
 
 
 def test_two_builds_at_once_end_with_one_whole_build(tmp_path: Path) -> None:
-    raws = {"small": {"kita", "minato"}, "large": {"kita", "minato", "nishi", "tsurumi"}}
-    expected = {}
+    """A CLI build in another process holds the lock; a build started meanwhile here waits
+    for it, then publishes: the end is the second build, whole."""
+    raws = {"small": {"minato"}, "large": {"kita", "minato"}}
     for name, slugs in raws.items():
         _seed_raw(tmp_path / name, slugs)
-        ref = tmp_path / "ref" / name
-        run.run_build(tmp_path / name, ref, tmp_path / f"cache-{name}")
-        expected[name] = _files(ref)
-    assert expected["small"]["policies.csv"] != expected["large"]["policies.csv"]
     out = tmp_path / "data" / "processed"
-    builds = [
-        _cli_build(tmp_path / name, out, tmp_path / f"cache-{name}", "--allow-shrink")
-        for name in raws
-    ]
-    for process in builds:
-        _, err = process.communicate(timeout=120)
-        assert process.returncode == 0, err
-    final = _files(out)
-    assert final in (expected["small"], expected["large"])
+    first = _cli_build(tmp_path / "large", out, tmp_path / "cache-large")
+    lock = atomic.lock_path(out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and first.poll() is None:
+        try:  # the first build holds the lock while it builds and publishes
+            with atomic.lock(lock, 0):
+                time.sleep(0.005)
+        except atomic.Busy:
+            break
+    assert first.poll() is None, "the first build ended before it could be overlapped"
+    second = run.run_build(
+        tmp_path / "small", out, tmp_path / "cache-small", allow_shrink=True, wait=120
+    )
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 0, err
+    whole_build(out)
+    policies = load("policies", out)
+    assert isinstance(policies, pd.DataFrame)
+    assert (
+        set(policies["ward_slug"]) == raws["small"] == set(second.tables["policies"]["ward_slug"])
+    )
     assert leftovers(tmp_path / "data") == []
-    csv_and_parquet_agree(out)
 
 
 @pytest.fixture
@@ -447,9 +738,5 @@ def test_second_build_waits_for_the_first(tmp_path: Path, held_lock: Any) -> Non
     release.join()
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started >= 0.5
-    assert state_files_ok(tmp_path / "data" / "processed")
-
-
-def state_files_ok(out: Path) -> bool:
-    csv_and_parquet_agree(out)
-    return sorted(_files(out)) == sorted([*TABLE_FILES, *DESCRIPTORS])
+    files = whole_build(tmp_path / "data" / "processed")
+    assert sorted([*files, MANIFEST]) == sorted([*TABLE_FILES, *DESCRIPTORS])

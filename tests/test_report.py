@@ -11,19 +11,17 @@ import pandas as pd
 import pytest
 
 from osaka_unei.models import RawRecord
-from osaka_unei.report import coverage_frame, render_site
-from osaka_unei.report.charts import ChartError, checked, to_svg
-from osaka_unei.report.figures import Figures, fmt_amount, fmt_count
+from osaka_unei.publish.catalog import PUBLISHED_TABLES
+from osaka_unei.report import Download, coverage_frame, read_digests, render_site, svg
+from osaka_unei.report.figures import fmt_amount, fmt_count, fmt_yen
 from osaka_unei.report.site import built_label
 from osaka_unei.wards import WARD_SLUGS
-from tests.report_data import real_coverage, real_tables, registry, with_copy
+from tests.report_data import lineage_by_code, real_coverage, real_tables, registry, with_copy
 
 BUILT = dt.datetime(2026, 11, 21, 1, 2, 3, tzinfo=dt.UTC)
 BUILT_TEXT = "2026-11-21 10:02 JST (2026-11-21T01:02:03Z)"
 CITY = "https://www.city.osaka.lg.jp/"
-REAL_PAGES = [
-    "index.html",
-    "style.css",
+REAL_WARD_PAGES = [
     "wards/higashisumiyoshi.html",
     "wards/kita.html",
     "wards/minato.html",
@@ -34,6 +32,9 @@ REAL_PAGES = [
     "years/2020.html",
     "years/2022.html",
 ]
+STATIC = ["report-pages.json", "search-index.js", "search.js", "style.css"]
+# words that must never reach a reader (issue 18)
+LEAKS = re.compile(r"\b(nan|NaN|None|NaT|undefined|null)\b|<NA>|戦略nan")
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +68,13 @@ def _cell(coverage: pd.DataFrame, slug: str, year: int) -> pd.Series:
 
 
 def test_amounts_have_thousands_separators_and_missing_is_a_dash() -> None:
-    assert fmt_amount(32550) == "32,550千円"
-    assert fmt_amount(1234567) == "1,234,567千円"
-    assert fmt_amount(46) == "46千円"
-    assert fmt_amount(0) == "0千円"
+    assert fmt_amount(32550) == "32,550"
+    assert fmt_amount(1234567) == "1,234,567"
+    assert fmt_amount(0) == "0"
     assert fmt_amount(None) == "—"
     assert fmt_amount(pd.NA) == "—"
+    assert fmt_yen(32550) == "32,550 千円"
+    assert fmt_yen(float("nan")) == "—"
     assert fmt_count(1000) == "1,000"
 
 
@@ -176,39 +178,33 @@ def test_coverage_of_nothing_is_the_empty_grid() -> None:
     assert set(coverage["status"]) == {"missing"}
 
 
-# --- figures ------------------------------------------------------------------------------
+# --- charts -------------------------------------------------------------------------------
 
 
-def test_tree_sums_match_the_published_totals(tables: dict[str, pd.DataFrame]) -> None:
-    figures = Figures.of(tables)
-    minato = figures.trees["minato-2022"]
-    assert [issue.code for issue in minato] == ["1", "2", "3", "4", "5", "6"]
-    # 経営課題3: 14,955 (3-1-2) + 4,960 (3-3-4), neither printed on the issue itself
-    assert (minato[2].own, minato[2].counted, minato[2].derived) == (None, 19915, True)
-    first = minato[0].children[0].children[0]
-    assert (first.code, first.own) == ("1-2-2", 32550)
-    for row in tables["policies"].itertuples():
-        counted = [i.counted for i in figures.trees[row.policy_id] if i.counted is not None]
-        total = sum(counted) if counted else None
-        expected = None if pd.isna(row.total_budget_thousand_yen) else row.total_budget_thousand_yen
-        assert total == expected, row.policy_id
+def test_ticks_are_round_and_cover_the_top() -> None:
+    assert svg.nice_ticks(65958) == [0, 20000, 40000, 60000, 80000]
+    assert svg.nice_ticks(3) == [0, 1, 2, 3]
+    assert svg.nice_ticks(0) == [0, 1]
 
 
-def test_chart_svg_has_a_size() -> None:
-    import altair as alt
+def test_year_chart_prints_each_year_once_and_text_of_readable_size() -> None:
+    chart = svg.year_bars([(2021, 100, False), (2022, None, False), (2023, 250, True)], "x")
+    years = re.findall(r">(20\d\d)</text>", chart)
+    assert years == ["2021", "2022", "2023"]  # integer years, each once (issue 18)
+    width, height = re.match(
+        r'<svg[^>]* width="(\d+)" height="(\d+)" viewBox="0 0 \1 \2"', chart
+    ).groups()
+    assert int(width) > 100 and int(height) > 100  # drawn at its own size, never scaled
+    assert f'font-size="{svg.FONT_PX}"' in chart and svg.FONT_PX >= 10
+    assert "—" in chart  # 2022: no amount, a visible gap, not 0
+    assert svg.SUMMED in chart and "下位項目の合計" in chart  # 2023 is a sum
 
-    frame = pd.DataFrame({"ward": ["北区", "港区"], "budget": [100, 2000]})
-    svg = to_svg(alt.Chart(frame).mark_bar().encode(x="budget:Q", y="ward:N"))
-    width, height = re.match(r'<svg[^>]*width="([\d.]+)"[^>]*height="([\d.]+)"', svg).groups()
-    assert float(width) > 100 and float(height) > 20
-    assert "港区" in svg
-    with pytest.raises(ChartError):
-        checked('<?xml version="1.0"?><svg width="0" height="82"></svg>')
-    with pytest.raises(ChartError):
-        checked("<p>no chart</p>")
-    assert checked('<?xml version="1.0"?>\n<svg width="3" height="4"/>') == (
-        '<svg width="3" height="4"/>'
-    )
+
+def test_heat_map_and_ward_bars() -> None:
+    heat = svg.heat_map(["北区", "港区"], [2021, 2022], {("港区", 2022): 5}, "h")
+    assert heat.count("<title>") == 1 and "港区 2022年度 5 千円" in heat
+    bars = svg.ward_bars([("北区", 1200), ("港区", 30)], "b")
+    assert "1,200" in bars and "北区" in bars
 
 
 # --- the rendered site --------------------------------------------------------------------
@@ -233,16 +229,26 @@ def _links(path: Path) -> list[tuple[str, str, str]]:
     return parser.urls
 
 
-def test_page_list(site: Path) -> None:
-    written = sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
-    assert written == REAL_PAGES
+def _items(tables: dict[str, pd.DataFrame]) -> list[str]:
+    nodes = tables["nodes"]
+    return sorted(f"items/{lid}.html" for lid in nodes["lineage_id"].dropna().unique())
+
+
+def _site_files(site: Path) -> list[str]:
+    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*") if p.is_file())
+
+
+def test_page_list(site: Path, tables: dict[str, pd.DataFrame]) -> None:
+    expected = sorted(["index.html", *STATIC, *REAL_WARD_PAGES, *_items(tables)])
+    assert _site_files(site) == expected
+    assert len(_items(tables)) == 89  # every lineage of the committed data has a page
 
 
 def test_render_returns_what_it_wrote(
     tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, tmp_path: Path
 ) -> None:
     written = render_site(tables, coverage, BUILT, tmp_path)
-    assert [p.relative_to(tmp_path).as_posix() for p in written] == REAL_PAGES
+    assert [p.relative_to(tmp_path).as_posix() for p in written] == _site_files(tmp_path)
 
 
 def test_no_network_assets_only_links_back_to_the_city(site: Path) -> None:
@@ -255,17 +261,21 @@ def test_no_network_assets_only_links_back_to_the_city(site: Path) -> None:
                 assert url.startswith(CITY), (page, url)
             elif tag == "link":
                 assert url in ("../style.css", "style.css", "data:,"), (page, url)
-            elif tag in ("script", "img", "iframe"):
+            elif tag == "script":
+                assert url in ("search.js", "../search.js"), (page, url)
+            elif tag in ("img", "iframe"):
                 pytest.fail(f"{page}: <{tag} {attribute}={url}>")
             else:
                 assert not url.startswith("/"), (page, url)  # relative: works from disk
         text = page.read_text("utf-8")
-        assert "<script" not in text
+        assert text.count("<script") == 1  # the search, from a file beside the pages
         assert "@import" not in text
         # url() only for a chart's own gradient, by id
         assert set(re.findall(r"url\(([^)]*)\)", text)) <= set(
             "#" + i for i in re.findall(r' id="([^"]+)"', text)
         ), page
+    script = (site / "search.js").read_text("utf-8") + (site / "search-index.js").read_text("utf-8")
+    assert "http" not in script and "fetch(" not in script and "XMLHttpRequest" not in script
     css = (site / "style.css").read_text("utf-8")
     assert (
         "http" not in css and "url(" not in css and "@import" not in css and "@font-face" not in css
@@ -296,10 +306,52 @@ def test_index_coverage_matrix_and_honest_count(site: Path) -> None:
     assert '<a href="wards/kita.html#y2019">' in kita
     minato = re.search(r'<tr data-ward="minato">.*?</tr>', index, re.S).group(0)
     assert re.search(r'data-status="known" data-year="2023"', minato)
-    # budget table: 港区 2022 65,958千円; 北区 2019 prints no amount
-    assert "65,958千円" in index and "135,783千円" in index
+    # budget table (千円 in the header): 港区 2022 65,958; 北区 2019 prints no amount
+    assert (
+        '<td class="num" data-policy="minato-2022" data-thousand-yen="65958">65,958</td>' in index
+    )
+    assert '<td class="num" data-policy="kita-2019" data-thousand-yen="">—</td>' in index
+    assert "135,783" in index
     assert 'id="themes"' not in index  # no themes table given
     assert index.count("<svg") == 1
+
+
+def _node_cells(text: str) -> list[tuple[str, str, str, bool]]:
+    """(policy_id:node_key, data-thousand-yen, shown text, summed) of every amount cell."""
+    return [
+        (node, value, shown, "summed" in classes)
+        for classes, node, value, shown in re.findall(
+            r'<td class="([^"]*)" data-node="([^"]+)" data-thousand-yen="([^"]*)"[^>]*>([^<]*)</td>',
+            text,
+        )
+    ]
+
+
+def test_every_amount_is_the_nodes_tables(site: Path, tables: dict[str, pd.DataFrame]) -> None:
+    nodes = tables["nodes"]
+    amounts = {
+        f"{r.policy_id}:{r.node_key}": (r.thousand_yen, r.printed)
+        for r in nodes.itertuples(index=False)
+    }
+    seen = 0
+    for page in sorted(site.rglob("*.html")):
+        for node, value, shown, summed in _node_cells(page.read_text("utf-8")):
+            amount, printed = amounts[node]
+            if pd.isna(amount):
+                assert (value, shown, summed) == ("", "—", False), (page, node)
+            else:
+                assert (value, shown) == (str(int(amount)), f"{int(amount):,}"), (page, node)
+                assert summed == (not bool(printed)), (page, node)
+            seen += 1
+    # every node on its ward page and on its item page; each issue on its year page too
+    assert seen == 2 * len(nodes) + (nodes["level"] == "issue").sum()
+
+
+def test_no_missing_value_words_anywhere(site: Path) -> None:
+    for path in sorted(site.rglob("*")):
+        if path.suffix == ".html" or path.name == "search-index.js":  # not the code
+            found = LEAKS.search(path.read_text("utf-8"))
+            assert found is None, (path, found and found.group(0))
 
 
 def test_ward_page_tree_version_and_source(site: Path) -> None:
@@ -312,64 +364,203 @@ def test_ward_page_tree_version_and_source(site: Path) -> None:
     assert "2026-11-21 00:54:52Z" in minato  # fetched_at from the manifest
     assert "published 2024-03-13 ·" in minato  # the page date, a date (not a time)
     assert "令和4年度港区運営方針" in minato
-    assert re.search(
-        r"<td class=\"code\">1-2-2</td><td class=\"text\">地域課題解決に向けた取組の支援</td><td class=\"num\">32,550千円</td>",
-        minato,
-    )
-    assert '<td class="num derived">19,915千円</td>' in minato
-    assert "65,958千円" in minato
+    assert (
+        '<td class="code">1-2-2</td><td class="text">'
+        '<a href="../items/minato-initiative-2022-1-2-2.html">地域課題解決に向けた取組の支援</a></td>'
+        '<td class="num" data-node="minato-2022:1.1.1" data-thousand-yen="32550">32,550</td>'
+    ) in minato
+    # 経営課題3 prints no amount: the sum of its items, marked
+    assert (
+        '<td class="num summed" data-node="minato-2022:3" data-thousand-yen="19915" '
+        'title="下位項目の合計">19,915</td>'
+    ) in minato
+    assert "65,958 千円" in minato
     kita = (site / "wards" / "kita.html").read_text("utf-8")
     assert "平成31年度北区運営方針" in kita and 'id="y2019"' in kita
-    assert '<td class="num">—</td>' in kita  # no amount printed, not 0
+    assert 'data-thousand-yen="">—</td>' in kita  # no amount printed, not 0
 
 
-def test_year_page_compares_wards(site: Path) -> None:
+def test_year_page_compares_wards_and_lists_the_missing(site: Path) -> None:
     year = (site / "years" / "2022.html").read_text("utf-8")
     assert "令和4年度(2022年度)" in year
-    # 港区 6 issues, 10 strategies, 10 initiatives; 鶴見区 5/5/5 (city order: 港区 first)
+    assert "24区のうち <strong>2 区</strong>" in year
     row = (
-        r'<tr><th scope="row"><a href="../wards/{}.html#y2022">{}</a></th>'
-        + (r'<td class="num">{}</td>' * 3)
-        + r'<td class="num">{}</td></tr>'
+        '<tr data-ward="{}" data-status="ok"><th scope="row"><a href="../wards/{}.html#y2022">{}</a>'
+        '</th><td class="status" title="parsed ok">解析済み</td><td class="num">{}</td><td class="num">{}</td>'
+        '<td class="num">{}</td><td class="num" data-policy="{}-2022" data-thousand-yen="{}">{}</td></tr>'
     )
-    assert row.format("minato", "港区", 6, 10, 10, "65,958千円") in year
-    assert row.format("tsurumi", "鶴見区", 5, 5, 5, "68,388千円") in year
+    assert row.format("minato", "minato", "港区", 6, 10, 10, "minato", 65958, "65,958") in year
+    assert row.format("tsurumi", "tsurumi", "鶴見区", 5, 5, 5, "tsurumi", 68388, "68,388") in year
     assert year.index("港区") < year.index("鶴見区")
-    assert year.count("<svg") == 1
+    # all 24 wards; the 22 without a page are listed as not in the dataset, never as complete
+    assert len(re.findall(r"<tr data-ward=", year)) == 24
+    assert (
+        len(re.findall(r'<tr data-ward="[a-z]+" data-status="[a-z]+" class="absent">', year)) == 22
+    )
     assert "北区、此花区" in year  # known in the registry for 2022, not in the dataset
+    assert year.count("<svg") == 1
+    # each ward's issues, linked to their item pages
+    assert 'href="../items/minato-issue-2022-1.html">区民主体のまちづくり</a>' in year
 
 
-def test_optional_themes_and_lineage(
+def _minato_years(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """港区 2022 as in the data, 2023 with amounts doubled, one initiative renamed and the
+    strategies unnumbered (as 令和5年度+ pages print them), 2024 tripled."""
+    more = with_copy(with_copy(tables, "minato-2022", 2023, factor=2), "minato-2022", 2024, 3)
+    strategies = more["strategies"]
+    more["strategies"] = strategies.assign(
+        strategy_code=strategies["strategy_code"].mask(strategies["policy_id"] == "minato-2023")
+    )
+    initiatives = more["initiatives"]
+    renamed = (initiatives["policy_id"] == "minato-2023") & (
+        initiatives["initiative_code"] == "1-2-2"
+    )
+    more["initiatives"] = initiatives.assign(
+        title=initiatives["title"].mask(renamed, "地域課題解決に向けた取組への支援")
+    )
+    more["lineage"] = lineage_by_code(more, "minato")
+    # the committed nodes' themes, and the same for the copies
+    themes = tables["nodes"][["policy_id", "node_key", "themes"]].dropna()
+    themes = themes.assign(theme=themes["themes"].str.split(";")).explode("theme")
+    copies = [
+        themes[themes["policy_id"] == "minato-2022"].assign(policy_id=f"minato-{year}")
+        for year in (2023, 2024)
+    ]
+    more["themes"] = pd.concat([themes, *copies], ignore_index=True)[
+        ["policy_id", "node_key", "theme"]
+    ]
+    return more
+
+
+def test_item_page_follows_an_item_across_years(
     tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, tmp_path: Path
 ) -> None:
-    more = with_copy(tables, "minato-2022", 2023, factor=2)
-    initiatives = more["initiatives"]
-    pick = initiatives[initiatives["initiative_code"].isin(["1-2-2", "2-1-1"])]
-    lineage = pick[["policy_id", "issue_position", "strategy_position", "position", "fiscal_year"]]
-    more["lineage"] = lineage.assign(
-        lineage_id="minato-" + pick["initiative_code"], level="initiative"
-    )
-    # themes on two nodes: an issue (its items inherit) and one initiative
-    more["themes"] = pd.DataFrame(
-        [
-            ("minato-2022", "issue", 2, None, None, "防災・防犯"),
-            ("minato-2022", "initiative", 1, 1, 1, "地域活動"),
-            ("nishi-2017", "initiative", 1, 1, 1, "地域活動"),
-        ],
-        columns=["policy_id", "level", "issue_position", "strategy_position", "position", "theme"],
-    )
+    more = _minato_years(tables)
+    render_site(more, coverage, BUILT, tmp_path)
+    item = (tmp_path / "items" / "minato-initiative-1-2-2.html").read_text("utf-8")
+    # titles year by year, the rename visible
+    assert "地域課題解決に向けた取組の支援 → 地域課題解決に向けた取組への支援" in item
+    assert item.count('class="renamed"') == 2  # 2023 renamed, 2024 back to the old title
+    # the amount per year, from the nodes table; each year's city page
+    assert re.search(r'data-node="minato-2023:1\.1\.1" data-thousand-yen="65100">65,100<', item)
+    assert re.search(r'data-node="minato-2024:1\.1\.1" data-thousand-yen="97650">97,650<', item)
+    assert item.count('href="https://www.city.osaka.lg.jp/minato/page/0000565017.html"') == 3
+    # the strategy and issue it sits under, each year; an unnumbered strategy has no code
+    assert "戦略1-2 地域活動協議会による自律的な地域運営の促進" in item
+    assert ">戦略 地域活動協議会による自律的な地域運営の促進<" in item
+    assert "経営課題1 区民主体のまちづくり" in item
+    assert re.findall(r">(20\d\d)</text>", item) == ["2022", "2023", "2024"]
+    # a summed amount is marked on the issue's page
+    issue = (tmp_path / "items" / "minato-issue-3.html").read_text("utf-8")
+    assert 'class="num summed" data-node="minato-2023:3" data-thousand-yen="39830"' in issue
+    assert "39,830 千円(計)" in issue
+    ward = (tmp_path / "wards" / "minato.html").read_text("utf-8")
+    assert '<td class="code">戦略</td>' in ward and "戦略nan" not in ward
+    assert 'href="../items/minato-initiative-1-2-2.html"' in ward
+    for path in tmp_path.rglob("*.html"):
+        assert LEAKS.search(path.read_text("utf-8")) is None, path
+
+
+def test_themes_per_fiscal_year_never_across_years(
+    tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, tmp_path: Path
+) -> None:
+    more = _minato_years(tables)
     render_site(more, coverage, BUILT, tmp_path)
     index = (tmp_path / "index.html").read_text("utf-8")
-    assert 'id="themes"' in index
-    # 地域活動: 32,550 (港区 1-2-2, 2022) + 22,268 (西区 1-1-1, 2017) = 54,818
-    assert '<td class="num">54,818千円</td>' in index
-    # 防災・防犯: 2,025 (2-1-1) + 1,568 (2-2-1) = 3,593
-    assert '<td class="num">3,593千円</td>' in index
-    minato = (tmp_path / "wards" / "minato.html").read_text("utf-8")
-    assert minato.count('class="lineage"') == 2
-    assert 'data-lineage="minato-1-2-2"' in minato
-    assert "65,100千円" in minato  # the 2023 copy: 32,550 × 2
-    assert "(2023)" in minato and (tmp_path / "years" / "2023.html").is_file()
+    section = index[index.index('id="themes"') :]
+    assert ">計<" not in section  # no total across different wards' different years
+    # community: 港区 33,032 + 鶴見区 17,815 in 2022 (README pivot); 港区 66,064 in 2023
+    community = re.search(r'<tr data-theme="community">.*?</tr>', section, re.S).group(0)
+    assert "地域活動・協働・地域コミュニティ" in community  # the codebook's Japanese name
+    assert 'data-year="2022" data-thousand-yen="50847"' in community
+    assert 'data-year="2023" data-thousand-yen="66064"' in community
+    assert re.search(r'<td class="num" title="港区、鶴見区">2区</td>', section)
+
+
+def test_unchanged_pages_keep_their_bytes(
+    tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    render_site(tables, coverage, BUILT, first)
+    later = BUILT + dt.timedelta(days=1)
+    # one page changes: 港区's first initiative gets another amount
+    changed = dict(tables)
+    nodes = tables["nodes"]
+    hit = (nodes["policy_id"] == "minato-2022") & (nodes["node_key"] == "1.1.1")
+    changed["nodes"] = nodes.assign(thousand_yen=nodes["thousand_yen"].mask(hit, 40000))
+    render_site(
+        changed, coverage, later, second, previous=first, previous_digests=read_digests(first)
+    )
+    redrawn = {
+        name
+        for name in _site_files(second)
+        if name.endswith(".html") and (first / name).read_bytes() != (second / name).read_bytes()
+    }
+    # its ward page and its item page; the index and year pages show policy totals only
+    assert redrawn == {"wards/minato.html", "items/minato-initiative-2022-1-2-2.html"}
+    assert "2026-11-22" in (second / "wards" / "minato.html").read_text("utf-8")
+    assert "2026-11-22" not in (second / "wards" / "kita.html").read_text("utf-8")
+    assert read_digests(second).keys() == read_digests(first).keys()
+
+
+def test_downloads_and_dictionary(
+    tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, tmp_path: Path
+) -> None:
+    files = [Download("nodes.csv", 12_345), Download("osaka_unei.sqlite", 2_500_000)]
+    render_site(
+        tables,
+        coverage,
+        BUILT,
+        tmp_path,
+        downloads=files,
+        build_id="abc123",
+        specs=PUBLISHED_TABLES,
+    )
+    data = (tmp_path / "data.html").read_text("utf-8")
+    assert '<code id="build-id">abc123</code>' in data
+    assert '<a href="../processed/nodes.csv" download>nodes.csv</a>' in data
+    assert '<td class="num" data-bytes="12345">12.3 kB</td>' in data
+    assert "2.5 MB" in data and 'href="dictionary.html#t-nodes"' in data
+    dictionary = (tmp_path / "dictionary.html").read_text("utf-8")
+    for spec in PUBLISHED_TABLES:
+        assert f'id="t-{spec.name}"' in dictionary
+        for column in spec.columns:
+            assert f"<code>{column.name}</code>" in dictionary, (spec.name, column.name)
+    assert "表示する金額(千円)" in dictionary and "千円" in dictionary
+    assert LEAKS.search(dictionary) is None
+    index = (tmp_path / "index.html").read_text("utf-8")
+    assert 'href="data.html"' in index and 'href="dictionary.html"' in index
+
+
+def test_search_index_finds_what_the_database_finds(site: Path) -> None:
+    """The index holds every node; the matching search.js does (NFKC, substring of title or
+    description, every word) finds what `osaka-unei search` finds in the database."""
+    import json
+    import sqlite3
+
+    from osaka_unei.db import fts
+    from osaka_unei.db.search import search
+    from tests.report_data import PROCESSED
+
+    text = (site / "search-index.js").read_text("utf-8")
+    data = json.loads(text[text.index("=") + 1 :].strip().rstrip(";"))
+    rows = data["rows"]
+    database = PROCESSED / "osaka_unei.sqlite"
+    with sqlite3.connect(database) as conn:
+        keys = dict(conn.execute("SELECT node_id, policy_id || ':' || node_key FROM nodes"))
+    assert len(rows) == len(keys)
+
+    def found(query: str) -> set[str]:
+        words = fts.normalize(query).split()
+        return {
+            row[9]
+            for row in rows
+            if all(w in fts.normalize(row[4]) or w in fts.normalize(row[5]) for w in words)
+        }
+
+    for query in ("防災", "地域", "子育て支援", "まちづくり", "ＩＣＴ", "区民 安全", "見守り"):
+        expected = {keys[hit.node_id] for hit in search(database, query, limit=10_000)}
+        assert found(query) == expected, query
 
 
 def test_no_policies_gives_the_index_alone(
@@ -377,7 +568,7 @@ def test_no_policies_gives_the_index_alone(
 ) -> None:
     empty = {name: frame.iloc[:0] for name, frame in tables.items()}
     written = render_site(empty, coverage, BUILT, tmp_path)
-    assert [p.name for p in written] == ["index.html", "style.css"]
+    assert [p.name for p in written] == ["index.html", *STATIC]
     index = (tmp_path / "index.html").read_text("utf-8")
     assert "収録されている方針はまだありません" in index
     assert "<svg" not in index
@@ -387,5 +578,67 @@ def test_deterministic(
     tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, site: Path, tmp_path: Path
 ) -> None:
     render_site(tables, coverage, BUILT, tmp_path)
-    for name in REAL_PAGES:
+    for name in _site_files(site):
         assert (tmp_path / name).read_bytes() == (site / name).read_bytes(), name
+
+
+def test_bench_measures_the_report_and_one_new_version() -> None:
+    """bench/build_bench.py: the full report, then one page's new version redraws only the
+    pages that depend on it (issue 21)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from build_bench import measure_build, new_version
+    from corpus import load_sources, make_build_corpus
+
+    pages = make_build_corpus(load_sources(), 20)
+    assert new_version(pages).data != pages[0].data
+    figures = measure_build(pages, report=True)
+    report = figures["report"]
+    assert report["exit_code"] == 0, report.get("log_tail")
+    assert report["pages"] == report["pages_redrawn"] > 20
+    assert {"load", "render", "publish", "publish.fsync"} <= set(report["phases"])
+    one = figures["one_new_version"]
+    assert (one["build"]["exit_code"], one["build"]["parsed"]) == (0, 1)
+    assert one["report"]["exit_code"] == 0, one["report"].get("log_tail")
+    # the index, the page's ward and year pages and some item pages; not the others
+    assert 3 <= one["report"]["pages_redrawn"] < report["pages"] / 2
+
+
+# --- the multi-year corpus and the benchmark's store (issue 18's property checks) -----------
+
+
+@pytest.mark.parametrize("store", ["multiyear", "bench"])
+def test_report_of_a_multiyear_store_passes_the_property_checks(
+    store: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from osaka_unei.publish.report import write_report
+    from tests.multiyear import bench_build, multiyear_build
+    from tests.properties import (
+        amounts_in_html,
+        assert_amount_cells_agree,
+        assert_no_missing_tokens,
+        assert_no_repeated_ticks,
+    )
+
+    built = (
+        multiyear_build(tmp_path_factory) if store == "multiyear" else bench_build(tmp_path_factory)
+    )
+    site = tmp_path_factory.mktemp(f"report-{store}") / "report"
+    names = write_report(built.out, built.raw, built.raw / "no-registry.csv", site)
+    nodes = built.tables["nodes"]
+    cells = 0
+    items = 0
+    for name in names:
+        if not name.endswith(".html"):
+            continue
+        text = (site / name).read_text("utf-8")
+        assert_no_missing_tokens(text, what=name)
+        assert_no_repeated_ticks(text, what=name)
+        found = amounts_in_html(text)
+        assert_amount_cells_agree(found, nodes, what=name)
+        cells += len(found)
+        items += name.startswith("items/")
+    assert items == nodes["lineage_id"].nunique()  # every lineage has its page
+    assert cells >= 2 * len(nodes)  # each node on its ward page and its item page
+    assert "戦略nan" not in "".join((site / n).read_text("utf-8") for n in names if "wards/" in n)

@@ -13,12 +13,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pandas as pd
 import pytest
 
 from osaka_unei.report import render_site
-from tests.report_data import real_coverage, real_tables, with_copy
+from tests.report_data import real_coverage, real_tables
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -71,8 +72,8 @@ def browser() -> Iterator[Any]:
 class Watch:
     """A page whose every request and console error is recorded; only file:// may load."""
 
-    def __init__(self, browser: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
+    def __init__(self, browser: Any, width: int = 1200) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
         self.context.set_default_timeout(TIMEOUT_MS)
         self.context.set_default_navigation_timeout(TIMEOUT_MS)
         self.outside: list[str] = []
@@ -122,9 +123,10 @@ def _svg_boxes(page: Any) -> list[dict[str, float]]:
     )
 
 
-def _assert_charts_visible(page: Any, expected: int) -> None:
+def _assert_charts_visible(page: Any, expected: int | None = None) -> None:
     boxes = _svg_boxes(page)
-    assert len(boxes) == expected, boxes
+    if expected is not None:
+        assert len(boxes) == expected, boxes
     for box in boxes:
         assert box["w"] > 50 and box["h"] > 30, boxes
 
@@ -135,6 +137,169 @@ def _shot(page: Any, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True, timeout=TIMEOUT_MS)
     assert path.stat().st_size > 10_000
     return path
+
+
+# --- layout at both widths ----------------------------------------------------------------
+
+WIDTHS = (1280, 390)
+PAGES = {
+    "index": "index.html",
+    "ward": "wards/minato.html",
+    "year": "years/2022.html",
+    "item": "items/minato-initiative-1-2-2.html",
+    "data": "data.html",
+    "dictionary": "dictionary.html",
+}
+LAYOUT_JS = """() => {
+  const doc = document.documentElement;
+  const out = {pageOverflow: doc.scrollWidth - doc.clientWidth, tables: [], sticky: [], text: []};
+  for (const table of document.querySelectorAll('main table')) {
+    const box = table.parentElement;
+    const scrolls = box.classList.contains('scroll') && getComputedStyle(box).overflowX === 'auto';
+    out.tables.push({wide: table.getBoundingClientRect().width > box.clientWidth + 1, scrolls});
+    if (scrolls && box.scrollWidth > box.clientWidth + 1) {
+      box.scrollLeft = box.scrollWidth;  // scrolled right to the end: the first column stays
+      const first = table.querySelector('tbody tr th, tbody tr td');
+      out.sticky.push({
+        position: getComputedStyle(first).position,
+        offset: Math.abs(first.getBoundingClientRect().left - box.getBoundingClientRect().left),
+      });
+      box.scrollLeft = 0;
+    }
+  }
+  for (const svg of document.querySelectorAll('svg')) {
+    const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    for (const t of svg.querySelectorAll('text')) {
+      out.text.push(parseFloat(getComputedStyle(t).fontSize) * scale);
+    }
+  }
+  return out;
+}"""
+
+
+def _links(page: Any) -> list[str]:
+    return page.evaluate("() => [...document.querySelectorAll('a[href]')].map(a => a.href)")
+
+
+@pytest.fixture(scope="module")
+def wide_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The committed data with 港区 followed over three years (item pages of several
+    years), the downloads beside it as data/processed is beside data/report."""
+    from osaka_unei.publish.catalog import PUBLISHED_TABLES
+    from osaka_unei.publish.report import downloads
+    from osaka_unei.report import Download
+    from tests.report_data import PROCESSED
+    from tests.test_report import _minato_years
+
+    base = tmp_path_factory.mktemp("layout")
+    (base / "processed").symlink_to(PROCESSED.resolve())
+    tables = _minato_years(real_tables(derived=True))
+    render_site(
+        tables,
+        real_coverage(tables),
+        BUILT,
+        base / "report",
+        downloads=[Download(n, s) for n, s in downloads(PROCESSED)],
+        build_id=PROCESSED.resolve().name,
+        specs=PUBLISHED_TABLES,
+    )
+    return base / "report"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_readable_at_both_widths(browser: Any, wide_site: Path, width: int) -> None:
+    watch = Watch(browser, width=width)
+    try:
+        for name, path in PAGES.items():
+            page = watch.open(wide_site / path)
+            layout = page.evaluate(LAYOUT_JS)
+            assert layout["pageOverflow"] <= 0, (name, width, layout["pageOverflow"])
+            for table in layout["tables"]:
+                assert not table["wide"] or table["scrolls"], (name, width, layout["tables"])
+            for cell in layout["sticky"]:
+                assert cell["position"] == "sticky" and cell["offset"] < 2, (name, width, cell)
+            assert all(size >= 10 for size in layout["text"]), (name, width, min(layout["text"]))
+            _assert_charts_visible(page)
+            for url in _links(page):
+                if url.startswith("file://"):
+                    target = Path(unquote(urlsplit(url).path))
+                    assert target.is_file(), (name, url)
+                else:
+                    assert url.startswith("https://www.city.osaka.lg.jp/"), (name, url)
+            _shot(page, f"report-{name}-{width}.png")
+            if width == 390:
+                assert layout["sticky"] or name in ("item", "data"), name  # a box did scroll
+        watch.check()
+    finally:
+        watch.close()
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def _queries(tables: dict[str, pd.DataFrame]) -> list[str]:
+    """2–4 character substrings of titles, a few per length, and words with a space."""
+    titles = sorted(set(tables["nodes"]["title"].dropna()))
+    found: list[str] = []
+    for n, title in enumerate(titles[::7]):
+        for size in (2, 3, 4):
+            start = (n * 3) % max(len(title) - size, 1)
+            if len(title) >= size:
+                found.append(title[start : start + size])
+    return [*dict.fromkeys(found), "防災", "子育て", "ＩＣＴ", "区民 安全", "の"]
+
+
+def test_search_finds_what_the_cli_finds(browser: Any, tmp_path: Path) -> None:
+    """Queries typed into the box find the nodes `osaka-unei search --format json` finds."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from osaka_unei.cli import app
+    from tests.report_data import PROCESSED
+
+    tables = real_tables(derived=True)
+    render_site(tables, real_coverage(tables), BUILT, tmp_path)
+    runner = CliRunner()
+
+    def cli(query: str) -> list[str]:
+        args = ["search", query, "--format", "json", "--limit", "100000"]
+        result = runner.invoke(app, [*args, "--processed-dir", str(PROCESSED)])
+        assert result.exit_code == 0, result.output
+        text = result.stdout  # an empty answer says so in a line (stderr) before its []
+        records = json.loads(text[text.index("\n[") + 1 if not text.startswith("[") else 0 :])
+        return [f"{r['policy_id']}:{r['node_key']}" for r in records]
+
+    watch = Watch(browser, width=390)
+    try:
+        page = watch.open(tmp_path / "wards" / "minato.html")  # any page: the box is on each
+        queries = _queries(tables)
+        assert len(queries) > 40
+        for query in queries:
+            expected = cli(query)
+            page.fill("#search-q", query)
+            count = page.locator("#search-results .count")
+            count.wait_for(state="visible")
+            shown = page.eval_on_selector_all(
+                "#search-results li", "items => items.map(li => li.dataset.node)"
+            )
+            assert int(count.get_attribute("data-count")) == len(expected), query
+            assert sorted(shown) == sorted(expected), query
+            if expected:
+                assert page.locator("#search-results li mark").count() >= 1 or query.count(" ")
+        page.fill("#search-q", "地域防災")
+        page.locator("#search-results .count").wait_for(state="visible")
+        assert "地域防災" in page.locator("#search-results li mark").first.inner_text()
+        _shot(page, "report-search-390.png")
+        first = page.locator("#search-results li a").first
+        target = first.get_attribute("href")
+        first.click()
+        page.wait_for_load_state("load")
+        assert page.url.endswith(target.removeprefix("../")), (page.url, target)
+        assert page.locator("h1").inner_text()
+        watch.check()
+    finally:
+        watch.close()
 
 
 def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
@@ -156,10 +321,12 @@ def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
         # the real themes table: its section lists themes with amounts
         assert page.locator("#themes table tbody tr").count() >= 5
         # named from the codebook; 港区 33,032 + 鶴見区 17,815 千円 in 2022 (README pivot)
-        community = page.locator(
-            "#themes tr", has_text="地域活動・協働・地域コミュニティ (community)"
+        community = page.locator('#themes tr[data-theme="community"]')
+        assert community.locator("th").get_attribute("title") == (
+            "neighbourhood activity, partnership and community"
         )
-        assert "50,847千円" in community.inner_text()
+        assert "地域活動・協働・地域コミュニティ" in community.inner_text()
+        assert "50,847" in community.inner_text()
         _assert_charts_visible(page, 2)  # budget heat map and themes
         _shot(page, "report-index.png")
 
@@ -175,7 +342,7 @@ def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
             _assert_charts_visible(page, charts)
             if slug == "minato":
                 row = page.locator("table.tree tr.initiative").first
-                assert row.locator("td.num").inner_text() == "32,550千円"
+                assert row.locator("td.num").inner_text() == "32,550"
                 align = row.locator("td.num").evaluate("td => getComputedStyle(td).textAlign")
                 assert align == "right"
                 _shot(page, "report-ward-minato.png")
@@ -184,7 +351,8 @@ def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
         page.locator('table.coverage thead a[href="years/2022.html"]').click()
         page.wait_for_load_state("load")
         assert page.locator("h1").inner_text().startswith("令和4年度(2022年度)")
-        assert page.locator("#wards tbody tr").count() == 2
+        assert page.locator("#wards tbody tr").count() == 24
+        assert page.locator("#wards tbody tr.absent").count() == 22
         _assert_charts_visible(page, 1)
         _shot(page, "report-year-2022.png")
         watch.check()
@@ -192,34 +360,25 @@ def test_real_site_in_chromium(browser: Any, tmp_path: Path) -> None:
         watch.close()
 
 
-def test_themes_and_lineage_charts_in_chromium(browser: Any, tmp_path: Path) -> None:
-    tables = real_tables()
-    more = with_copy(with_copy(tables, "minato-2022", 2023, 2), "minato-2022", 2024, 3)
-    initiatives = more["initiatives"]
-    minato = initiatives[initiatives["policy_id"].str.startswith("minato-")]
-    more["lineage"] = minato[
-        ["policy_id", "issue_position", "strategy_position", "position", "fiscal_year"]
-    ].assign(lineage_id="minato-" + minato["initiative_code"], level="initiative")
-    more["themes"] = pd.DataFrame(
-        {
-            "policy_id": ["minato-2022", "minato-2023", "tsurumi-2022"],
-            "level": ["issue", "issue", "issue"],
-            "issue_position": [2, 2, 4],
-            "theme": ["防災・防犯", "防災・防犯", "防災・防犯"],
-        }
-    )
-    render_site(more, real_coverage(tables), BUILT, tmp_path)
+def test_tree_rows_lead_to_item_pages(browser: Any, wide_site: Path) -> None:
     watch = Watch(browser)
     try:
-        page = watch.open(tmp_path / "index.html")
-        assert page.locator("#themes table tbody tr").count() == 1
-        _assert_charts_visible(page, 2)  # budget heat map and themes
-        _shot(page, "report-index-themes.png")
-        page = watch.open(tmp_path / "wards" / "minato.html")
-        # 10 initiatives followed over 3 years, plus the ward's budget-per-year bars
-        assert page.locator("#lineages .lineage svg").count() == 10
-        _assert_charts_visible(page, 11)
-        _shot(page, "report-ward-minato-lineage.png")
+        page = watch.open(wide_site / "wards" / "minato.html")
+        _assert_charts_visible(page, 1)  # the ward's budget per year
+        link = page.locator("#y2023 table.tree tr.initiative a").first
+        assert link.inner_text() == "地域課題解決に向けた取組への支援"
+        link.click()
+        page.wait_for_load_state("load")
+        assert page.url.endswith("/items/minato-initiative-1-2-2.html")
+        assert page.locator("h1").inner_text().startswith("地域課題解決に向けた取組の支援")
+        rows = page.locator("#amounts tbody tr")
+        assert rows.count() == 3
+        assert rows.nth(1).locator(".renamed").count() == 1
+        assert rows.nth(1).locator("td.num").get_attribute("data-thousand-yen") == "65100"
+        _assert_charts_visible(page, 1)
+        ticks = page.eval_on_selector_all("svg text", "ts => ts.map(t => t.textContent)")
+        assert [t for t in ticks if t.isdigit() and len(t) == 4] == ["2022", "2023", "2024"]
+        _shot(page, "report-item-minato.png")
         watch.check()
     finally:
         watch.close()

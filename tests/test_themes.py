@@ -482,3 +482,24 @@ def test_budget_by_theme_on_processed_data(processed: dict[str, pd.DataFrame]) -
     totals = processed["policies"].dropna(subset=["total_budget_thousand_yen"])
     for row in totals.itertuples():
         assert sums[(row.ward, row.fiscal_year)] == pytest.approx(row.total_budget_thousand_yen)
+
+
+def test_the_committed_template_changes_nothing_and_its_example_works(tmp_path: Path) -> None:
+    """data/theme-overrides.csv is a template: comments and a header, no effect; with its
+    example's # removed it is a valid override, and line numbers count the comments."""
+    root = Path(__file__).resolve().parents[1]
+    template = root / "data" / "theme-overrides.csv"
+    tables = load(processed_dir=root / "data" / "processed")
+    assert th.read_overrides(template, tables) is None
+    baseline = th.build_themes(tables, overrides_path=None)
+    pd.testing.assert_frame_equal(th.build_themes(tables, overrides_path=template), baseline)
+    lines = template.read_text(encoding="utf-8").splitlines()
+    example = next(n for n, line in enumerate(lines) if line.startswith("# minato-2022"))
+    lines[example] = lines[example].removeprefix("# ")
+    path = tmp_path / "theme-overrides.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    overrides = th.read_overrides(path, tables)
+    assert overrides is not None and list(overrides["theme"]) == ["welfare"]
+    path.write_text("\n".join([*lines, "minato-2022,issue,1,,,,saftey,typo"]) + "\n", "utf-8")
+    with pytest.raises(th.OverrideError, match=f"line {len(lines) + 1}: unknown theme"):
+        th.read_overrides(path, tables)

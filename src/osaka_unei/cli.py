@@ -191,7 +191,7 @@ def _plain_coercion() -> None:
                 self._runtime_param = Plain(descriptor.parameter_info, descriptor.annotation)
         return original(self)
 
-    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]  # a patch of typer, on purpose (see the docstring)
 
 
 _plain_coercion()
@@ -458,8 +458,8 @@ def build(
 
     Each page's latest version becomes rows of the tables (Parquet, CSV, SQLite).
 
-    The build is published as one unit: data/processed is a symlink to data/builds/<id>/,
-    swapped in one rename, so readers see the previous build or the new one, whole.
+    The build is published as one unit at stable paths (only changed files are replaced,
+    datapackage.json last), so readers see the previous build or the new one, whole.
 
     Exit 0: tables written (pages that fail to parse are rows of parse_report).
 

@@ -10,7 +10,8 @@ A kind that replaced a bare ``ValueError`` (or ``FileNotFoundError``) is also on
 code catching those keeps working. Classes defined next to the code that raises them
 (``CheckError`` aside) subclass a kind here: ``fetch.client.Unreachable`` and ``Refused``
 (SiteError), ``publish.atomic.Busy`` (BusyError), ``analysis.themes.CodebookError`` and
-``OverrideError`` (CuratedFileError), ``report.charts.ChartError`` (InternalError).
+``OverrideError`` (CuratedFileError), ``published.NotWhole`` (StoreError),
+``views.text.DatasetError`` (NotBuiltError).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class BusyError(OsakaUneiError):
 
 
 class InternalError(OsakaUneiError):
-    """A fault of ours that the user cannot fix (e.g. a chart drawn without a size)."""
+    """A fault of ours that the user cannot fix, found by a check of our own."""
 
 
 # --- pages: a page that cannot be parsed at all ------------------------------------------

@@ -48,7 +48,11 @@ WARDS: tuple[Ward, ...] = (
 )
 WARD_SLUGS: dict[str, str] = {ward.name: ward.slug for ward in WARDS}
 WARD_CODES: dict[str, str] = {ward.slug: ward.code for ward in WARDS}
-WARD_ORDER: dict[str, int] = {ward.slug: index for index, ward in enumerate(WARDS, 1)}
+# The city's order by the names the tables hold (`ward`): 北区 → 1, 都島区 → 2, … 西成区 → 24.
+# `list(WARD_ORDER)` is the names in order (categories for pandas); a value sorts:
+# `df.sort_values("ward", key=lambda s: s.map(WARD_ORDER))`. SLUG_ORDER: the same by slug.
+WARD_ORDER: dict[str, int] = {ward.name: index for index, ward in enumerate(WARDS, 1)}
+SLUG_ORDER: dict[str, int] = {ward.slug: index for index, ward in enumerate(WARDS, 1)}
 SLUG_WARDS: dict[str, str] = {slug: name for name, slug in WARD_SLUGS.items()}
 
 # Every way a user may name a ward (北区, 北, kita, 27127), folded as `_fold` folds them.

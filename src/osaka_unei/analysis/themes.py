@@ -410,16 +410,27 @@ def read_overrides(
     if not path.is_file():
         return None
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
-        if missing:
-            raise OverrideError(f"{path}: missing column(s) {', '.join(missing)}")
-        records = list(reader)
+        # Lines starting with '#' and blank lines are comments (as in lineage-overrides.csv):
+        # a file of comments and a header (the template) changes nothing.
+        kept = [
+            (number, text)
+            for number, text in enumerate(handle, start=1)
+            if text.strip() and not text.lstrip().startswith("#")
+        ]
+    if not kept:
+        return None
+    reader = csv.DictReader(text for _, text in kept)
+    header = reader.fieldnames or []
+    missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
+    if missing:
+        raise OverrideError(f"{path}: missing column(s) {', '.join(missing)}")
+    records = [(kept[reader.line_num - 1][0], raw) for raw in reader]
+    if not records:
+        return None
     codes = {node.key: node.code for node in _nodes(tables)}
     ids = {theme.id for theme in codebook}
     problems, rows = [], []
-    for line, raw in enumerate(records, start=2):
+    for line, raw in records:
         row = {k: (v or "").strip() or None for k, v in raw.items() if k is not None}
         where = f"{path.name} line {line}"
         theme = row.get("theme") or ""

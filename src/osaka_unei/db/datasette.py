@@ -1,8 +1,12 @@
 """Datasette metadata for the database, from the same column specs as datapackage.json.
 
-Datasette's own `?_search=` sends the raw text to FTS MATCH, which cannot match bigram
-tokens, so search is the canned query `search_nodes`; it calls `bigram_query(text)`, an SQL
-function that the plugin in `datasette_plugins/` registers (`--plugins-dir`).
+Search: the `nodes` table names `nodes_fts` as its `fts_table` (rowid = node_id), so
+Datasette offers its search box and `?_search=`; the plugin `datasette_plugins/bigram_query.py`
+(`--plugins-dir`) makes Datasette's query text go through the bigram transform. The canned
+query `search_nodes` (ranked by bm25, with ward and year) calls `bigram_query(text)`.
+
+What the plugins format (amounts in 千円, theme names) is data here, under `plugins` →
+`osaka-unei`: see `datasette_plugins/cells.py`.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from osaka_unei.dataset.datapackage import SOURCE_URL
+from osaka_unei.analysis.themes import CODEBOOK
+from osaka_unei.dataset.datapackage import CODE_LICENSE, DATA_LICENSE, SOURCE_URL
 from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.db import fts
 from osaka_unei.db.sqlite import STORAGE_NOTES, View, database_specs, views
@@ -20,6 +25,13 @@ DATABASE_NAME = "osaka_unei"  # Datasette names a database after its file
 DATABASE_FILE = f"{DATABASE_NAME}.sqlite"
 DATASETTE_METADATA = "datasette.json"
 PLUGINS_DIR = Path(__file__).parent / "datasette_plugins"
+PLUGIN = "osaka-unei"  # the plugins' configuration key (datasette_plugins/cells.py)
+THOUSAND_YEN = "千円"
+# The node model's amount shown (nodes.thousand_yen) is the sum of the children's where
+# nodes.printed is 0: marked as every surface marks it (datasette_plugins/cells.py).
+SHOWN_AMOUNT = "thousand_yen"
+PRINTED_COLUMN = "printed"
+THEME_COLUMNS = ("themes",)  # theme ids joined by ";" (themes.theme is a foreign key)
 
 # Columns worth a facet wherever they occur (theme: a later table).
 FACETS = ("ward", "fiscal_year", "level", "theme", "kind", "status", "draft")
@@ -55,7 +67,9 @@ def _table(spec: TableSpec) -> dict[str, Any]:
         "description": (
             f"{spec.ja} / {spec.en}. 主キー primary key: ({', '.join(spec.key)})."
             + (
-                " 検索はクエリ search_nodes で / full-text search: the search_nodes query."
+                " 全文検索: 検索欄(部分一致)、または順位つきのクエリ search_nodes /"
+                " full-text search: the search box (substring match), or the ranked"
+                " search_nodes query."
                 if spec.name == fts.NODES
                 else ""
             )
@@ -63,11 +77,18 @@ def _table(spec: TableSpec) -> dict[str, Any]:
         "columns": {column.name: column_description(column) for column in spec.columns},
         "sortable_columns": [c.name for c in spec.columns if c.name not in UNSORTABLE],
     }
-    facets = [name for name in FACETS if name in spec.names]
+    facets: list[Any] = [name for name in FACETS if name in spec.names]
+    # Theme ids joined by ";": counted theme by theme (datasette_plugins/theme_facet.py).
+    facets += [{"themes": name} for name in THEME_COLUMNS if name in spec.names]
     if facets:
         meta["facets"] = facets
     if "title" in spec.names:
         meta["label_column"] = "title"
+    elif "name_ja" in spec.names:
+        meta["label_column"] = "name_ja"  # theme_codebook: facets on themes.theme show it
+    if spec.name == fts.NODES:
+        meta["fts_table"] = fts.FTS
+        meta["fts_pk"] = "node_id"
     return meta
 
 
@@ -97,6 +118,15 @@ def datasette_metadata(specs: Sequence[TableSpec], database: str = DATABASE_NAME
         "title": "大阪市 区運営方針 / Osaka City ward operating policies",
         "tables": tables,
     }
+    amounts = {
+        spec.name: [c.name for c in spec.columns if c.unit == THOUSAND_YEN] for spec in all_specs
+    }
+    for view in views(names):
+        amounts[view.name] = [
+            name
+            for name in (*view.inherited, *view.columns)
+            if name.endswith("thousand_yen") and THOUSAND_YEN in tables[view.name]["columns"][name]
+        ]
     if fts.NODES in names:
         tables[fts.FTS] = {"hidden": True}
         database_meta["queries"] = {
@@ -120,9 +150,25 @@ def datasette_metadata(specs: Sequence[TableSpec], database: str = DATABASE_NAME
             "goals, issues, strategies, initiatives and budgets. Amounts are in 千円 "
             "(thousand yen)."
         ),
-        "license": "MIT (code); texts © 大阪市 Osaka City, reproduced for research and civic use",
-        "license_url": "https://opensource.org/licenses/MIT",
+        # Datasette shows these as "Data license", "Data source" and "About".
+        "license": DATA_LICENSE["title"],
+        "license_url": DATA_LICENSE["path"],
         "source": "大阪市 (Osaka City)",
         "source_url": SOURCE_URL,
+        "about": CODE_LICENSE["title"],
+        "about_url": CODE_LICENSE["path"],
         "databases": {database: database_meta},
+        "plugins": {
+            PLUGIN: {
+                "thousand_yen": {name: cols for name, cols in amounts.items() if cols},
+                "query_columns": sorted({c for cols in amounts.values() for c in cols}),
+                "summed": {"column": SHOWN_AMOUNT, "printed": PRINTED_COLUMN},
+                "theme_columns": {
+                    spec.name: [c for c in THEME_COLUMNS if c in spec.names]
+                    for spec in all_specs
+                    if any(c in spec.names for c in THEME_COLUMNS)
+                },
+                "theme_names": {theme.id: theme.name_ja for theme in CODEBOOK},
+            }
+        },
     }

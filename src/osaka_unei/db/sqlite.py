@@ -72,6 +72,8 @@ FOREIGN_KEYS: tuple[ForeignKey, ...] = (
     ForeignKey("nodes", _POLICY, "policies", _POLICY),
     ForeignKey("nodes", _ISSUE, "issues", _ISSUE),
     ForeignKey("nodes", _NODE_STRATEGY, "strategies", _STRATEGY_KEY),
+    # Datasette shows a theme by its codebook name (label column name_ja), facets included.
+    ForeignKey("themes", ("theme",), "theme_codebook", ("theme",)),
 )
 
 

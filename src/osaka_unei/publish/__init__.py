@@ -4,9 +4,9 @@ data/processed/, and the report run → data/report/.
 In: the raw store (manifest and page files), the parse cache and the curated data files.
 Out: every table (core and derived) as Parquet and CSV, the SQLite database,
 datapackage.json, datasette.json and build_stats.json, published only after every check
-passed, as one unit: data/processed is a symlink to data/builds/<id>/ (the report likewise).
+passed, as one unit at stable paths: data/processed/<table>.csv etc. (the report likewise).
 ``run`` drives the stages; ``derive`` makes the analysis tables; ``catalog`` lists every
 published table; ``cache`` keeps parses by content hash and parser source; ``outputs`` turns
 tables into files; ``report`` renders the site; ``atomic`` publishes a folder whole
-(write, fsync, rename, swap the symlink) under a lock.
+(staging, fsync, journal, one rename a changed file, the manifest last) under a lock.
 """

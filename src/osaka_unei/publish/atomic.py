@@ -1,28 +1,43 @@
-"""Publish a whole directory as one unit, the way SQLite makes a change durable: write,
-fsync, rename, fsync the directory.
+"""Publish a folder at a stable path (data/processed, data/report) so that its readers see one
+build, whole, and a crash at any point leaves the old build or the new one.
 
-``link`` (data/processed) is a symlink to ``builds/<build-id>`` beside it. A build is written
-into ``builds/.staging-<random>/``, every file and folder of it is fsynced, the folder is
-renamed to ``builds/<build-id>``, and only then is the link swapped to it by renaming a new
-symlink over the old one. A reader that opens ``link/…`` sees either the whole previous
-build or the whole new one; a crash at any point leaves the previous build in place (or,
-after the swap, the new one) plus leftovers that the next run removes. The build id is a
-hash of the file names and bytes, so an unchanged rebuild finds its own id published and
-writes nothing.
+The folder holds real files at stable names, so that git shows after a rebuild only the
+files whose bytes changed, and a rebuild that changes nothing rewrites nothing. A build is
+published like a database commit (the on-disk format is ``osaka_unei.published``):
 
-Where symlinks are not available (a clone with git's core.symlinks=false holds a small text
-file naming the target instead), the link is such a pointer file, replaced the same way.
+1. every file is written into a staging folder beside the folder
+   (``data/.processed.staging-<hex>/``), and the manifest (datapackage.json, or the
+   report's report-inputs.json) gets a ``build`` section: the build id and every file's
+   sha256;
+2. the files that differ from the folder's (and the manifest) are fsynced, then a journal
+   (``data/.processed.journal``) naming the staging folder, the files to replace and the
+   files to remove is written and fsynced: from here on the build is committed;
+3. each changed file is renamed into place (one rename each: a file is always whole), the
+   folders fsynced, then the manifest last; files of the previous build that this one no
+   longer has are removed; the journal is removed, then the staging folder.
+
+A reader (``published.read_build``: ``load()``, the report) reads the manifest and the files
+from the staging folder a journal names, else from the folder, and checks each against the
+manifest's hashes, so it never takes a mix of two builds. A crash after step 2 is rolled
+forward by the next build (under the lock) before it reads anything; before it, the
+staging folder is a leftover that the next build removes. The build replaces and removes
+only files it owns (those its previous manifest lists): anything else in the folder is left
+alone, and a file of a new name that is already there and not the build's is refused.
+
+A checkout from before stable paths holds a symlink (or, where git's core.symlinks is false,
+a pointer file) naming ``data/builds/<id>/``: its first build is renamed into place as a
+whole folder instead (between the two renames, microseconds, the folder does not exist;
+readers read the staging folder meanwhile), and the old build folder is removed unless
+another link still names it; ``data/builds/`` goes with the last one.
 POSIX only (fcntl, directory fsync).
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
-import filecmp
-import functools
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -30,20 +45,25 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from osaka_unei.errors import BusyError, StoreError
+from osaka_unei.published import (
+    BUILD_KEY,
+    build_files,
+    file_hash,
+    journal_path,
+    read_journal,
+    staging_prefix,
+)
 from osaka_unei.store import published_target
 
-BUILDS_NAME = "builds"
 LOCK_NAME = ".build.lock"
-STAGING_PREFIX = ".staging-"
-OLD_PREFIX = ".old-"  # a folder moved aside, to be removed
-_NO_SYMLINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+_CHUNK = 1 << 20
+_OLD_BUILD_LEFTOVERS = (".staging-", ".old-")  # what the symlink layout's killed builds left
 _BUILD_ID = re.compile(r"^[0-9a-f]{16}$")
-# A folder published before this module existed holds one of these (or nothing).
-_LEGACY_MARKERS = ("datapackage.json", "build_stats.json")
 
 
 class Busy(BusyError):
@@ -53,15 +73,12 @@ class Busy(BusyError):
 @dataclass(frozen=True, slots=True)
 class Published:
     build_id: str
-    changed: list[str]  # paths (relative, '/') new or different from the previous build
+    changed: list[str]  # files written (new or different bytes), the manifest included
+    removed: list[str] = field(default_factory=list)  # files of the previous build, gone
 
 
-def builds_dir(link: Path) -> Path:
-    return link.parent / BUILDS_NAME
-
-
-def lock_path(link: Path) -> Path:
-    return link.parent / LOCK_NAME
+def lock_path(folder: Path) -> Path:
+    return folder.parent / LOCK_NAME
 
 
 # --- durability -------------------------------------------------------------------------
@@ -76,14 +93,14 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-_CHUNK = 1 << 20
+def _fsync_file(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())
 
 
-def _files(root: Path) -> list[Path]:
-    return sorted(
-        (path for path in root.rglob("*") if path.is_file()),
-        key=lambda path: path.relative_to(root).as_posix(),
-    )
+def _files(root: Path) -> list[str]:
+    """Every file under root, as sorted relative '/' names."""
+    return sorted(path.relative_to(root).as_posix() for path in root.rglob("*") if path.is_file())
 
 
 def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
@@ -92,32 +109,56 @@ def write_files(folder: Path, files: Mapping[str, bytes]) -> None:
         path = folder / name
         if ".." in Path(name).parts or Path(name).is_absolute():
             raise ValueError(f"output name outside the build: {name}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.parent.is_dir():
+            path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
 
 
-def sync_tree(root: Path) -> None:
-    """fsync every file under root, then every folder, deepest first: the data must be on
-    disk before a name points at it, and each name before the folder holding it is renamed."""
-    folders = {root}
-    for path in _files(root):
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
-        folders.update(parent for parent in path.parents if root in parent.parents)
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        fsync_dir(folder)
-
-
-def tree_digest(root: Path) -> str:
-    """16 hex digits of sha256 over the sorted relative names and bytes of every file."""
+def hash_file(path: Path) -> str:
+    """ "sha256:<hex>" of a file, read in chunks (a build's database may be large)."""
     digest = hashlib.sha256()
-    for path in _files(root):
-        name = path.relative_to(root).as_posix().encode("utf-8")
-        digest.update(len(name).to_bytes(8, "big") + name + path.stat().st_size.to_bytes(8, "big"))
-        with path.open("rb") as handle:  # in chunks: a build's database may be large
-            for chunk in iter(functools.partial(handle.read, _CHUNK), b""):
-                digest.update(chunk)
-    return digest.hexdigest()[:16]
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest()
+
+
+def _same(path: Path, digest: str) -> bool:
+    return path.is_file() and not path.is_symlink() and hash_file(path) == digest
+
+
+def _json_bytes(value: Any) -> bytes:
+    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+def stamp_manifest(base: dict[str, Any], hashes: Mapping[str, str]) -> tuple[str, bytes]:
+    """The build id (16 hex digits of sha256 over every file's name and hash) and the
+    manifest's bytes: base with each resource's Frictionless `hash` and the build section."""
+    digest = hashlib.sha256()
+    for name, value in sorted(hashes.items()):
+        digest.update(f"{name}\0{value}\n".encode())
+    build_id = digest.hexdigest()[:16]
+    manifest = {key: value for key, value in base.items() if key != BUILD_KEY}
+    for resource in manifest.get("resources", []):
+        if isinstance(resource, dict) and resource.get("path") in hashes:
+            resource["hash"] = hashes[resource["path"]]
+    manifest[BUILD_KEY] = {"id": build_id, "files": dict(sorted(hashes.items()))}
+    return build_id, _json_bytes(manifest)
+
+
+def unstamp_manifest(data: bytes) -> bytes:
+    """A published manifest's bytes as they were before stamp_manifest (b"" if unreadable)."""
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        return b""
+    if not isinstance(manifest, dict):
+        return b""
+    manifest.pop(BUILD_KEY, None)
+    for resource in manifest.get("resources", []):
+        if isinstance(resource, dict):
+            resource.pop("hash", None)
+    return _json_bytes(manifest)
 
 
 # --- the lock ---------------------------------------------------------------------------
@@ -164,129 +205,258 @@ def lock(path: Path, wait: float) -> Iterator[None]:
         os.close(fd)  # releases the flock
 
 
+# --- the previous build -------------------------------------------------------------------
+
+
+def _link_target(entry: Path) -> str | None:
+    """What a symlink or pointer file of the old layout names (None for anything else)."""
+    if entry.is_symlink():
+        return os.readlink(entry)
+    if not entry.is_file() or entry.stat().st_size > 1024:
+        return None
+    try:
+        return published_target(entry)
+    except (ValueError, OSError):
+        return None
+
+
+def _owned(folder: Path, manifest_name: str) -> set[str]:
+    """The files folder's build owns: those its manifest lists, and the manifest."""
+    try:
+        manifest = json.loads((folder / manifest_name).read_bytes())
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    except ValueError:
+        return set()  # not a manifest of ours: refused below as a file we do not own
+    files = build_files(manifest) if isinstance(manifest, dict) else None
+    return set() if files is None else {*files, manifest_name}
+
+
+def _remove_empty_parents(folder: Path, name: str, touched: set[Path]) -> None:
+    parent = (folder / name).parent
+    while parent != folder and folder in parent.parents:
+        try:
+            os.rmdir(parent)
+        except OSError:
+            return  # not empty (or already gone): it holds someone's files
+        touched.add(parent.parent)
+        parent = parent.parent
+
+
 # --- publishing -------------------------------------------------------------------------
 
 
-def new_staging(builds: Path) -> Path:
-    builds.mkdir(parents=True, exist_ok=True)
-    staging = builds / f"{STAGING_PREFIX}{secrets.token_hex(6)}"
+def new_staging(folder: Path) -> Path:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f"{staging_prefix(folder)}{secrets.token_hex(6)}"
     staging.mkdir()
     return staging
 
 
-def _current_dir(link: Path) -> Path | None:
-    """The folder the link names now (a real folder for a pre-symlink checkout)."""
-    target = published_target(link)
-    if target is not None:
-        folder = link.parent / target
-        return folder if folder.is_dir() else None
-    return link if link.is_dir() else None
-
-
-def _changed(staging: Path, current: Path | None) -> list[str]:
-    names = []
-    for path in _files(staging):
-        name = path.relative_to(staging).as_posix()
-        old = current / name if current is not None else None
-        if old is None or not old.is_file() or not filecmp.cmp(old, path, shallow=False):
-            names.append(name)
-    return names
-
-
-def _is_legacy(link: Path) -> bool:
-    """A real folder in the link's place: an old checkout's dataset, moved aside once."""
-    if not link.is_dir() or link.is_symlink():
-        return False
-    if any(link.iterdir()) and not any((link / name).is_file() for name in _LEGACY_MARKERS):
-        raise StoreError(f"{link} is a folder that holds no build: move it away first")
-    return True
-
-
-def swap_link(link: Path, target: str, *, pointer_file: bool = False) -> None:
-    """Point link at target (relative to link's folder) in one rename.
-
-    A new symlink (or pointer file) is made beside link and renamed over it: rename(2)
-    replaces the name atomically, so a reader resolves either the old or the new target.
-    The folder is fsynced so that the new link survives a crash."""
-    tmp = link.parent / f".{link.name}.{secrets.token_hex(6)}.new"
+def publish_dir(staging: Path, folder: Path, manifest_name: str) -> Published:
+    """Publish the finished staging folder (beside folder, from new_staging) as folder's
+    build; call with the lock held, after recover(). An unchanged build removes the staging
+    folder and touches nothing else. Raises ValueError (one line), before anything is
+    written, when a file the build would write is there and not the previous build's."""
     try:
-        if not pointer_file:
-            try:
-                os.symlink(target, tmp)
-            except NotImplementedError:
-                pointer_file = True
-            except OSError as exc:
-                if exc.errno not in _NO_SYMLINKS:
-                    raise
-                pointer_file = True  # no symlinks on this file system: a pointer file
-        if pointer_file:
-            with tmp.open("wb") as handle:
-                handle.write(target.encode("utf-8"))
-                handle.flush()
-                os.fsync(handle.fileno())  # the pointer's bytes before its name
-        os.replace(tmp, link)
+        return _publish(staging, folder, manifest_name)
+    except BaseException:
+        # Before the journal the staging folder is only a leftover; after it, it holds the
+        # committed build that the next build (or a reader) rolls forward from.
+        journal = _try_read_journal(folder)
+        if journal is None or journal.get("staging") != staging.name:
+            shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _try_read_journal(folder: Path) -> dict[str, Any] | None:
+    try:
+        return read_journal(folder)
+    except (ValueError, OSError):
+        return None
+
+
+def _publish(staging: Path, folder: Path, manifest_name: str) -> Published:
+    names = [name for name in _files(staging) if name != manifest_name]
+    hashes = {name: hash_file(staging / name) for name in names}
+    try:
+        base = json.loads((staging / manifest_name).read_bytes())
+    except FileNotFoundError:
+        base = {}
+    build_id, manifest = stamp_manifest(base, hashes)
+    (staging / manifest_name).write_bytes(manifest)
+    hashes[manifest_name] = file_hash(manifest)
+
+    link = _link_target(folder)
+    whole = link is not None or not (folder.exists() or folder.is_symlink())
+    if whole:  # the first build, or the first since the symlink layout: renamed in whole
+        previous = folder.parent / link if link is not None else None
+        changed = [
+            name
+            for name in [*names, manifest_name]
+            if previous is None or not _same(previous / name, hashes[name])
+        ]
+        removed: list[str] = []
+        to_sync = [*names, manifest_name]
+    else:
+        if not folder.is_dir():
+            raise StoreError(f"{folder} is neither a folder nor a link to a build")
+        owned = _owned(folder, manifest_name)
+        changed = [name for name in names if not _same(folder / name, hashes[name])]
+        if (folder / manifest_name).is_symlink() or not _same(
+            folder / manifest_name, hashes[manifest_name]
+        ):
+            changed.append(manifest_name)
+        # A name in the way (not the build's, or a folder where a file goes, or a file
+        # where a folder goes) is refused now: the renames after the journal cannot fail on it.
+        foreign = [
+            name
+            for name in changed
+            if (name not in owned and os.path.lexists(folder / name))
+            or (folder / name).is_dir()
+            or _blocked(folder, name)
+        ]
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (
+                f" and {len(foreign) - 3} more" if foreign[3:] else ""
+            )
+            raise StoreError(
+                f"{folder} holds files in the way of this build that no build published "
+                f"there ({shown}): move them away and build again"
+            )
+        removed = sorted(
+            name
+            for name in owned - set(hashes)
+            if (folder / name).is_file() and not (folder / name).is_symlink()
+        )
+        if not changed and not removed:
+            shutil.rmtree(staging)
+            return Published(build_id, [], [])
+        to_sync = changed
+    # Every byte on disk before a name can point at it.
+    dirs = {staging}
+    for name in to_sync:
+        _fsync_file(staging / name)
+        dirs.update(p for p in (staging / name).parents if staging in p.parents)
+    for path in sorted(dirs, key=lambda p: len(p.parts), reverse=True):
+        fsync_dir(path)
+    journal = {
+        "build": build_id,
+        "staging": staging.name,
+        "manifest": manifest_name,
+        "whole": whole,
+        "old_build": link,
+        # the manifest last: once it is in place, every file it names is
+        "replace": [name for name in changed if name != manifest_name] + [manifest_name],
+        "remove": removed,
+    }
+    _write_journal(folder, journal)
+    roll_forward(folder, journal)
+    return Published(build_id, changed, removed)
+
+
+def _blocked(folder: Path, name: str) -> bool:
+    """A parent of name is something other than a folder (a user's file, or a link)."""
+    return any(
+        parent.is_symlink() or (parent.exists() and not parent.is_dir())
+        for parent in (folder / name).parents
+        if folder in parent.parents
+    )
+
+
+def _write_journal(folder: Path, journal: dict[str, Any]) -> None:
+    path = journal_path(folder)
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            handle.write(_json_bytes(journal))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    fsync_dir(link.parent)
+    fsync_dir(folder.parent)  # the commit point: the journal's name on disk
 
 
-def publish_dir(staging: Path, link: Path) -> Published:
-    """Publish the finished staging folder (inside builds_dir(link)) as the new build.
-
-    An unchanged build (same id, already published and intact) removes the staging folder
-    and touches nothing else."""
-    builds = staging.parent
-    build_id = tree_digest(staging)
-    final = builds / build_id
-    target = os.path.relpath(final, link.parent)
-    current = _current_dir(link)
-    changed = _changed(staging, current)
-    if published_target(link) == target and final.is_dir() and tree_digest(final) == build_id:
-        shutil.rmtree(staging)
-        return Published(build_id, [])
-    pointer_file = link.is_file() and not link.is_symlink()
-    legacy = _is_legacy(link)
-    sync_tree(staging)  # every byte and name on disk before the build gets its name
-    if final.is_dir() and tree_digest(final) == build_id:
-        shutil.rmtree(staging)  # got its name by a rename of a synced folder: complete
+def roll_forward(folder: Path, journal: dict[str, Any]) -> None:
+    """Finish publishing the build the journal names; safe to repeat after a crash."""
+    staging = folder.parent / journal["staging"]
+    if journal["whole"]:
+        if folder.is_symlink() or folder.is_file():
+            os.unlink(folder)  # the old layout's link (its build folder stays until below)
+        if staging.is_dir():
+            os.rename(staging, folder)
+        fsync_dir(folder.parent)
+        if journal.get("old_build"):
+            _remove_old_build(folder, journal["old_build"])
     else:
-        if final.exists():  # hand-edited: moved aside (the link dangles until the swap)
-            os.rename(final, builds / f"{OLD_PREFIX}{secrets.token_hex(6)}")
-        os.rename(staging, final)
-    fsync_dir(builds)  # the build's name survives a crash before the link points at it
-    if legacy:
-        # One time only: a folder cannot be replaced by a symlink in one rename, so between
-        # these two renames (microseconds) data/processed does not exist.
-        os.rename(link, builds / f"{OLD_PREFIX}{secrets.token_hex(6)}")
-    swap_link(link, target, pointer_file=pointer_file)
-    return Published(build_id, changed)
+        touched: set[Path] = set()
+        for name in journal["replace"]:
+            source, target = staging / name, folder / name
+            if name == journal["manifest"]:
+                for path in sorted(touched, key=lambda p: len(p.parts), reverse=True):
+                    fsync_dir(path)  # every file in place before the manifest names them
+                touched = set()
+            if source.is_file():
+                for parent in reversed(target.parents):
+                    if folder in parent.parents and not parent.is_dir():
+                        os.mkdir(parent)
+                        touched.add(parent.parent)
+                os.replace(source, target)
+                touched.add(target.parent)
+        for name in journal["remove"]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(folder / name)
+            touched.add((folder / name).parent)
+            _remove_empty_parents(folder, name, touched)
+        for path in sorted(touched, key=lambda p: len(p.parts), reverse=True):
+            if path.is_dir():
+                fsync_dir(path)
+    os.unlink(journal_path(folder))
+    fsync_dir(folder.parent)
+    shutil.rmtree(staging, ignore_errors=True)
 
 
-def remove_unused(link: Path) -> None:
-    """Remove staging folders, folders moved aside and builds no link beside `link` names.
-
-    Call with the lock held: a staging folder (or a new link not yet renamed over the old)
-    then belongs to a build that died."""
-    if link.parent.is_dir():
-        for entry in link.parent.glob(f".{link.name}.*.new"):
-            entry.unlink()
-    builds = builds_dir(link)
-    if not builds.is_dir():
+def _remove_old_build(folder: Path, target: str) -> None:
+    """After the move to stable paths: the build folder folder's link named, unless another
+    link (the report's, say) names it; data/builds/ itself once no link names any of it."""
+    old = folder.parent / target
+    builds = old.parent
+    if not builds.is_dir() or builds.resolve() == folder.parent.resolve():
         return
-    keep = set()
-    for entry in link.parent.iterdir():
-        if entry == link or entry.is_symlink():
-            target = published_target(entry)
-            if target is not None and (link.parent / target).parent.resolve() == builds.resolve():
-                keep.add(Path(target).name)
+    named = set()
+    for entry in folder.parent.iterdir():
+        other = _link_target(entry) if entry != folder else None
+        if other is not None and (folder.parent / other).parent.resolve() == builds.resolve():
+            named.add(Path(other).name)
     for child in builds.iterdir():
-        name = child.name
-        if name.startswith((STAGING_PREFIX, OLD_PREFIX)) or (
-            _BUILD_ID.match(name) and name not in keep
-        ):
+        if child.name in named:
+            continue
+        leftover = _BUILD_ID.match(child.name) or child.name.startswith(_OLD_BUILD_LEFTOVERS)
+        if child == old or (leftover and not named):
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
             else:
                 child.unlink()
+    with contextlib.suppress(OSError):
+        builds.rmdir()  # only once empty
+    fsync_dir(folder.parent)
+
+
+def recover(folder: Path) -> None:
+    """With the lock held: finish a build a crash interrupted after its commit point, and
+    remove what killed builds left before theirs (staging folders, journal temp files)."""
+    journal = read_journal(folder)
+    if journal is not None:
+        roll_forward(folder, journal)
+    if not folder.parent.is_dir():
+        return
+    prefix = f".{folder.name}."
+    for entry in folder.parent.iterdir():
+        name = entry.name
+        if name.startswith(staging_prefix(folder)) and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        elif name.startswith(prefix) and name.endswith((".tmp", ".new")):
+            entry.unlink()  # a journal never renamed into place; the symlink layout's temp link

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import shutil
@@ -33,11 +32,16 @@ def build_time(out_dir: Path, files: Mapping[str, bytes], now: dt.datetime) -> s
     rewrites nothing (and the report, which shows it, stays the same)."""
     published = resolve_published(out_dir)
     stats = published / STATS_NAME
-    unchanged = all(
-        (published / name).is_file() and (published / name).read_bytes() == data
-        for name, data in files.items()
-        if name != STATS_NAME
-    )
+
+    def same(name: str, data: bytes) -> bool:
+        path = published / name
+        if not path.is_file():
+            return False
+        if name == DATAPACKAGE_NAME:  # as published: with the build's id and hashes
+            return atomic.unstamp_manifest(path.read_bytes()) == data
+        return path.read_bytes() == data
+
+    unchanged = all(same(name, data) for name, data in files.items() if name != STATS_NAME)
     if unchanged and stats.is_file():
         try:
             return str(json.loads(stats.read_text(encoding="utf-8"))["built_at"])
@@ -80,23 +84,24 @@ def publish_outputs(
     extra: ExtraOutputs | None = None,
     *,
     wait: float = DEFAULT_WAIT,
+    manifest: str = DATAPACKAGE_NAME,
 ) -> atomic.Published:
-    """Publish files (and what `extra` adds) as one build that out_dir then points at.
+    """Publish files (and what `extra` adds) as out_dir's new build, at stable paths.
 
-    Readers of out_dir see the previous build or this one, whole; a build equal to the
-    published one changes nothing (files keep their bytes and mtimes). Waits up to `wait`
-    seconds for another build in the same folder (Busy after that)."""
+    Readers of out_dir (through `published.read_build`: load(), the report) see the
+    previous build or this one, whole; only files whose bytes differ are replaced, and a
+    build equal to the published one changes nothing (files keep their bytes, mtimes and
+    inodes). `manifest` (a JSON file among the outputs, or made) is written last and names
+    the build and every file's sha256. Waits up to `wait` seconds for another build in the
+    same folder (Busy after that)."""
     with atomic.lock(atomic.lock_path(out_dir), wait):
-        atomic.remove_unused(out_dir)  # what a killed build left behind
-        staging = atomic.new_staging(atomic.builds_dir(out_dir))
+        atomic.recover(out_dir)  # finish (or clean up) what a killed build left
+        staging = atomic.new_staging(out_dir)
         try:
             atomic.write_files(staging, files)
             if extra is not None:
                 extra(staging)
-            published = atomic.publish_dir(staging, out_dir)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        with contextlib.suppress(OSError):  # published already; the next run retries
-            atomic.remove_unused(out_dir)
-    return published
+        return atomic.publish_dir(staging, out_dir, manifest)

@@ -2,8 +2,9 @@
 
 It reads what `build` published (tables, build time), the registry and the raw manifest
 (for the coverage matrix), renders every page into a staging folder and publishes it the
-way a build is published (publish.atomic): a reader never sees half a report, and the same
-data gives the same site, byte for byte, so a no-op `make all` changes nothing.
+way a build is published (publish.atomic, at stable paths, report-inputs.json its manifest):
+a reader never sees half a report, and the same data gives the same site, byte for byte, so
+a no-op `make all` changes nothing.
 """
 
 from __future__ import annotations
@@ -11,15 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from osaka_unei import store
 from osaka_unei.dataset.checks import STATS_NAME
+from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
 from osaka_unei.dataset.load import load
 from osaka_unei.fetch.registry import REGISTRY_FIELDS
 from osaka_unei.publish.outputs import DEFAULT_WAIT, publish_outputs
+from osaka_unei.published import build_files, published_build_id, read_build
 
 
 def built_at(processed_dir: Path) -> dt.datetime:
@@ -36,7 +40,7 @@ def report_inputs(processed_dir: Path, raw_dir: Path, registry: Path) -> str:
     """A digest of everything the site is made from: the published build, the registry,
     the raw manifest and the report's own code and templates."""
     digest = hashlib.sha256()
-    digest.update(store.resolve_published(processed_dir).name.encode())
+    digest.update(published_build_id(processed_dir, DATAPACKAGE_NAME).encode())
     package = Path(__file__).resolve().parents[1] / "report"
     sources = [registry, raw_dir / store.MANIFEST_NAME, *sorted(package.rglob("*.*"))]
     for path in sources:
@@ -45,24 +49,39 @@ def report_inputs(processed_dir: Path, raw_dir: Path, registry: Path) -> str:
     return digest.hexdigest()
 
 
+def downloads(processed_dir: Path) -> list[tuple[str, int]]:
+    """The published build's files (name, size in bytes), for the report's download page:
+    those its datapackage.json lists, not a user's own files beside them."""
+    manifest, _ = read_build(processed_dir, DATAPACKAGE_NAME)
+    names = sorted({*(build_files(manifest) or {}), DATAPACKAGE_NAME})
+    return [(name, (processed_dir / name).stat().st_size) for name in names]
+
+
+def _relative(processed_dir: Path, out_dir: Path) -> str:
+    """The published data as the report's pages link to it: out_dir/../processed/ for the
+    usual layout (data/report → data/processed), else a relative path between the two."""
+    rel = os.path.relpath(processed_dir.absolute(), out_dir.absolute())
+    return Path(rel).as_posix().rstrip("/") + "/"
+
+
 def write_report(
     processed_dir: Path, raw_dir: Path, registry: Path, out_dir: Path, *, wait: float = DEFAULT_WAIT
 ) -> list[str]:
-    """Render the whole site into a staging folder and publish it as out_dir, as one unit
-    (like a build: out_dir is a link to builds/<id>). Returns the site's files, relative.
-    A site made from the same inputs is left as it is (drawing the charts is the slow part:
-    ~30 s for 1,000 pages)."""
+    """Render the site into a staging folder and publish it as out_dir, as one unit (like a
+    build, at stable paths). Returns the site's files, relative. A site made from the same
+    inputs is left as it is; otherwise only the pages whose own inputs changed are drawn
+    again (report.site: a digest per page), the others keep the published report's bytes."""
     inputs = report_inputs(processed_dir, raw_dir, registry)
-    current = store.resolve_published(out_dir)
-    stamp = current / INPUTS_NAME
-    if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8"))["inputs"] == inputs:
-        return sorted(
-            path.relative_to(current).as_posix()
-            for path in current.rglob("*")
-            if path.is_file() and path.name != INPUTS_NAME
-        )
-    # Altair, vl-convert and jinja2 take a second to import: only when there is a site to draw.
-    from osaka_unei.report import coverage_frame, render_site
+    try:
+        current, _ = read_build(out_dir, INPUTS_NAME)
+    except FileNotFoundError:
+        current = {}
+    published = build_files(current)
+    if published is not None and current.get("inputs") == inputs:
+        return sorted(published)
+    # jinja2 and the report's modules load only when there is a site to draw.
+    from osaka_unei.publish.catalog import PUBLISHED_TABLES
+    from osaka_unei.report import Download, coverage_frame, read_digests, render_site
 
     tables = load(processed_dir=processed_dir)
     assert isinstance(tables, dict)
@@ -72,13 +91,25 @@ def write_report(
         else pd.DataFrame(columns=list(REGISTRY_FIELDS))
     )
     coverage = coverage_frame(known, store.read_manifest(raw_dir), tables["parse_report"])
-    when = built_at(store.resolve_published(processed_dir))
+    when = built_at(processed_dir)
     written: list[str] = []
 
     def render(staging: Path) -> None:
-        paths = render_site(tables, coverage, when, staging)
+        paths = render_site(
+            tables,
+            coverage,
+            when,
+            staging,
+            downloads=[Download(name, size) for name, size in downloads(processed_dir)],
+            build_id=published_build_id(processed_dir, DATAPACKAGE_NAME),
+            specs=PUBLISHED_TABLES,
+            data_href=_relative(processed_dir, out_dir),
+            previous=out_dir if published is not None else None,
+            previous_digests=read_digests(out_dir if published is not None else None),
+            previous_hashes=published,
+        )
         written.extend(path.relative_to(staging).as_posix() for path in paths)
         (staging / INPUTS_NAME).write_text(json.dumps({"inputs": inputs}) + "\n", "utf-8")
 
-    publish_outputs(out_dir, {}, render, wait=wait)
+    publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME)
     return written

@@ -160,6 +160,7 @@ def run_build(
     files to the build's staging folder; they are published with the tables, as one unit.
     """
     with atomic.lock(atomic.lock_path(out_dir), wait):
+        atomic.recover(out_dir)  # a build killed mid-publish is finished before it is read
         return _run_build(
             raw_dir, out_dir, cache_dir, force, allow_shrink, parse, data_dir, extra_outputs
         )
@@ -286,7 +287,8 @@ def _run_build(
             extra_outputs(staging, tables)
 
     published = publish_outputs(out_dir, {}, write)
-    result.written, result.build_id = published.changed, published.build_id
+    result.written = sorted([*published.changed, *published.removed])
+    result.build_id = published.build_id
     return result
 
 

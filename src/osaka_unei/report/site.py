@@ -1,15 +1,30 @@
-"""The static site: index (coverage, budgets, themes), one page per ward, one per year.
+"""The static site: index (coverage, budgets, themes), a page per ward, per fiscal year and
+per item (lineage), the data files and their dictionary, and an offline search.
 
-`render_site` is deterministic: the same tables, coverage and built_at give the same bytes
-(every frame is sorted before use, charts are rendered by vl-convert from sorted data, and
-no clock is read). Links are relative, so the folder works from disk (file://) or any host.
+`render_site` is deterministic: the same inputs give the same bytes (frames are sorted
+before use, charts are SVG written from templates, no clock is read). Links are relative,
+so the folder works from disk (file://) or any host; the only absolute links are to the
+city's own pages (checked with fetch.urls).
+
+Only what changed is drawn again: each page has a digest of its inputs (its own data, the
+site's navigation and the report's code). `previous` names the folder of the last report and
+`previous_digests` its pages' digests; a page whose digest is unchanged keeps that folder's
+file (hard-linked, else copied), including the build time it shows, which is therefore when
+that page's data last changed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from dataclasses import dataclass
+import functools
+import hashlib
+import html
+import json
+import os
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,16 +33,24 @@ import jinja2
 import pandas as pd
 from markupsafe import Markup
 
-from osaka_unei.report import charts
+from osaka_unei.analysis.themes import UNTAGGED, codebook_frame
+from osaka_unei.dataset.tables import TableSpec
+from osaka_unei.fetch.urls import canonical_url
+from osaka_unei.published import file_hash
+from osaka_unei.report import svg
 from osaka_unei.report.coverage import STATUSES
 from osaka_unei.report.figures import (
-    Figures,
-    Lineage,
+    amount_cell,
+    amount_text,
+    clean,
+    code_label,
     fmt_amount,
     fmt_count,
-    lineages,
-    theme_budgets,
+    fmt_yen,
 )
+from osaka_unei.report.itempage import item_main
+from osaka_unei.report.nodes import LEVEL_JA, report_nodes
+from osaka_unei.report.search import search_index_js
 from osaka_unei.wards import SITE_URL, SLUG_WARDS, WARD_SLUGS
 
 CITY_URL = SITE_URL
@@ -43,6 +66,21 @@ STATUS_LABELS: dict[str, tuple[str, str, str]] = {
     "missing": ("", "未把握", "no page known"),
 }
 assert set(STATUS_LABELS) == set(STATUSES)
+CHANGE_JA = {
+    "added": "追加",
+    "removed": "削除",
+    "retitled": "名称変更",
+    "budget_changed": "予算額の変更",
+    "description_changed": "説明の変更",
+    "note_added": "注記の追加",
+    "note_removed": "注記の削除",
+    "field_changed": "記載の変更",
+}
+COMPARISON_JA = {"version": "版の更新", "draft_to_final": "案 → 確定"}
+STATIC = ("style.css", "search.js")
+DIGESTS_NAME = "report-pages.json"  # beside the pages: each page's inputs digest
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
+_NULL = re.compile(r"\bnull\b", re.IGNORECASE)
 
 
 def _environment() -> jinja2.Environment:
@@ -55,12 +93,23 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["amount"] = fmt_amount
+    env.filters["yen"] = fmt_yen
     env.filters["count"] = fmt_count
     return env
 
 
-def _stylesheet() -> str:
-    return resources.files("osaka_unei.report").joinpath("static/style.css").read_text("utf-8")
+def _static(name: str) -> str:
+    return resources.files("osaka_unei.report").joinpath(f"static/{name}").read_text("utf-8")
+
+
+def code_digest() -> str:
+    """The report's own code, templates and static files: a change redraws every page."""
+    digest = hashlib.sha256()
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
+    return digest.hexdigest()
 
 
 def built_label(built_at: dt.datetime) -> str:
@@ -71,8 +120,32 @@ def built_label(built_at: dt.datetime) -> str:
     return f"{jst:%Y-%m-%d %H:%M} JST ({utc:%Y-%m-%dT%H:%M:%SZ})"
 
 
-def _value(value: Any) -> Any:
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+def city_href(url: Any) -> str | None:
+    """An address on the city's site, as an href; None for anything else (never linked)."""
+    url = clean(url)
+    if not isinstance(url, str) or not url.strip():
+        return None
+    try:
+        return canonical_url(url, None)
+    except ValueError:
+        return None
+
+
+def item_file(lineage_id: str) -> str:
+    return f"items/{_SAFE.sub('_', lineage_id)}.html"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values, None for every kind of missing value."""
+    names = list(frame.columns)
+    columns = []
+    for name in names:
+        column = frame[name]
+        values = column.tolist()
+        if column.hasnans:
+            values = [None if m else v for v, m in zip(values, column.isna().tolist(), strict=True)]
+        columns.append(values)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,62 +174,116 @@ class Policy:
 def _policies(frame: pd.DataFrame) -> list[Policy]:
     order = {slug: i for i, slug in enumerate(WARD_ORDER)}
     rows = sorted(
-        frame.itertuples(index=False),
-        key=lambda r: (int(r.fiscal_year), order.get(r.ward_slug, 99), r.policy_id),
+        _records(frame),
+        key=lambda r: (int(r["fiscal_year"]), order.get(r["ward_slug"], 99), r["policy_id"]),
     )
     found = []
     for row in rows:
-        fetched = _value(row.fetched_at)
-        published = _value(row.published)
+        fetched, published = row.get("fetched_at"), row.get("published")
         found.append(
             Policy(
-                policy_id=row.policy_id,
-                ward=row.ward,
-                ward_slug=row.ward_slug,
-                fiscal_year=int(row.fiscal_year),
-                label=str(_value(row.fiscal_year_label) or f"{int(row.fiscal_year)}年度"),
-                title=str(_value(row.title) or ""),
-                url=_value(row.url),
-                goal=_value(row.goal),
-                draft=bool(row.draft),
-                published=f"{published:%Y-%m-%d}" if published is not None else None,
-                n_issues=_value(row.n_issues),
-                n_strategies=_value(row.n_strategies),
-                n_initiatives=_value(row.n_initiatives),
-                total=_value(row.total_budget_thousand_yen),
-                sha256=str(_value(row.source_sha256) or ""),
+                policy_id=row["policy_id"],
+                ward=row["ward"],
+                ward_slug=row["ward_slug"],
+                fiscal_year=int(row["fiscal_year"]),
+                label=str(row.get("fiscal_year_label") or f"{int(row['fiscal_year'])}年度"),
+                title=str(row.get("title") or ""),
+                url=city_href(row.get("url")),
+                goal=row.get("goal"),
+                draft=bool(row.get("draft")),
+                published=f"{pd.Timestamp(published):%Y-%m-%d}" if published is not None else None,
+                n_issues=row.get("n_issues"),
+                n_strategies=row.get("n_strategies"),
+                n_initiatives=row.get("n_initiatives"),
+                total=row.get("total_budget_thousand_yen"),
+                sha256=str(row.get("source_sha256") or ""),
                 fetched_at=pd.Timestamp(fetched).strftime("%Y-%m-%d %H:%M:%SZ")
                 if fetched is not None
                 else "—",
-                source_kind=str(_value(row.source_kind) or ""),
+                source_kind=str(row.get("source_kind") or ""),
             )
         )
     return found
 
 
-def _figure(svg: str, caption: str) -> Markup:
+def _figure(svg_text: str, caption: str) -> Markup:
     return Markup('<figure class="chart">{}<figcaption>{}</figcaption></figure>').format(
-        Markup(svg), caption
+        Markup(svg_text), caption
     )
+
+
+def _policy_total_cell(p: Policy) -> Markup:
+    return Markup('<td class="num" data-policy="{}" data-thousand-yen="{}">{}</td>').format(
+        p.policy_id, "" if p.total is None else p.total, fmt_amount(p.total)
+    )
+
+
+# --- the model the pages are drawn from ------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Model:
+    policies: list[Policy]
+    by_policy: dict[str, Policy]
+    nodes: list[dict[str, Any]]  # tree order within each policy
+    by_key: dict[tuple[str, str], dict[str, Any]]
+    tree: dict[str, list[dict[str, Any]]]  # policy_id → its nodes, in tree order
+    items: dict[str, list[dict[str, Any]]]  # lineage_id → its nodes, by year
+    theme_names: dict[str, tuple[str, str]]  # theme → (name_ja, name_en)
+
+
+def _node_order(key: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in key.split("."))
+
+
+def _model(tables: Mapping[str, pd.DataFrame]) -> Model:
+    policies = _policies(tables["policies"])
+    by_policy = {p.policy_id: p for p in policies}
+    frame = report_nodes(tables)
+    nodes = [n for n in _records(frame) if n["policy_id"] in by_policy]
+    nodes.sort(key=lambda n: (n["policy_id"], _node_order(n["node_key"])))
+    by_key = {(n["policy_id"], n["node_key"]): n for n in nodes}
+    tree: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    items: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for node in nodes:
+        node["label"] = code_label(node["level"], node["code"])
+        node["href"] = item_file(node["lineage_id"]) if node.get("lineage_id") else None
+        node["cell"] = amount_cell(
+            node["policy_id"], node["node_key"], node["thousand_yen"], node["printed"]
+        )
+        tree[node["policy_id"]].append(node)
+        if node.get("lineage_id"):
+            items[node["lineage_id"]].append(node)
+    for group in items.values():
+        group.sort(key=lambda n: (by_policy[n["policy_id"]].fiscal_year, n["policy_id"]))
+    codebook = tables.get("theme_codebook")
+    if codebook is None or codebook.empty:
+        codebook = codebook_frame()
+    names = {str(r["theme"]): (str(r["name_ja"]), str(r["name_en"])) for r in _records(codebook)}
+    names.setdefault(UNTAGGED, ("テーマなし", "untagged"))
+    return Model(policies, by_policy, nodes, by_key, dict(tree), dict(items), names)
+
+
+# --- page contexts ---------------------------------------------------------------------------
 
 
 def _coverage_context(coverage: pd.DataFrame) -> dict[str, Any]:
     years = sorted({int(y) for y in coverage["fiscal_year"]})
-    cells = {(r.ward_slug, int(r.fiscal_year)): r for r in coverage.itertuples(index=False)}
+    cells = {(r["ward_slug"], int(r["fiscal_year"])): r for r in _records(coverage)}
     rows = []
     for name, slug in WARD_SLUGS.items():
         row = []
         for year in years:
             cell = cells.get((slug, year))
-            status = str(cell.status) if cell is not None else "missing"
-            messages = _value(cell.messages) if cell is not None else None
+            status = str(cell["status"]) if cell is not None else "missing"
+            messages = cell.get("messages") if cell is not None else None
             tip = f"{name} {year}年度: {STATUS_LABELS[status][1]} / {STATUS_LABELS[status][2]}"
             row.append(
                 {
                     "status": status,
                     "text": STATUS_LABELS[status][0],
                     "title": tip + (f" — {messages}" if messages else ""),
-                    "policy_id": _value(cell.policy_id) if cell is not None else None,
+                    "policy_id": cell.get("policy_id") if cell is not None else None,
                     "year": year,
                 }
             )
@@ -183,123 +310,336 @@ def _budget_matrix(policies: list[Policy]) -> dict[str, Any]:
     by_cell = {(p.ward_slug, p.fiscal_year): p for p in policies}
     wards = [slug for slug in WARD_ORDER if any(p.ward_slug == slug for p in policies)]
     rows = [
-        {"slug": slug, "ward": SLUG_WARDS[slug], "cells": [by_cell.get((slug, y)) for y in years]}
+        {
+            "slug": slug,
+            "ward": SLUG_WARDS[slug],
+            "cells": [
+                _policy_total_cell(by_cell[(slug, y)]) if (slug, y) in by_cell else None
+                for y in years
+            ],
+        }
         for slug in wards
     ]
+    cells = {(p.ward, p.fiscal_year): p.total for p in policies if p.total is not None}
     chart = None
-    data = pd.DataFrame(
-        [
-            {"ward": p.ward, "fiscal_year": p.fiscal_year, "budget": p.total}
-            for p in policies
-            if p.total is not None
-        ],
-        columns=["ward", "fiscal_year", "budget"],
-    )
-    if not data.empty:
+    if cells:
         chart = _figure(
-            charts.ward_year_budgets(data, [SLUG_WARDS[s] for s in wards], years),
-            "区・年度ごとの予算額合計(千円) / total budget per ward and fiscal year",
+            svg.heat_map([SLUG_WARDS[s] for s in wards], years, cells, "区・年度ごとの予算額合計"),
+            "区・年度ごとの予算額合計(千円、色の濃さ) / total budget per ward and fiscal year",
         )
     return {"years": years, "rows": rows, "chart": chart}
 
 
-def _themes_context(
-    figures: Figures,
-    themes: pd.DataFrame | None,
-    policies: list[Policy],
-    codebook: pd.DataFrame | None = None,
-) -> dict[str, Any] | None:
-    if themes is None:
+def _themes_context(model: Model, tagged: bool) -> dict[str, Any] | None:
+    """Budget per theme and fiscal year: the nodes' counted amounts (each main amount once),
+    by the node's themes; the wards of one year are added, different years never are. With
+    how many wards each year holds."""
+    if not tagged:
         return None
-    # a theme's Japanese name where the codebook table is given: 子育て・教育 (children)
-    names = (
-        {} if codebook is None else dict(zip(codebook["theme"], codebook["name_ja"], strict=True))
-    )
-    years_of = {p.policy_id: p.fiscal_year for p in policies}
-    totals = theme_budgets(figures, themes, years_of)
-    if totals.empty:
-        return {"years": [], "rows": [], "chart": None}
-    years = sorted({int(y) for y in totals["fiscal_year"]})
-    cells = {(r.theme, int(r.fiscal_year)): int(r.budget) for r in totals.itertuples(index=False)}
-    order = totals.groupby("theme")["budget"].sum().sort_values(ascending=False, kind="stable")
+    totals: dict[tuple[str, int], int] = defaultdict(int)
+    for node in model.nodes:
+        amount = node.get("counted_thousand_yen")
+        if amount is None:
+            continue
+        year = model.by_policy[node["policy_id"]].fiscal_year
+        for theme in (node.get("themes") or UNTAGGED).split(";"):
+            totals[(theme, year)] += int(amount)
+    if not totals:
+        return {"years": [], "rows": [], "chart": None, "wards": []}
+    years = sorted({y for _, y in totals})
+    order = list(model.theme_names)
+    found = sorted({t for t, _ in totals}, key=lambda t: (order.index(t) if t in order else 99, t))
+    names = {t: model.theme_names.get(t, (t, t)) for t in found}
     rows = [
         {
-            "theme": f"{names[theme]} ({theme})" if theme in names else theme,
-            "cells": [cells.get((theme, y)) for y in years],
-            "total": int(total),
+            "theme": theme,
+            "ja": names[theme][0],
+            "en": names[theme][1],
+            "cells": [
+                Markup(
+                    '<td class="num" data-theme="{}" data-year="{}" data-thousand-yen="{}">{}</td>'
+                ).format(theme, y, totals.get((theme, y), ""), fmt_amount(totals.get((theme, y))))
+                for y in years
+            ],
         }
-        for theme, total in sorted(order.items(), key=lambda item: (-item[1], item[0]))
+        for theme in found
     ]
     chart = _figure(
-        charts.theme_budgets(totals), "テーマ別の予算額(千円) / budget by theme (thousand yen)"
+        svg.heat_map(
+            [names[t][0] for t in found],
+            years,
+            {(names[t][0], y): v for (t, y), v in totals.items()},
+            "テーマ別・年度別の予算額",
+            titles={names[t][0]: f"{names[t][0]} ({names[t][1]})" for t in found},
+        ),
+        "テーマ別・年度別の予算額(千円、色の濃さ。同じ年度の区を合計) / budget by theme and fiscal year",
     )
-    return {"years": years, "rows": rows, "chart": chart}
+    wards = {y: [p.ward for p in model.policies if p.fiscal_year == y] for y in years}
+    return {
+        "years": years,
+        "rows": rows,
+        "chart": chart,
+        "wards": [(y, len(wards[y]), "、".join(wards[y])) for y in years],
+    }
 
 
-def _ward_context(
-    slug: str, policies: list[Policy], figures: Figures, found: list[Lineage]
-) -> dict[str, Any]:
-    own = [p for p in policies if p.ward_slug == slug]
+def _ward_context(slug: str, model: Model) -> dict[str, Any]:
+    own = [p for p in model.policies if p.ward_slug == slug]
     chart = None
-    data = pd.DataFrame(
-        [{"fiscal_year": p.fiscal_year, "budget": p.total} for p in own if p.total is not None],
-        columns=["fiscal_year", "budget"],
-    )
-    if len(data) >= 2:  # one bar says nothing the table does not
+    if sum(p.total is not None for p in own) >= 2:  # one bar says nothing the table does not
+        years = range(own[0].fiscal_year, own[-1].fiscal_year + 1)
+        totals = {p.fiscal_year: p.total for p in own}
         chart = _figure(
-            charts.year_budgets(data, [p.fiscal_year for p in own]),
+            svg.year_bars([(y, totals.get(y), False) for y in years], "年度ごとの予算額合計"),
             "年度ごとの予算額合計(千円) / total budget per fiscal year",
         )
-    lines = [
-        {
-            "title": item.title,
-            "level": item.level,
-            "lineage_id": item.lineage_id,
-            "chart": _figure(charts.lineage_budgets(item.series), item.title),
-        }
-        for item in found
-        if item.ward_slug == slug
-    ]
     return {
         "ward": SLUG_WARDS[slug],
         "slug": slug,
-        "policies": [{"policy": p, "tree": figures.trees.get(p.policy_id, [])} for p in own],
+        "policies": [
+            {"policy": p, "total": _policy_total_cell(p), "tree": model.tree.get(p.policy_id, [])}
+            for p in own
+        ],
         "chart": chart,
-        "lineages": lines,
     }
 
 
-def _year_context(year: int, policies: list[Policy], coverage: pd.DataFrame) -> dict[str, Any]:
-    own = sorted(
-        (p for p in policies if p.fiscal_year == year), key=lambda p: WARD_ORDER.index(p.ward_slug)
-    )
-    data = pd.DataFrame(
-        [{"ward": p.ward, "budget": p.total} for p in own if p.total is not None],
-        columns=["ward", "budget"],
-    )
+def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, Any]:
+    own = {p.ward_slug: p for p in model.policies if p.fiscal_year == year}
+    cells = {r["ward_slug"]: r for r in _records(coverage[coverage["fiscal_year"] == year])}
+    rows = []
+    for name, slug in WARD_SLUGS.items():
+        status = str(cells[slug]["status"]) if slug in cells else "missing"
+        p = own.get(slug)
+        rows.append(
+            {
+                "ward": name,
+                "slug": slug,
+                "policy": p,
+                "total": _policy_total_cell(p) if p else None,
+                "status": status,
+                "status_ja": STATUS_LABELS[status][1],
+                "status_en": STATUS_LABELS[status][2],
+            }
+        )
+    bars = [
+        (p.ward, p.total) for slug in WARD_ORDER if (p := own.get(slug)) and p.total is not None
+    ]
     chart = None
-    if not data.empty:
+    if bars:
         chart = _figure(
-            charts.ward_budgets(data, [SLUG_WARDS[s] for s in WARD_ORDER]),
+            svg.ward_bars(bars, f"{year}年度 区ごとの予算額合計"),
             f"{year}年度 区ごとの予算額合計(千円) / total budget per ward",
         )
-    cells = coverage[coverage["fiscal_year"] == year]
-    ordered = sorted(cells.itertuples(index=False), key=lambda r: WARD_ORDER.index(r.ward_slug))
-    waiting = [
+    absent = [
         {
+            "status": status,
             "ja": STATUS_LABELS[status][1],
             "en": STATUS_LABELS[status][2],
-            "wards": [SLUG_WARDS[str(r.ward_slug)] for r in ordered if r.status == status],
+            "wards": [r["ward"] for r in rows if r["status"] == status and r["policy"] is None],
         }
-        for status in ("error", "stored", "known")
+        for status in ("error", "stored", "known", "missing")
+    ]
+    first = next(iter(own.values()), None)
+    issues = [
+        {
+            "ward": p.ward,
+            "slug": p.ward_slug,
+            "issues": [n for n in model.tree.get(p.policy_id, []) if n["level"] == "issue"],
+        }
+        for slug in WARD_ORDER
+        if (p := own.get(slug)) is not None
     ]
     return {
+        "issues": issues,
         "year": year,
-        "label": own[0].label if own else f"{year}年度",
-        "policies": own,
+        "label": first.label if first else f"{year}年度",
+        "rows": rows,
+        "n_present": len(own),
         "chart": chart,
-        "waiting": [group for group in waiting if group["wards"]],
+        "absent": [group for group in absent if group["wards"]],
     }
+
+
+def _changes_by_policy(tables: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, Any]]]:
+    changes = tables.get("changes")
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if changes is None or changes.empty:
+        return found
+    for row in _records(changes):
+        found[row["policy_id"]].append(row)
+    return found
+
+
+def _node_changes(node: dict[str, Any], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The changes rows about this node: same level, and the same code (a coded node) or its
+    title (old or new)."""
+    found = []
+    for row in rows:
+        if row.get("level") != node["level"]:
+            continue
+        same_code = node["code"] is not None and row.get("code") == node["code"]
+        uncoded = row.get("code") is None and node["code"] is None
+        titled = node["title"] in (row.get("title"), row.get("old_value"), row.get("new_value"))
+        if same_code or (uncoded and titled):
+            found.append(row)
+    return found
+
+
+def _change_line(row: dict[str, Any]) -> dict[str, Any]:
+    old, new = row.get("old_value"), row.get("new_value")
+    if row.get("change") == "budget_changed":
+        old = fmt_yen(row.get("old_budget_thousand_yen"))
+        new = fmt_yen(row.get("new_budget_thousand_yen"))
+    when = row.get("to_fetched_at")
+    return {
+        "comparison": COMPARISON_JA.get(str(row.get("comparison")), str(row.get("comparison"))),
+        "change": CHANGE_JA.get(str(row.get("change")), str(row.get("change"))),
+        "old": "" if old is None else str(old),
+        "new": "" if new is None else str(new),
+        "when": f"{pd.Timestamp(when):%Y-%m-%d}" if when is not None else "",
+    }
+
+
+def _themes_of(value: Any, names: Mapping[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    if not value:
+        return []
+    return [names.get(t, (t, t)) for t in str(value).split(";") if t]
+
+
+def _item_context(
+    lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]
+) -> dict[str, Any]:
+    group = model.items[lineage_id]
+    latest = group[-1]
+    ward = model.by_policy[latest["policy_id"]].ward
+    years: list[dict[str, Any]] = []
+    previous_title = None
+    all_themes: dict[tuple[str, str], None] = {}
+    all_goals: set[int] = set()
+    for node in group:
+        p = model.by_policy[node["policy_id"]]
+        parents = []
+        key = node["parent_key"]
+        while key:
+            parent = model.by_key.get((node["policy_id"], key))
+            if parent is None:
+                break
+            parents.append(parent)
+            key = parent["parent_key"]
+        parents.reverse()
+        themes = _themes_of(node.get("themes"), model.theme_names)
+        all_themes.update(dict.fromkeys(themes))
+        goals = [int(g) for g in str(node.get("sdgs") or "").split(";") if g]
+        all_goals.update(goals)
+        years.append(
+            {
+                "year": p.fiscal_year,
+                "label": p.label,
+                "policy": p,
+                "node": node,
+                "renamed": previous_title is not None and node["title"] != previous_title,
+                "parents": [
+                    {"level": LEVEL_JA[n["level"]], "label": n["label"], "title": n["title"]}
+                    for n in parents
+                ],
+                "themes": themes,
+                "sdgs": goals,
+                "changes": [
+                    _change_line(r) for r in _node_changes(node, changes.get(p.policy_id, []))
+                ],
+                "amount": amount_text(node["thousand_yen"], node["printed"]),
+            }
+        )
+        previous_title = node["title"]
+    span = range(years[0]["year"], years[-1]["year"] + 1)
+    by_year = {y["year"]: y["node"] for y in years}
+    points = [
+        (
+            y,
+            by_year[y]["thousand_yen"] if y in by_year else None,
+            by_year.get(y, {}).get("printed") is False,
+        )
+        for y in span
+    ]
+    chart = None
+    if any(v is not None for _, v, _ in points):
+        chart = _figure(
+            svg.year_bars(points, latest["title"]),
+            "年度ごとの金額(千円。薄い色は下位項目の合計) / amount per fiscal year (light: sum of the items beneath)",
+        )
+    return {
+        "lineage_id": lineage_id,
+        "title": latest["title"],
+        "level": latest["level"],
+        "level_ja": LEVEL_JA[latest["level"]],
+        "ward": ward,
+        "slug": model.by_policy[latest["policy_id"]].ward_slug,
+        "years": years,
+        "titles": list(dict.fromkeys(n["title"] for n in group)),
+        "themes": list(all_themes),
+        "sdgs": sorted(all_goals),
+        "chart": chart,
+    }
+
+
+# --- rendering ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    name: str
+    size: int
+
+
+def _size(size: int) -> str:
+    if size >= 1_000_000:
+        return f"{size / 1_000_000:.1f} MB"
+    if size >= 1_000:
+        return f"{size / 1_000:.1f} kB"
+    return f"{size} B"
+
+
+def _data_context(
+    downloads: Sequence[Download], build_id: str | None, specs: Sequence[TableSpec], data_href: str
+) -> dict[str, Any]:
+    tables = {spec.name for spec in specs}
+    files = [
+        {
+            "name": d.name,
+            "href": data_href + d.name,
+            "size": _size(d.size),
+            "bytes": d.size,
+            "table": d.name.rsplit(".", 1)[0] if d.name.rsplit(".", 1)[0] in tables else None,
+        }
+        for d in sorted(downloads, key=lambda d: d.name)
+    ]
+    return {"files": files, "build_id": build_id}
+
+
+def _dictionary_context(specs: Sequence[TableSpec]) -> dict[str, Any]:
+    return {
+        "tables": [
+            {
+                "name": spec.name,
+                "ja": spec.ja,
+                "en": spec.en,
+                "key": spec.key,
+                # "null" is what the data holds; the pages say "empty" (no null on any page)
+                "columns": [
+                    asdict(c) | {"en": _NULL.sub("empty", c.en), "ja": _NULL.sub("空", c.ja)}
+                    for c in spec.columns
+                ],
+            }
+            for spec in specs
+        ]
+    }
+
+
+def _digest(code: str, inputs: Any) -> str:
+    """A page's inputs digest: its template, the report's code and its data (repr of plain
+    values and frozen dataclasses: deterministic)."""
+    return hashlib.sha256((code + repr(inputs)).encode("utf-8")).hexdigest()
 
 
 def render_site(
@@ -307,54 +647,221 @@ def render_site(
     coverage: pd.DataFrame,
     built_at: dt.datetime,
     out_dir: Path,
+    *,
+    downloads: Sequence[Download] = (),
+    build_id: str | None = None,
+    specs: Sequence[TableSpec] = (),
+    data_href: str = "../processed/",
+    previous: Path | None = None,
+    previous_digests: Mapping[str, str] | None = None,
+    previous_hashes: Mapping[str, str] | None = None,
 ) -> list[Path]:
-    """Write the site into out_dir; return the files written, sorted.
+    """Write the site into out_dir; return the files written, sorted (with the digests file,
+    DIGESTS_NAME, among them).
 
     tables: the published tables (policies, issues, strategies, initiatives at least;
-    `themes` and `lineage` are optional). coverage: `coverage_frame(...)`. out_dir is
-    written into as is (the caller publishes it atomically); nothing is deleted."""
+    `nodes`, `themes`, `lineage`, `sdgs`, `changes` and `theme_codebook` are optional).
+    coverage: `coverage_frame(...)`. downloads: the published files (name, size), linked as
+    data_href + name; specs: every published table's column specs (the dictionary).
+    out_dir is written into as is (the caller publishes it atomically)."""
     env = _environment()
-    policies = _policies(tables["policies"])
-    figures = Figures.of(tables)
-    ward_of = {p.policy_id: p.ward_slug for p in policies}
-    found = lineages(figures, tables["lineage"], ward_of) if "lineage" in tables else []
-    ward_slugs = [slug for slug in WARD_ORDER if any(p.ward_slug == slug for p in policies)]
-    years = sorted({p.fiscal_year for p in policies})
+    model = _model(tables)
+    code = code_digest()
+    ward_slugs = [slug for slug in WARD_ORDER if any(p.ward_slug == slug for p in model.policies)]
+    years = sorted({p.fiscal_year for p in model.policies})
     common = {
-        "built": built_label(built_at),
         "city_url": CITY_URL,
         "ward_pages": [(slug, SLUG_WARDS[slug]) for slug in ward_slugs],
         "year_pages": years,
-        "ward_set": set(ward_slugs),
+        "ward_set": ward_slugs,
+        "has_data": bool(downloads),
+        "has_dictionary": bool(specs),
     }
-
-    pages: dict[str, str] = {}
-    pages["index.html"] = env.get_template("index.html").render(
-        **common,
-        root="",
-        coverage=_coverage_context(coverage),
-        budgets=_budget_matrix(policies),
-        themes=_themes_context(
-            figures, tables.get("themes"), policies, tables.get("theme_codebook")
-        ),
-        n_policies=len(policies),
+    changes = _changes_by_policy(tables)
+    wards_nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for node in model.nodes:
+        wards_nodes[model.by_policy[node["policy_id"]].ward_slug].append(node)
+    years_issues: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for node in model.nodes:
+        if node["level"] == "issue":
+            years_issues[model.by_policy[node["policy_id"]].fiscal_year].append(node)
+    # name → (template, inputs, context): the digest is made from the inputs (cheap); the
+    # context, and the page, only where the digest changed
+    pages: dict[str, tuple[str, Callable[[], Any], Callable[[], dict[str, Any]]]] = {}
+    index_context = functools.cache(
+        lambda: {
+            "coverage": _coverage_context(coverage),
+            "budgets": _budget_matrix(model.policies),
+            "themes": _themes_context(model, "themes" in tables),
+            "n_policies": len(model.policies),
+        }
     )
-    ward_template = env.get_template("ward.html")
-    for slug in ward_slugs:
-        pages[f"wards/{slug}.html"] = ward_template.render(
-            **common, root="../", **_ward_context(slug, policies, figures, found)
-        )
-    year_template = env.get_template("year.html")
-    for year in years:
-        pages[f"years/{year}.html"] = year_template.render(
-            **common, root="../", **_year_context(year, policies, coverage)
-        )
-    pages["style.css"] = _stylesheet()
+    pages["index.html"] = ("index.html", index_context, index_context)
 
+    def ward_inputs(slug: str) -> tuple[Any, ...]:
+        return (
+            [p for p in model.policies if p.ward_slug == slug],
+            [_node_inputs(n) for n in wards_nodes[slug]],
+        )
+
+    def year_inputs(y: int) -> tuple[Any, ...]:
+        return (
+            [p for p in model.policies if p.fiscal_year == y],
+            _records(coverage[coverage["fiscal_year"] == y]),
+            [_node_inputs(n) for n in years_issues[y]],
+        )
+
+    for slug in ward_slugs:
+        pages[f"wards/{slug}.html"] = (
+            "ward.html",
+            functools.partial(ward_inputs, slug),
+            functools.partial(_ward_context, slug, model),
+        )
+    for year in years:
+        pages[f"years/{year}.html"] = (
+            "year.html",
+            functools.partial(year_inputs, year),
+            functools.partial(_year_context, year, model, coverage),
+        )
+    for lineage_id in sorted(model.items):
+        pages[item_file(lineage_id)] = (
+            "item",  # written in Python (itempage.py) into the shell template
+            functools.partial(_item_inputs, lineage_id, model, changes),
+            functools.partial(_item_context, lineage_id, model, changes),
+        )
+    if downloads:
+        data = functools.cache(lambda: _data_context(downloads, build_id, specs, data_href))
+        pages["data.html"] = ("data.html", data, data)
+    if specs:
+        dictionary = functools.cache(lambda: _dictionary_context(specs))
+        pages["dictionary.html"] = ("dictionary.html", dictionary, dictionary)
+
+    label = built_label(built_at)
+    chrome = {
+        root: {
+            "header": Markup(
+                env.get_template("_header.html").render(**common, root=root, built=label)
+            ),
+            "footer": Markup(
+                env.get_template("_footer.html").render(**common, root=root, built=label)
+            ),
+        }
+        for root in ("", "../")
+    }
+    shells = {}
+    for root, parts in chrome.items():
+        shell = env.get_template("shell.html").render(**common, root=root, chrome=parts)
+        head, rest = shell.split("@@TITLE@@")
+        middle, tail = rest.split("@@MAIN@@")
+        shells[root] = (head, middle, tail)
+    old = dict(previous_digests or {})
+    digests: dict[str, str] = {}
     written = []
-    for name, text in sorted(pages.items()):
+    templates: dict[str, jinja2.Template] = {}
+    common_inputs = repr(sorted(common.items()))
+    for name, (template, inputs, make) in sorted(pages.items()):
+        root = "../" * name.count("/")
+        digest = _digest(code, (template, root, common_inputs, inputs()))
+        digests[name] = digest
         path = out_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
+        source = previous / name if previous is not None else None
+        if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
+            assert source is not None
+            _keep(source, path)
+        elif template == "item":
+            context = make()
+            head, middle, tail = shells[root]
+            title = html.escape(f"{context['title']}({context['ward']})")
+            text = head + title + middle + item_main(context) + tail
+            path.write_bytes(text.encode("utf-8"))
+        else:
+            if template not in templates:
+                templates[template] = env.get_template(template)
+            text = templates[template].render(**common, **make(), root=root, chrome=chrome[root])
+            path.write_bytes(text.encode("utf-8"))
+        written.append(path)
+    # the search index and the static files: made from everything, cheap to write
+    extra = {name: _static(name) for name in STATIC}
+    extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
+    for name, text in extra.items():
+        path = out_dir / name
         path.write_bytes(text.encode("utf-8"))
         written.append(path)
-    return written
+    path = out_dir / DIGESTS_NAME
+    path.write_text(json.dumps(digests, indent=0, sort_keys=True) + "\n", "utf-8")
+    written.append(path)
+    return sorted(written)
+
+
+_NODE_INPUTS = (
+    "policy_id",
+    "level",
+    "node_key",
+    "parent_key",
+    "code",
+    "title",
+    "description",
+    "thousand_yen",
+    "printed",
+    "lineage_id",
+    "themes",
+    "sdgs",
+)
+
+
+def _node_inputs(node: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(node.get(name) for name in _NODE_INPUTS)
+
+
+def _item_inputs(lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]) -> Any:
+    """What an item page shows: its nodes, their parents, policies and changes."""
+    found = []
+    for node in model.items[lineage_id]:
+        pid = node["policy_id"]
+        parents = []
+        key = node["parent_key"]
+        while key and (parent := model.by_key.get((pid, key))) is not None:
+            parents.append((parent["level"], parent["code"], parent["title"]))
+            key = parent["parent_key"]
+        found.append(
+            (
+                _node_inputs(node),
+                parents,
+                model.by_policy[pid],
+                _node_changes(node, changes.get(pid, [])),
+            )
+        )
+    return found
+
+
+def _intact(source: Path | None, expected: str | None) -> bool:
+    """Whether the previous report's page is there with the bytes its manifest names (a
+    page edited or damaged since is drawn again, never kept)."""
+    if source is None or expected is None or not source.is_file():
+        return False
+    return file_hash(source.read_bytes()) == expected
+
+
+def _keep(source: Path, path: Path) -> None:
+    """An unchanged page: the previous report's file itself (a hard link: no bytes written,
+    nothing new to sync), else a copy of its bytes."""
+    try:
+        os.link(source, path)
+    except OSError:
+        path.write_bytes(source.read_bytes())
+
+
+def _ward_href(node: Mapping[str, Any], policy: Policy) -> str:
+    return f"wards/{policy.ward_slug}.html#n-{policy.policy_id}-{node['node_key']}"
+
+
+def read_digests(folder: Path | None) -> dict[str, str]:
+    """The page digests a previous report wrote ({} if none)."""
+    if folder is None or not (folder / DIGESTS_NAME).is_file():
+        return {}
+    try:
+        found = json.loads((folder / DIGESTS_NAME).read_text("utf-8"))
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
