@@ -22,6 +22,7 @@ SLOW_FILES = frozenset(
         "test_derive.py",
         "test_fetch.py",
         "test_hostile_server.py",
+        "test_notebooks.py",
         "test_publish.py",
         "test_refresh.py",
         "test_report.py",
