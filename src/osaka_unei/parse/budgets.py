@@ -26,6 +26,12 @@ _BUDGET_CLOSERS = ")]》〕≫】〉"
 # Lines longer than this are not scanned for budgets: the amount pattern is not linear
 # on long digit runs, and no real budget line is anywhere near this long.
 _BUDGET_SCAN_LIMIT = 2_000
+# The largest amount read, in 千円: 10^9 千円 = 1兆円, about half the city's whole general
+# account (~1.8兆円 a year) and a thousand times any ward amount seen; above it an amount
+# is a typo or an attack (999999999999999999千円 overflowed int64 in budget_yen and failed
+# every build). It is kept as null with a warning, the raw text kept. 10,000 amounts at
+# the bound still sum far inside int64, in 千円 and in yen.
+MAX_AMOUNT_THOUSAND_YEN = 10**9
 _OPENERS = re.compile(r"[(\[《〔≪【〈]")
 _CLOSERS = re.compile(r"[)\]》〕≫】〉]")
 
@@ -121,6 +127,11 @@ def _make_budget(
         amount = amount_thousand_yen(amount_text)
         if amount is None:
             warnings.append(f"amount is not a whole number of 千円, kept as null: {raw}")
+        elif amount > MAX_AMOUNT_THOUSAND_YEN:
+            amount = None
+            warnings.append(
+                f"amount above {MAX_AMOUNT_THOUSAND_YEN:,} 千円 (1兆円), kept as null: {raw[:80]}"
+            )
     if label is None:
         return FoundBudget(None, None, amount, raw, "budget")
     label, fiscal_year, kind = _label_fields(label, page_year)
