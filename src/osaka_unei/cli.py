@@ -80,12 +80,12 @@ def parse(
     An address must be on https://www.city.osaka.lg.jp/ (or on the --base-url mirror);
     anything else is refused before any connection.
     """
-    from osaka_unei.fetch import is_http_url
+    from osaka_unei.fetch.urls import base_url_problem
     from osaka_unei.parse import PageError, render_summary
     from osaka_unei.sources import parse_source
 
-    if base_url is not None and not is_http_url(base_url):
-        fail(f"--base-url must be an http(s) address: {base_url}")
+    if base_url is not None and (problem := base_url_problem(base_url)):
+        fail(problem)  # exit 2; credentials are refused, never stored
     try:
         policy = parse_source(source, base_url)
     except PageError as exc:
@@ -161,16 +161,17 @@ def fetch(
 
     Exit 1: every page failed, or the run stopped after 5 failures in a row.
 
-    Exit 2: bad arguments or an unreadable registry.
+    Exit 2: bad arguments (a --base-url with a user name or password included: they
+    would be written into the manifest) or an unreadable registry.
     """
     from osaka_unei.fetch import (
         FetchOptions,
         Unreachable,
-        is_http_url,
         load_registry,
         run_fetch_with_progress,
         select_pages,
     )
+    from osaka_unei.fetch.urls import base_url_problem
     from osaka_unei.wards import SLUG_WARDS
 
     if offline:
@@ -179,8 +180,8 @@ def fetch(
     unknown = sorted(set(ward or []) - set(SLUG_WARDS))
     if unknown:
         fail(f"unknown ward slug: {', '.join(unknown)}")
-    if base_url is not None and not is_http_url(base_url):
-        fail(f"--base-url must be an http(s) address: {base_url}")
+    if base_url is not None and (problem := base_url_problem(base_url)):
+        fail(problem)  # exit 2; credentials are refused, never stored
     registry = sources or DEFAULT_REGISTRY
     try:
         pages = select_pages(load_registry(registry), ward or [], year or [])
@@ -256,11 +257,12 @@ def discover(
 
     Stored pages in --raw-dir are read, not refetched; the raw store is never written.
     """
-    from osaka_unei.fetch import FetchOptions, is_http_url, load_registry, save_registry
+    from osaka_unei.fetch import FetchOptions, load_registry, save_registry
     from osaka_unei.fetch import discover as find_pages
+    from osaka_unei.fetch.urls import base_url_problem
 
-    if base_url is not None and not is_http_url(base_url):
-        fail(f"--base-url must be an http(s) address: {base_url}")
+    if base_url is not None and (problem := base_url_problem(base_url)):
+        fail(problem)  # exit 2; credentials are refused, never stored
     try:
         pages = load_registry(registry)
     except (OSError, ValueError) as exc:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -164,8 +164,11 @@ def _reason(exc: ValueError) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def load_manifest(raw_dir: Path) -> Manifest:
-    """All records in file order, and the lines that are not records (line number, reason)."""
+def load_manifest(
+    raw_dir: Path, check: Callable[[RawRecord], str | None] | None = None
+) -> Manifest:
+    """All records in file order, and the lines that are not records (line number, reason).
+    `check` may refuse a record (its reason, or None): then it is a problem line too."""
     path = raw_dir / MANIFEST_NAME
     if not path.exists():
         return Manifest([], [])
@@ -175,9 +178,15 @@ def load_manifest(raw_dir: Path) -> Manifest:
             if not raw.strip():
                 continue
             try:
-                records.append(RawRecord.model_validate_json(raw))
+                record = RawRecord.model_validate_json(raw)
             except ValueError as exc:
                 problems.append(ManifestProblem(number, _reason(exc)))
+                continue
+            reason = check(record) if check is not None else None
+            if reason is None:
+                records.append(record)
+            else:
+                problems.append(ManifestProblem(number, reason))
     return Manifest(records, problems)
 
 

@@ -1,0 +1,226 @@
+"""Issue 19: one bad page never stops a build, nothing a file says leaks or runs.
+
+Each test here failed on the code before the fix it names (item numbers of issue 19):
+a page, a manifest line, a registry row or a command-line value that a hostile
+contributor, a careless user or a cron job could give.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from osaka_unei import capture, store
+from osaka_unei.cli import app
+from osaka_unei.fetch import Page
+from osaka_unei.fetch.client import Answer
+from osaka_unei.fetch.registry import load_registry
+from osaka_unei.fetch.run import FetchOptions, bad_row_record, record_for, row_problem
+from osaka_unei.models import RawRecord
+from osaka_unei.parse import PageError, parse_page
+from osaka_unei.publish import run
+
+T0 = dt.datetime(2024, 4, 1, 9, 0, tzinfo=dt.UTC)
+MINATO = "https://www.city.osaka.lg.jp/minato/page/0000565017.html"
+KITA = "https://www.city.osaka.lg.jp/kita/page/0000000001.html"
+
+
+def _capture(body: str, title: str = "令和4年度港区運営方針") -> bytes:
+    """A small text capture of a ward page: title, the issues heading, then `body`."""
+    return f"{title}\n重点的に取り組む主な経営課題\n{body}\n".encode()
+
+
+def _html(body: str, title: str = "令和4年度北区運営方針") -> bytes:
+    return (
+        '<html><head><meta charset="utf-8"></head><body>'
+        f'<div id="sub_h1_box"><h1>{title}</h1></div><div id="mol_contents">'
+        f"<h2>重点的に取り組む主な経営課題</h2>{body}</div></body></html>"
+    ).encode()
+
+
+def _store(raw: Path, data: bytes, **fields: object) -> str:
+    """Store `data` as kita's page 1 with a manifest line (fields override the record)."""
+    path = store.store_version(raw, "kita", "1", data, "html")
+    values: dict[str, object] = {
+        "url": KITA,
+        "fetched_at": "2024-04-01T00:00:00Z",
+        "outcome": "fetched",
+        "path": path,
+        "sha256": store.sha256_hex(data),
+        "ward_slug": "kita",
+    }
+    store.append_manifest(raw, [RawRecord.model_validate(values | fields)])
+    return path
+
+
+def _build(tmp_path: Path) -> dict[str, pd.DataFrame]:
+    return run.run_build(tmp_path / "raw", tmp_path / "out", tmp_path / "cache").tables
+
+
+# --- 2. an amount too large for int64 --------------------------------------------------
+
+
+def test_amount_beyond_the_bound_is_dropped_with_a_warning_and_builds(tmp_path: Path) -> None:
+    # Before: add-capture stored it and every later build failed (OverflowError, rc 70).
+    data = _capture(
+        "【経営課題1】 地域の課題\n【戦略1-1 戦略】\n"
+        "【具体的取組1-1-1 取組】(4年度予算額 999999999999999999千円)\n"
+        "【具体的取組1-1-2 次の取組】(4年度予算額 1,000千円)"
+    )
+    _, added = capture.add_capture(tmp_path / "raw", data, MINATO, T0)
+    assert added
+    tables = _build(tmp_path)
+    (row,) = tables["parse_report"].itertuples()
+    assert row.status == "warning"
+    assert "amount above 1,000,000,000 千円 (1兆円), kept as null" in row.messages
+    initiatives = tables["initiatives"]
+    assert initiatives["budget_thousand_yen"].tolist()[1] == 1000
+    assert pd.isna(initiatives["budget_thousand_yen"].tolist()[0])
+    budgets = tables["budgets"]
+    assert "999999999999999999千円" in budgets["raw"].iloc[0]  # the raw text is kept
+
+
+def test_amount_bound_is_a_plausible_ward_budget() -> None:
+    from osaka_unei.parse.budgets import MAX_AMOUNT_THOUSAND_YEN
+
+    # 1兆円: about half the city's whole general account, far above any ward amount, and
+    # 10,000 of them still sum far inside int64.
+    assert MAX_AMOUNT_THOUSAND_YEN == 10**9
+    policy = parse_page(
+        _html("<p>【経営課題1】 x(1,000,000,000千円)</p><p>【経営課題2】 y(1兆1億円)</p>")
+    )
+    assert [issue.budget_thousand_yen for issue in policy.issues] == [10**9, None]
+
+
+# --- 3. fiscal years outside the site's range --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "令和99999年度北区運営方針",
+        "平成0年度北区運営方針",
+        "平成24年度北区運営方針",
+        "9999年度北区運営方針",
+    ],
+)
+def test_title_year_outside_the_range_is_refused(title: str) -> None:
+    # Before: 令和99999年度 was read as 9999 (its last four digits), 平成0年度 as 1988.
+    with pytest.raises(PageError, match=r"outside the site's range \(2013–"):
+        parse_page(_html("<p>【経営課題1】 x</p>", title))
+
+
+def test_title_years_at_the_ends_of_the_range_are_read() -> None:
+    from osaka_unei.calendar import last_fiscal_year
+
+    last = last_fiscal_year()
+    for title, year in (
+        ("平成25年度北区運営方針", 2013),
+        (f"令和{last - 2018}年度北区運営方針", last),
+    ):
+        assert parse_page(_html("<p>【経営課題1】 x</p>", title)).fiscal_year == year
+    with pytest.raises(PageError):
+        parse_page(_html("<p>【経営課題1】 x</p>", f"令和{last - 2018 + 1}年度北区運営方針"))
+
+
+def test_last_fiscal_year_is_the_next_one() -> None:
+    from osaka_unei.calendar import FIRST_FISCAL_YEAR, fiscal_year_problem, last_fiscal_year
+
+    assert last_fiscal_year(dt.date(2027, 3, 31)) == 2027
+    assert last_fiscal_year(dt.date(2027, 4, 1)) == 2028
+    assert fiscal_year_problem(FIRST_FISCAL_YEAR - 1) is not None
+    assert fiscal_year_problem(2018200) is not None
+
+
+def test_registry_year_outside_the_range_is_a_bad_row(tmp_path: Path) -> None:
+    # Before: a typo (20182, 2018200) went into the manifest and the report's columns.
+    registry = tmp_path / "registry.csv"
+    registry.write_text(
+        f"url,ward,ward_slug,fiscal_year,page_id\n{KITA},北区,kita,2018200,1\n", encoding="utf-8"
+    )
+    (page,) = load_registry(registry)
+    problem = row_problem(page)
+    assert problem is not None and "fiscal year 2018200 is outside the site's range" in problem
+    record = bad_row_record(page, problem, T0)
+    assert (record.outcome, record.fiscal_year) == ("failed", None)
+
+
+def test_manifest_year_outside_the_range_is_an_error_row(tmp_path: Path) -> None:
+    _store(tmp_path / "raw", b"not a page at all", fiscal_year=2018200)
+    report = _build(tmp_path)["parse_report"]
+    assert 2018200 not in report["fiscal_year"].dropna().tolist()
+    assert report["messages"].str.contains("fiscal_year: fiscal year 2018200 is outside").any()
+
+
+# --- 5. addresses read from the store ------------------------------------------------------
+
+BAD_URLS = [
+    "javascript:alert(document.domain)//https://www.city.osaka.lg.jp/kita/page/0000000001.html",
+    'https://www.city.osaka.lg.jp/kita/page/1.html"><script>alert(1)</script>',
+    "https://evil.example/kita/page/0000000001.html",
+    "https://user:secret@www.city.osaka.lg.jp/kita/page/0000000001.html",
+]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_manifest_url_off_the_city_is_an_error_row_never_data(tmp_path: Path, url: str) -> None:
+    # Before: the manifest's url became policies.url (a live link in the report).
+    _store(tmp_path / "raw", _html("<p>【経営課題1】 x</p>"), url=url)
+    tables = _build(tmp_path)
+    assert tables["policies"].empty
+    assert (tables["parse_report"]["status"] == "error").all()
+    for name, frame in tables.items():
+        for column in frame.columns:
+            if frame[column].dtype == object or str(frame[column].dtype) == "string":
+                text = frame[column].dropna().astype(str)
+                assert not text.str.contains("javascript:|<script|evil.example|secret").any(), (
+                    name,
+                    column,
+                )
+
+
+def test_manifest_final_url_with_credentials_is_an_error_row(tmp_path: Path) -> None:
+    _store(tmp_path / "raw", _html("<p>【経営課題1】 x</p>"), final_url="http://u:pw@mirror/x")
+    report = _build(tmp_path)["parse_report"]
+    assert report["messages"].str.contains("final_url: not an http").any()
+    assert not report["messages"].str.contains("pw@").any()
+
+
+# --- 7. credentials in --base-url ------------------------------------------------------------
+
+
+def test_base_url_with_credentials_is_refused_in_one_line(tmp_path: Path) -> None:
+    # Before: the password went into every final_url of the manifest.
+    sources = tmp_path / "s.csv"
+    sources.write_text(f"url\n{KITA}\n", encoding="utf-8")
+    raw = tmp_path / "raw"
+    for command in (
+        ["fetch", "--sources", str(sources), "--raw-dir", str(raw)],
+        ["discover", "--registry", str(sources), "--raw-dir", str(raw), "--dry-run"],
+        ["parse", KITA],
+    ):
+        result = CliRunner().invoke(
+            app,
+            [*command, "--base-url", "http://user:secret@127.0.0.1:9/", "--delay", "0"]
+            if command[0] != "parse"
+            else [*command, "--base-url", "http://user:secret@127.0.0.1:9/"],
+        )
+        assert result.exit_code == 2, result.output
+        assert result.stderr.count("\n") == 1
+        assert "user name or password" in result.stderr and "secret" not in result.stderr
+        assert not raw.exists()
+    with pytest.raises(ValueError, match="user name or password"):
+        FetchOptions(base_url="https://user:secret@mirror.example/")
+
+
+def test_final_url_is_written_without_credentials() -> None:
+    page = Page(url=KITA)
+    answer = Answer(KITA, "http://user:secret@127.0.0.1:9/kita/page/0000000001.html")
+    record = record_for(page, answer, T0, "failed")
+    assert record.final_url == "http://127.0.0.1:9/kita/page/0000000001.html"
+    assert "secret" not in json.dumps(record.model_dump(mode="json"))
