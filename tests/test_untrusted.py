@@ -224,3 +224,52 @@ def test_final_url_is_written_without_credentials() -> None:
     record = record_for(page, answer, T0, "failed")
     assert record.final_url == "http://127.0.0.1:9/kita/page/0000000001.html"
     assert "secret" not in json.dumps(record.model_dump(mode="json"))
+
+
+# --- 8. digits of other scripts, negative amounts, long codes ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "warning"),
+    [
+        ("(٣٠٠千円)", "digits other than 0–9, kept as null: (٣٠٠千円)"),  # Arabic-Indic
+        ("(३००千円)", "digits other than 0–9, kept as null: (३००千円)"),  # Devanagari
+        ("(▲5,000千円)", "negative amount (a budget is never negative), kept as null"),
+        ("(△5,000千円)", "negative amount (a budget is never negative), kept as null"),
+        ("(−5,000千円)", "negative amount (a budget is never negative), kept as null"),
+        ("(4年度予算額 -5,000千円)", "negative amount (a budget is never negative), kept as null"),
+        ("(4年度予算額 ▲5千万円)", "negative amount (a budget is never negative), kept as null"),
+    ],
+)
+def test_amount_not_read_is_kept_as_null_with_a_warning(amount: str, warning: str) -> None:
+    # Before: ٣٠٠ was read as 300; ▲/−5,000 lost silently (as text, or as the dash of
+    # "no amount" after a label).
+    policy = parse_page(_html(f"<p>【経営課題1】 x</p><p>【戦略1-1 y】{amount}</p>"))
+    (strategy,) = policy.issues[0].strategies
+    assert strategy.budget_thousand_yen is None
+    (budget,) = strategy.budgets
+    assert (budget.amount_thousand_yen, budget.raw) == (None, amount)
+    assert strategy.description is None  # not left in the text either
+    assert any(warning in w for w in policy.warnings), policy.warnings
+
+
+def test_no_amount_dash_is_still_null_without_a_warning() -> None:
+    policy = parse_page(_html("<p>【経営課題1】 x</p><p>【戦略1-1 y】(4年度予算額 - )</p>"))
+    assert policy.issues[0].strategies[0].budgets[0].amount_thousand_yen is None
+    assert policy.warnings == []
+
+
+@pytest.mark.parametrize(
+    "heading", ["【具体的取組1-1-100 取組】", "具体的取組1-1-100 取組", "【1-1-100 取組】"]
+)
+def test_initiative_numbers_of_100_or_more_are_not_cut(heading: str) -> None:
+    # Before: 1-1-100 → code 1-1-10, title "0 取組".
+    policy = parse_page(_html(f"<p>【経営課題1】 x</p><p>【戦略1-1 y】</p><p>{heading}</p>"))
+    (initiative,) = policy.issues[0].strategies[0].initiatives
+    assert (initiative.code, initiative.title) == ("1-1-100", "取組")
+
+
+def test_issue_number_is_never_cut() -> None:
+    policy = parse_page(_html("<p>経営課題100 地域</p><p>経営課題1000 地域</p>"))
+    assert [(i.code, i.title) for i in policy.issues] == [("100", "地域")]
+    assert "heading form not recognised, kept as text: 経営課題1000 地域" in policy.warnings

@@ -41,7 +41,7 @@ def fiscal_year_problem(year: int, today: dt.date | None = None) -> str | None:
     return f"fiscal year {year} is outside the site's range ({FIRST_FISCAL_YEAR}–{last})"
 
 
-_LABEL_YEAR = re.compile(r"^(?:(令和|平成)\s*)?(\d{1,4}|元)")
+_LABEL_YEAR = re.compile(r"^(?:(令和|平成)\s*)?([0-9]{1,4}|元)")
 
 
 def era_year(era: str | None, number: str) -> int:
