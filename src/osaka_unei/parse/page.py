@@ -25,16 +25,27 @@ from osaka_unei.models import (
     WardPolicy,
 )
 from osaka_unei.parse.extract import (
+    MAX_LINES,
     Line,
     extract,
 )
 from osaka_unei.parse.forms import ALT_MARKERS
-from osaka_unei.parse.rules import DRAFT_MARK, PageState, walk_lines, warn_unread_initiatives
+from osaka_unei.parse.rules import (
+    DRAFT_MARK,
+    PageState,
+    refuse,
+    walk_lines,
+    warn_unread_initiatives,
+)
 from osaka_unei.parse.tree import assemble_tree
 from osaka_unei.text import join_lines
 from osaka_unei.wards import WARD_SLUGS, page_address, ward_named_in_title
 
 _TITLE_SEARCH_LINES = 3
+# With the bounds on lines (extract.MAX_LINES), amounts and nodes (rules.MAX_AMOUNTS,
+# MAX_NODES) and on the warnings kept (then one line "… and K more"), a page's parse and
+# its rows stay bounded whatever it holds.
+MAX_WARNINGS = 100
 
 # --- reading the source ----------------------------------------------------------------
 
@@ -102,7 +113,10 @@ def build_policy(
     source_sha256: str,
     warnings: list[str] | None = None,
 ) -> WardPolicy:
-    """Lines → WardPolicy; raises NotAPolicyPageError / NotAWardPageError."""
+    """Lines → WardPolicy; raises NotAPolicyPageError / NotAWardPageError, or PageError
+    for a page past the bounds (MAX_LINES, rules.MAX_AMOUNTS, rules.MAX_NODES)."""
+    if len(lines) > MAX_LINES:
+        refuse("lines", MAX_LINES)
     title_index = _find_title(lines)
     title = lines[title_index].text
     ward = ward_named_in_title(title)
@@ -144,13 +158,22 @@ def build_policy(
                 for r in state.reforms
             ],
             "notes": state.notes,
-            "warnings": state.warnings,
+            "warnings": bounded(state.warnings, MAX_WARNINGS),
             "source_format": source_format,
             "source_sha256": source_sha256,
         }
     )
     _sanity_check(policy)
     return policy
+
+
+def bounded(messages: list[str], limit: int, width: int = 300) -> list[str]:
+    """The first `limit` messages, each cut to `width` characters, then one line saying how
+    many more there were: never a message list that grows with the page."""
+    kept = [m if len(m) <= width else m[: width - 1] + "…" for m in messages[:limit]]
+    if len(messages) > limit:
+        kept.append(f"… and {len(messages) - limit:,} more")
+    return kept
 
 
 def _sanity_check(policy: WardPolicy) -> None:
