@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -273,3 +275,67 @@ def test_issue_number_is_never_cut() -> None:
     policy = parse_page(_html("<p>経営課題100 地域</p><p>経営課題1000 地域</p>"))
     assert [(i.code, i.title) for i in policy.issues] == [("100", "地域")]
     assert "heading form not recognised, kept as text: 経営課題1000 地域" in policy.warnings
+
+
+# --- 10. costs out of proportion: summary, search, add-capture ---------------------------------
+
+
+def test_summary_of_long_titles_is_linear() -> None:
+    # Before: 20,000-character titles took 30 s each (the width measured again per char).
+    from osaka_unei.parse import render_summary
+
+    title = "地域" * 50_000
+    policy = parse_page(_html(f"<p>【経営課題1】 {title}</p><p>【戦略1-1 {title}】</p>"))
+    started = time.perf_counter()
+    summary = render_summary(policy)
+    assert time.perf_counter() - started < 1.0
+    assert summary.splitlines()[2].startswith("経営課題1 地域地域")
+
+
+def test_summary_rows_are_cut_as_before() -> None:
+    from osaka_unei.parse.summary import _display_width, _fit
+
+    def cut_one_by_one(text: str, width: int) -> str:  # the code before, for reference
+        while _display_width(text) > width:
+            text = text[:-2] + "…"
+        return text
+
+    rnd = random.Random(19)
+    for _ in range(3_000):
+        text = "".join(rnd.choice("aあ…① 漢x") for _ in range(rnd.randrange(80)))
+        width = rnd.randrange(1, 70)
+        assert _fit(text, width) == cut_one_by_one(text, width), (text, width)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("地域 " * 5_800, "error: the query is 17,400 characters long; at most 200 are searched"),
+        (
+            " ".join("防災" for _ in range(11)),
+            "error: the query has 11 words; at most 10 are searched",
+        ),
+    ],
+)
+def test_search_query_is_bounded(tmp_path: Path, query: str, message: str) -> None:
+    # Before: a 40 KB query of 5,800 words took 32-88 s.
+    result = CliRunner().invoke(app, ["search", query, "--processed-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.stderr == message + "\n"
+
+
+def test_add_capture_reads_at_most_the_fetchers_cap(tmp_path: Path) -> None:
+    # Before: `add-capture /dev/zero` read until memory ran out (2.2 GB, then rc 70).
+    from osaka_unei.capture import read_capture
+
+    with pytest.raises(ValueError, match=r"^not stored: /dev/zero is larger than 10,485,760"):
+        read_capture(Path("/dev/zero"))
+    big = tmp_path / "big.txt"
+    big.write_bytes(_capture("【経営課題1】 x\n") + b" " * 10 * 1024 * 1024)
+    raw = tmp_path / "raw"
+    result = CliRunner().invoke(
+        app, ["add-capture", str(big), "--url", MINATO, "--raw-dir", str(raw)]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "larger than 10,485,760 bytes" in result.stderr
+    assert not raw.exists()

@@ -351,14 +351,17 @@ def add_capture(
     """Store a page saved by hand in the raw store, recorded with its address.
 
     The file is parsed first, as `build` will parse it; anything that is not the ward
-    運営方針 page --url names is refused with one line (exit 2) and nothing is stored.
+    運営方針 page --url names, or is larger than 10 MB, is refused with one line (exit 2)
+    and nothing is stored.
     """
     import datetime as dt
 
     from osaka_unei.capture import add_capture as store_capture
+    from osaka_unei.capture import read_capture
 
     try:
-        record, added = store_capture(raw_dir, file.read_bytes(), url, dt.datetime.now(dt.UTC))
+        data = read_capture(file)  # at most the fetcher's 10 MB cap
+        record, added = store_capture(raw_dir, data, url, dt.datetime.now(dt.UTC))
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
     except ValueError as exc:
@@ -398,9 +401,11 @@ def search(
     from rich.console import Console
 
     from osaka_unei.db.datasette import DATABASE_FILE
-    from osaka_unei.db.search import render_hits
+    from osaka_unei.db.search import query_problem, render_hits
     from osaka_unei.db.search import search as find
 
+    if problem := query_problem(query):
+        fail(problem)
     database = processed_dir / DATABASE_FILE
     if not database.is_file():
         fail(f"{database} not found: run `make all` to build the dataset")
