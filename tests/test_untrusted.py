@@ -7,7 +7,9 @@ contributor, a careless user or a cron job could give.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import random
 import time
@@ -339,3 +341,50 @@ def test_add_capture_reads_at_most_the_fetchers_cap(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.count("\n") == 1 and "larger than 10,485,760 bytes" in result.stderr
     assert not raw.exists()
+
+
+# --- 6. CSV formula injection ------------------------------------------------------------------
+
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_csv_neutralises_formulas_parquet_and_sqlite_keep_the_text(tmp_path: Path) -> None:
+    # Before: a title starting with = + - @ landed as-is at the start of a CSV cell.
+    from osaka_unei.dataset.files import csv_bytes
+    from osaka_unei.dataset.tables import PARSE_REPORT as spec
+
+    frame = pd.DataFrame(
+        {
+            "path": [f"kita/{n}.html" for n in range(len(FORMULAS) + 2)],
+            "url": [None] * (len(FORMULAS) + 2),
+            "ward_slug": ["kita"] * (len(FORMULAS) + 2),
+            "fiscal_year": pd.array([-5, 2022, *[None] * len(FORMULAS)], dtype="Int64"),
+            "status": ["error"] * (len(FORMULAS) + 2),
+            "messages": ["a = b", None, *FORMULAS],
+        }
+    )
+    text = csv_bytes(spec, frame).decode("utf-8-sig")
+    read = list(csv.DictReader(io.StringIO(text, newline="")))
+    expected = ["a = b", "", *("'" + f.replace("\r", "\n") for f in FORMULAS)]
+    assert [row["messages"] for row in read] == expected
+    assert [row["fiscal_year"] for row in read][:2] == ["-5", "2022"]  # a number stays one
+    assert csv_bytes(spec, frame) == csv_bytes(spec, frame)  # deterministic
+
+
+def test_build_keeps_exact_titles_in_parquet_and_sqlite(tmp_path: Path) -> None:
+    import sqlite3
+
+    titles = ["=1+2", "-3", "+4", "@5"]
+    body = "【経営課題1】 課題\n【戦略1-1 戦略】\n" + "".join(
+        f"【具体的取組1-1-{n} {title}】\n" for n, title in enumerate(titles, start=1)
+    )
+    capture.add_capture(tmp_path / "raw", _capture(body), MINATO, T0)
+    run.run_build(tmp_path / "raw", tmp_path / "out", tmp_path / "cache")
+    out = store.resolve_published(tmp_path / "out")
+    parquet = pd.read_parquet(out / "initiatives.parquet")["title"].tolist()
+    assert parquet == titles
+    csv = pd.read_csv(out / "initiatives.csv", encoding="utf-8-sig")["title"].tolist()
+    assert csv == ["'" + title for title in titles]
+    with sqlite3.connect(out / "osaka_unei.sqlite") as db:
+        rows = [row[0] for row in db.execute("SELECT title FROM initiatives ORDER BY position")]
+    assert rows == titles

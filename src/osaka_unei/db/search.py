@@ -76,7 +76,9 @@ def query_problem(query: str) -> str | None:
     """Why a query is refused (one line), or None: at most MAX_QUERY_CHARS characters and
     MAX_QUERY_WORDS words."""
     if len(query) > MAX_QUERY_CHARS:
-        return f"the query is {len(query):,} characters long; at most {MAX_QUERY_CHARS} are searched"
+        return (
+            f"the query is {len(query):,} characters long; at most {MAX_QUERY_CHARS} are searched"
+        )
     words = len(fts.query_terms(query))
     if words > MAX_QUERY_WORDS:
         return f"the query has {words:,} words; at most {MAX_QUERY_WORDS} are searched"
