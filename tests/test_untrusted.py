@@ -388,3 +388,57 @@ def test_build_keeps_exact_titles_in_parquet_and_sqlite(tmp_path: Path) -> None:
     with sqlite3.connect(out / "osaka_unei.sqlite") as db:
         rows = [row[0] for row in db.execute("SELECT title FROM initiatives ORDER BY position")]
     assert rows == titles
+
+
+# --- 11. curated files: long fields, many bad rows ------------------------------------------
+
+LINEAGE_HEADER = "action,ward_slug,level,from_policy_id,from_node,to_policy_id,to_node,reason\n"
+THEME_HEADER = "policy_id,level,issue_position,strategy_position,position,theme,reason\n"
+SEED = Path(__file__).parent / "fixtures" / "seeds" / "003_89797b12dbd6aaef.txt"
+
+
+def _curated_build(tmp_path: Path, lineage: str, themes: str) -> dict[str, str]:
+    """Build the minato 2022 seed with these curated files: {file name: error message}."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "lineage-overrides.csv").write_text(LINEAGE_HEADER + lineage, encoding="utf-8")
+    (data / "theme-overrides.csv").write_text(THEME_HEADER + themes, encoding="utf-8")
+    capture.add_capture(tmp_path / "raw", SEED.read_bytes(), MINATO, T0)
+    result = run.run_build(tmp_path / "raw", tmp_path / "out", tmp_path / "cache", data_dir=data)
+    assert len(result.tables["policies"]) == 1
+    report = result.tables["parse_report"]
+    errors = report[report["status"] == "error"]
+    return {
+        Path(path).name: message
+        for path, message in zip(errors["path"], errors["messages"], strict=True)
+    }
+
+
+def test_curated_field_of_200_kb_is_an_error_row(tmp_path: Path) -> None:
+    # Before: csv's field limit raised an internal error (rc 70) and stopped every build.
+    long = "x" * 200_000
+    errors = _curated_build(
+        tmp_path,
+        f"join,minato,strategy,minato-2021,p1.1,minato-2022,p1.1,{long}\n",
+        f"minato-2022,issue,1,,,safety,{long}\n",
+    )
+    assert errors["lineage-overrides.csv"] == (
+        "lineage-overrides.csv line 2: 200,055 characters, at most 2,000"
+    )
+    assert errors["theme-overrides.csv"] == (
+        "not applied: theme-overrides.csv line 2: 200,029 characters, at most 2,000"
+    )
+
+
+def test_many_bad_curated_rows_are_one_bounded_error_row_per_file(tmp_path: Path) -> None:
+    # Before: two bad lineage rows were two parse_report rows of one path (the build failed
+    # on the key); 300,000 bad theme rows made one 45-69 MB message.
+    errors = _curated_build(
+        tmp_path,
+        "jion,minato,strategy,minato-2021,p1.1,minato-2022,p1.1,typo\n" * 3_000,
+        "minato-2022,issue,1,,,nosuchtheme,typo\n" * 3_000,
+    )
+    for name in ("lineage-overrides.csv", "theme-overrides.csv"):
+        assert errors[name].endswith("… and 2,980 more"), errors[name][-100:]
+        assert len(errors[name]) < 20 * 300 + 100
+    assert "line 2: unknown action 'jion'" in errors["lineage-overrides.csv"]

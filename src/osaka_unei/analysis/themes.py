@@ -36,9 +36,11 @@ from typing import Any
 
 import pandas as pd
 
+from osaka_unei.analysis.overrides import MAX_LINE_CHARS
 from osaka_unei.dataset.flatten import node_key, rows_frame
 from osaka_unei.dataset.nodes import nodes_frame
 from osaka_unei.dataset.tables import NODE_COLUMNS, Column, TableSpec
+from osaka_unei.text import bounded
 
 LEVELS = ("issue", "strategy", "initiative")
 SOURCES = ("keywords", "sdgs", "manual")
@@ -453,6 +455,7 @@ def add_sdgs(
 # --- manual overrides --------------------------------------------------------------------
 
 _OVERRIDE_COLUMNS = ("policy_id", "level", "issue_position", "theme", "reason")
+MAX_PROBLEMS = 20  # bad lines named in the error; then "… and K more"
 
 
 def read_overrides(
@@ -470,12 +473,22 @@ def read_overrides(
     if not path.is_file():
         return None
     with path.open(encoding="utf-8-sig", newline="") as handle:
+        for number, line in enumerate(handle, start=1):  # a real row is under 300 characters
+            if len(text := line.rstrip("\r\n")) > MAX_LINE_CHARS:
+                raise OverrideError(
+                    f"{path.name} line {number}: {len(text):,} characters, at most "
+                    f"{MAX_LINE_CHARS:,}"
+                )
+    with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
-        if missing:
-            raise OverrideError(f"{path}: missing column(s) {', '.join(missing)}")
-        records = list(reader)
+        try:
+            header = reader.fieldnames or []
+            missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
+            if missing:
+                raise OverrideError(f"{path}: missing column(s) {', '.join(missing)[:200]}")
+            records = list(reader)
+        except csv.Error as exc:  # a field past csv's limit (128 KB): not an internal error
+            raise OverrideError(f"{path.name} line {reader.line_num}: {exc}") from exc
     codes = {node.key: node.code for node in _nodes(tables)}
     ids = {theme.id for theme in codebook}
     problems, rows = [], []
@@ -484,7 +497,9 @@ def read_overrides(
         where = f"{path.name} line {line}"
         theme = row.get("theme") or ""
         if theme.removeprefix("-") not in ids:
-            problems.append(f"{where}: unknown theme {theme!r} (known: {', '.join(sorted(ids))})")
+            problems.append(
+                f"{where}: unknown theme {theme[:40]!r} (known: {', '.join(sorted(ids))})"
+            )
         if row.get("level") not in LEVELS:
             problems.append(f"{where}: level must be one of {', '.join(LEVELS)}")
             continue
@@ -498,11 +513,11 @@ def read_overrides(
         if key not in codes:
             problems.append(f"{where}: no {row['level']} at {key[0]} {key[2:]}")
         elif row.get("code") and row["code"] != codes[key]:
-            problems.append(f"{where}: code {row['code']!r} but the node's is {codes[key]!r}")
+            problems.append(f"{where}: code {row['code'][:40]!r} but the node's is {codes[key]!r}")
         else:
             rows.append({**row, "code": codes[key]} | dict(zip(_NODE_COLUMNS, key, strict=True)))
-    if problems:
-        raise OverrideError("; ".join(problems))
+    if problems:  # the first ones and a count: never a 69 MB message
+        raise OverrideError("; ".join(bounded(problems, MAX_PROBLEMS)))
     return pd.DataFrame(rows, columns=[*_NODE_COLUMNS, "code", "theme", "reason"])
 
 

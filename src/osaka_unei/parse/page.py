@@ -38,7 +38,7 @@ from osaka_unei.parse.rules import (
     warn_unread_initiatives,
 )
 from osaka_unei.parse.tree import assemble_tree
-from osaka_unei.text import join_lines
+from osaka_unei.text import bounded, join_lines
 from osaka_unei.wards import WARD_SLUGS, page_address, ward_named_in_title
 
 _TITLE_SEARCH_LINES = 3
@@ -165,15 +165,6 @@ def build_policy(
     )
     _sanity_check(policy)
     return policy
-
-
-def bounded(messages: list[str], limit: int, width: int = 300) -> list[str]:
-    """The first `limit` messages, each cut to `width` characters, then one line saying how
-    many more there were: never a message list that grows with the page."""
-    kept = [m if len(m) <= width else m[: width - 1] + "…" for m in messages[:limit]]
-    if len(messages) > limit:
-        kept.append(f"… and {len(messages) - limit:,} more")
-    return kept
 
 
 def _sanity_check(policy: WardPolicy) -> None:

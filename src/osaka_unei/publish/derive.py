@@ -14,10 +14,12 @@ from osaka_unei.analysis.lineage import build_lineage
 from osaka_unei.analysis.overrides import parse_overrides
 from osaka_unei.analysis.themes import OverrideError, build_themes, codebook_frame
 from osaka_unei.analysis.versions import VersionInput, versions_table
+from osaka_unei.text import bounded
 
 DATA_DIR = Path("data")
 LINEAGE_OVERRIDES = "lineage-overrides.csv"
 THEME_OVERRIDES = "theme-overrides.csv"
+MAX_PROBLEMS = 20  # bad rows of a curated file named in its error row
 
 
 @dataclass(slots=True)
@@ -49,7 +51,10 @@ def derive_tables(
         previous=previous_lineage,
         overrides=overrides,
     )
-    problems += [(lineage_file.as_posix(), message) for message in (*errors, *link_errors)]
+    if errors or link_errors:
+        # One error row per file (its path is the row's key): the first messages and a count.
+        messages = bounded([*errors, *link_errors], MAX_PROBLEMS)
+        problems.append((lineage_file.as_posix(), " | ".join(messages)))
     theme_file = data_dir / THEME_OVERRIDES
     try:
         themes = build_themes(core, core["sdgs"], theme_file)
