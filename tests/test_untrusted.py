@@ -101,6 +101,15 @@ def test_amount_bound_is_a_plausible_ward_budget() -> None:
     assert [issue.budget_thousand_yen for issue in policy.issues] == [10**9, None]
 
 
+def test_huge_page_number_or_date_is_kept_as_a_note() -> None:
+    # Before: int() of a 5,000-digit page number raised ValueError (a parser failure).
+    data = _capture("【経営課題1】 x").replace(
+        b"\n", ("\nページ番号:" + "9" * 5_000 + "\n٢٠٢٢年٤月١日\n").encode(), 1
+    )
+    policy = parse_page(data, url=MINATO)
+    assert (policy.page_id, policy.published) == ("565017", None)
+
+
 # --- 3. fiscal years outside the site's range --------------------------------------------
 
 

@@ -37,8 +37,10 @@ from osaka_unei.parse.headings import (
     sdg_goals_of_line,
 )
 
-_DATE = re.compile(r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日$")
-_PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*(\d+)$")
+# ASCII digits only (NFKC folds full-width ones); a page number of at most 12 digits (the
+# site's have 7; int() of a 5,000-digit one raised ValueError: a parser failure).
+_DATE = re.compile(r"^([0-9]{4})年\s*([0-9]{1,2})月\s*([0-9]{1,2})日$")
+_PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*([0-9]{1,12})$")
 DRAFT_MARK = re.compile(r"\((?:素案|案)\)")
 # What every three-part code (1-1-1, a 具体的取組's) contains.
 _THREE_PART_CODE = re.compile(rf"\d{v.SEP}\d{{1,2}}{v.SEP}\d")
