@@ -97,22 +97,27 @@ def address_problem(url: str) -> str | None:
     """Why an address read back from the store, the registry or a curated file is not a
     page of the city's site as fetch would request it (so never data, nor a link), or None.
     It must be an https address on the city's host, in its normal form (as
-    normalise_url writes it), of URL characters only."""
-    shown = without_userinfo(url)[:120]
+    normalise_url writes it), of URL characters only. The reason never repeats the
+    address (a `javascript:` text is no better in a message than in a link)."""
     if not _URL_TEXT.match(url):
-        return f"not an address (blank, quote, control or non-ASCII character): {shown!r}"
-    if has_userinfo(url) or not is_http_url(url) or origin_of(url) != SITE_ORIGIN:
-        return f"not an address on {SITE_ORIGIN}/: {shown}"
+        return "not an address (blank, quote, control or non-ASCII character, or too long)"
+    if has_userinfo(url):
+        return "an address with a user name or password"
+    if not is_http_url(url) or origin_of(url) != SITE_ORIGIN:
+        return f"not an address on {SITE_ORIGIN}/"
     if normalise_url(url) != url:
-        return f"not in normal form (a fragment, or upper-case host): {shown}"
+        return "not in normal form (a fragment, or an upper-case host)"
     return None
 
 
 def record_problem(record: RawRecord) -> str | None:
-    """Why a manifest line cannot be believed, or None. The store is data: its `url` must
-    be a city address as fetch requests it (it becomes policies.url, parse_report.url and
-    versions.url), its `final_url` an http(s) address without credentials, its fiscal
-    year within the site's range."""
+    """Why a manifest line naming a stored file cannot be believed, or None. The store is
+    data: its `url` must be a city address as fetch requests it (it becomes policies.url,
+    parse_report.url and versions.url), its `final_url` an http(s) address without
+    credentials, its fiscal year within the site's range. A line naming no file (a failed
+    fetch, a bad registry row) is never data: not checked."""
+    if record.path is None:
+        return None
     problem = address_problem(record.url)
     if problem is not None:
         return f"url: {problem}"
@@ -120,7 +125,7 @@ def record_problem(record: RawRecord) -> str | None:
     if final is not None and (
         not _URL_TEXT.match(final) or not is_http_url(final) or has_userinfo(final)
     ):
-        return f"final_url: not an http(s) address without credentials: {without_userinfo(final)[:120]!r}"
+        return "final_url: not an http(s) address without credentials"
     if record.fiscal_year is not None and (problem := fiscal_year_problem(record.fiscal_year)):
         return f"fiscal_year: {problem}"
     return None
