@@ -34,8 +34,9 @@ class Page:
 
 
 def _int_or_none(value: str | None) -> int | None:
+    """A whole number in ASCII digits (٢٠١٨ is no year; int() of thousands of digits fails)."""
     value = (value or "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def load_registry(path: Path) -> list[Page]:
