@@ -451,3 +451,19 @@ def test_many_bad_curated_rows_are_one_bounded_error_row_per_file(tmp_path: Path
         assert errors[name].endswith("… and 2,980 more"), errors[name][-100:]
         assert len(errors[name]) < 20 * 300 + 100
     assert "line 2: unknown action 'jion'" in errors["lineage-overrides.csv"]
+
+
+def test_parse_and_build_read_no_file_past_the_cap(tmp_path: Path) -> None:
+    # Before: `parse` and `build` read any file whole, whatever its size.
+    big = _html("<p>【経営課題1】 x</p>" + "<p>地域</p>" * 900_000)
+    assert len(big) > 10 * 1024 * 1024
+    page = tmp_path / "big.html"
+    page.write_bytes(big)
+    result = CliRunner().invoke(app, ["parse", str(page)])
+    assert result.exit_code == 2
+    assert result.stderr == "error: page refused: larger than 10,485,760 bytes\n"
+    path = _store(tmp_path / "raw", big)
+    report = _build(tmp_path)["parse_report"]
+    assert report.set_index("path")["messages"][path] == (
+        "page refused: larger than 10,485,760 bytes"
+    )

@@ -27,6 +27,9 @@ DEFAULT_OUT_DIR = Path("data/processed")
 DEFAULT_CACHE_DIR = Path("data/cache")
 DEFAULT_REPORT_DIR = Path("data/report")
 _SAFE_PART = re.compile(r"^[a-z0-9_-]{1,64}$")
+# The largest page kept: the fetcher refuses a body past it, add-capture and parse a file
+# past it (no ward page is near it: the five real ones are under 15 KB).
+MAX_PAGE_BYTES = 10 * 1024 * 1024
 
 
 def sha256_hex(data: bytes) -> str:
@@ -39,6 +42,14 @@ def raw_relpath(ward_slug: str, page_id: str, sha256: str, ext: str) -> str:
         if not _SAFE_PART.match(part):
             raise ValueError(f"unsafe path part: {part!r}")
     return f"{ward_slug}/{page_id}-{sha256[:16]}.{ext}"
+
+
+def read_bounded(path: Path, limit: int = MAX_PAGE_BYTES) -> bytes | None:
+    """The bytes of `path`, or None when it holds more than `limit` (read no further:
+    /dev/zero costs `limit` bytes, not all memory). OSError as open() raises it."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    return data if len(data) <= limit else None
 
 
 def write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:

@@ -19,8 +19,9 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
+from osaka_unei import store
 from osaka_unei.calendar import fiscal_year_from_title
-from osaka_unei.errors import NotAPolicyPageError, NotAWardPageError
+from osaka_unei.errors import NotAPolicyPageError, NotAWardPageError, PageError
 from osaka_unei.models import (
     WardPolicy,
 )
@@ -55,7 +56,10 @@ def _read_source(source: bytes | str | Path) -> tuple[bytes, bool | None]:
     if isinstance(source, bytes):
         return source, None
     if isinstance(source, Path):
-        return source.read_bytes(), (True if source.suffix.lower() == ".txt" else None)
+        data = store.read_bounded(source)  # a file is read no further than the fetcher's cap
+        if data is None:
+            raise PageError(f"page refused: larger than {store.MAX_PAGE_BYTES:,} bytes")
+        return data, (True if source.suffix.lower() == ".txt" else None)
     return source.encode("utf-8"), None
 
 

@@ -305,6 +305,9 @@ def _parse_one(
     file = raw_dir / path
     if not file.is_file():
         return _Parsed(path, record, None, ["missing file"])
+    if file.stat().st_size > store.MAX_PAGE_BYTES:  # never read: no page is that large
+        note = f"page refused: larger than {store.MAX_PAGE_BYTES:,} bytes"
+        return _Parsed(path, record, None, [note])
     sha256 = store.sha256_hex(file.read_bytes())
     if record.sha256 and record.sha256 != sha256:
         return _Parsed(path, record, None, [f"file sha256 {sha256[:16]} differs from the manifest"])
