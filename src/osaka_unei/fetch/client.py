@@ -51,12 +51,13 @@ from protego import Protego
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 from tenacity.stop import stop_after_attempt, stop_base
 
+from osaka_unei import store
 from osaka_unei.fetch.urls import origin_of
 from osaka_unei.models import RawRecord
 
 USER_AGENT = "osaka-unei/0.1 (+https://github.com/osaka-unei/osaka-unei)"
 ROBOTS_AGENT = "osaka-unei"
-MAX_BYTES = 10 * 1024 * 1024
+MAX_BYTES = store.MAX_PAGE_BYTES  # 10 MB
 MAX_REDIRECTS = 5
 DEADLINE = 30.0  # seconds for one request, headers and body
 PAGE_BUDGET = 120.0  # seconds for one page, retries and their waits included
