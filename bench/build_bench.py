@@ -42,10 +42,11 @@ WRAPPED = (
     ("osaka_unei.publish.run", "check_shrink", "checks"),
     ("osaka_unei.publish.run", "check_derived", "checks"),
     ("osaka_unei.publish.run", "derive_tables", "derive"),
-    ("osaka_unei.publish.derive", "build_lineage", "derive.lineage"),
+    ("osaka_unei.publish.derive", "lineage_tables", "derive.lineage"),
     ("osaka_unei.publish.derive", "build_themes", "derive.themes"),
     ("osaka_unei.publish.derive", "versions_table", "derive.versions"),
     ("osaka_unei.publish.derive", "changes_table", "derive.changes"),
+    ("osaka_unei.publish.derive", "nodes_table", "derive.nodes"),
     # publish_outputs renders the files, builds the database and publishes, in that order
     ("osaka_unei.publish.run", "publish_outputs", "publish"),
     ("osaka_unei.publish.run", "render_outputs", "publish.render"),
@@ -55,13 +56,12 @@ WRAPPED = (
 )
 TOP_PHASES = ("parse", "flatten", "tables", "checks", "derive", "publish")
 # The report's phases: read the tables, draw the pages, publish the folder (of which: fsync
-# every file, remove the previous report's folder).
+# the files that changed).
 REPORT_WRAPPED = (
     ("osaka_unei.publish.report", "load", "load"),
     ("osaka_unei.report", "render_site", "render"),
     ("osaka_unei.publish.report", "publish_outputs", "publish"),
-    ("osaka_unei.publish.atomic", "sync_tree", "publish.fsync"),
-    ("osaka_unei.publish.atomic", "remove_unused", "publish.remove_old"),
+    ("osaka_unei.publish.atomic", "_fsync_file", "publish.fsync"),
 )
 
 

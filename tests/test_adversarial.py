@@ -636,7 +636,10 @@ def test_every_form_is_anchored_or_has_hints_in_its_example() -> None:
     st.sampled_from(["千円", " 千円", "円", "万円", ""]),
 )
 def test_amount_shortcut_reads_as_the_parts_do(digits: str, unit: str) -> None:
-    assert budgets.amount_thousand_yen(digits + unit) == budgets._amount_by_parts(digits + unit)
+    text = digits + unit
+    # Digits of another script (٢) are never read (issue 19): the amount is None.
+    expected = budgets._amount_by_parts(text) if budgets.amount_problem(text) is None else None
+    assert budgets.amount_thousand_yen(text) == expected
 
 
 def _without_possessives(pattern: str) -> str:

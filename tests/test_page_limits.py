@@ -5,6 +5,8 @@ missing still parses (or says what is wrong)."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -151,3 +153,79 @@ def test_run_on_title_line_says_what_is_wrong() -> None:
 def test_unrelated_page_message_is_unchanged() -> None:
     with pytest.raises(PageError, match=re.escape("not a 運営方針 page (it starts with")):
         parse_page(PAGES / "unrelated_page.html")
+
+
+# --- a page's size: lines, amounts, nodes, warnings (issue 19, item 9) -----------------------
+
+
+def _capture(body: str) -> bytes:
+    return f"令和4年度北区運営方針\n重点的に取り組む主な経営課題\n{body}".encode()
+
+
+HEAD = "【経営課題1】 地域\n【戦略1-1 戦略】\n【具体的取組1-1-1 取組】\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # Before: 10^6 amounts, a 10 MB capture, took 24 s and 1.7 GB to parse.
+        (HEAD + "(1千円)\n" * 1_000_000, "more than 50,000 lines"),
+        (HEAD + "(1千円)(2千円)\n" * 3_000, "more than 5,000 amounts"),
+        (
+            "".join(f"【具体的取組1-1-{i % 999 + 1} 取組】\n" for i in range(6_000)),
+            "more than 5,000 経営課題/戦略/具体的取組",
+        ),
+    ],
+)
+def test_page_past_the_bounds_is_refused_quickly(body: str, message: str) -> None:
+    started = time.perf_counter()
+    with pytest.raises(PageError, match=f"^page refused: {message}"):
+        parse_page(_capture(HEAD + body))
+    assert time.perf_counter() - started < 3.0
+
+
+def test_page_within_the_bounds_parses() -> None:
+    policy = parse_page(_capture(HEAD + "(1千円)\n" * 4_000))
+    (initiative,) = policy.issues[0].strategies[0].initiatives
+    assert len(initiative.budgets) == 4_000
+
+
+def test_warnings_are_bounded() -> None:
+    body = "".join(f"経営課題{1000 + i} 見出し\n" for i in range(400))
+    policy = parse_page(_capture(HEAD + body))
+    assert len(policy.warnings) == 101
+    assert policy.warnings[-1].startswith("… and ")
+
+
+_BUILD_CHILD = """
+import resource, sys
+from pathlib import Path
+from osaka_unei import store
+from osaka_unei.models import RawRecord
+from osaka_unei.publish import run
+raw, data = Path(sys.argv[1]), Path(sys.argv[2]).read_bytes()
+path = store.store_version(raw, "kita", "1", data, "txt")
+store.append_manifest(raw, [RawRecord(
+    url="https://www.city.osaka.lg.jp/kita/page/0000000001.html",
+    fetched_at="2024-04-01T00:00:00Z", outcome="capture", source_kind="capture",
+    path=path, sha256=store.sha256_hex(data), ward_slug="kita")])
+result = run.run_build(raw, raw.parent / "out", raw.parent / "cache")
+row = result.tables["parse_report"].iloc[0]
+print(row["status"], row["messages"])
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_build_with_a_page_of_a_million_amounts_stays_small(tmp_path: Path) -> None:
+    # Before: such a page cost the build 52-116 s and 2.3-2.6 GB.
+    page = tmp_path / "page.txt"
+    page.write_bytes(_capture(HEAD + "(1千円)\n" * 1_000_000))
+    assert page.stat().st_size > 9_000_000
+    done = subprocess.run(
+        [sys.executable, "-c", _BUILD_CHILD, str(tmp_path / "raw"), str(page)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, megabytes = done.stdout.splitlines()
+    assert status.startswith("error page refused: more than 50,000 lines")
+    assert int(megabytes) < 1_000

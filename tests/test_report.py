@@ -12,6 +12,7 @@ import pytest
 
 from osaka_unei.models import RawRecord
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
+from osaka_unei.published import file_hash
 from osaka_unei.report import Download, coverage_frame, read_digests, render_site, svg
 from osaka_unei.report.figures import fmt_amount, fmt_count, fmt_yen
 from osaka_unei.report.site import built_label
@@ -488,9 +489,19 @@ def test_unchanged_pages_keep_their_bytes(
     nodes = tables["nodes"]
     hit = (nodes["policy_id"] == "minato-2022") & (nodes["node_key"] == "1.1.1")
     changed["nodes"] = nodes.assign(thousand_yen=nodes["thousand_yen"].mask(hit, 40000))
+    hashes = {name: file_hash((first / name).read_bytes()) for name in _site_files(first)}
+    (first / "wards" / "nishi.html").write_bytes(b"edited by hand")  # not kept: drawn again
     render_site(
-        changed, coverage, later, second, previous=first, previous_digests=read_digests(first)
+        changed,
+        coverage,
+        later,
+        second,
+        previous=first,
+        previous_digests=read_digests(first),
+        previous_hashes=hashes,
     )
+    assert b"edited by hand" not in (second / "wards" / "nishi.html").read_bytes()
+    (first / "wards" / "nishi.html").write_bytes((second / "wards" / "nishi.html").read_bytes())
     redrawn = {
         name
         for name in _site_files(second)

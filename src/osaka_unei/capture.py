@@ -22,6 +22,18 @@ from osaka_unei.wards import SITE_HOST, SITE_URL, SLUG_WARDS, page_address
 SITE_PREFIXES = (SITE_URL, f"http://{SITE_HOST}/")
 
 
+def read_capture(path: Path, limit: int = store.MAX_PAGE_BYTES) -> bytes:
+    """A capture's bytes, read up to the fetcher's cap (10 MB; no ward page is near it):
+    BadInputError (one line) past it, so `add-capture /dev/zero` stops at once. OSError for a
+    file that cannot be read."""
+    data = store.read_bounded(path, limit)
+    if data is None:
+        raise BadInputError(
+            f"not stored: {path} is larger than {limit:,} bytes (the fetcher's cap)"
+        )
+    return data
+
+
 def capture_address(url: str) -> tuple[str, str, str]:
     """(normalised https url, ward slug, page id) of a ward page address, or BadInputError."""
     address = page_address(url.strip()) if url.strip().startswith(SITE_PREFIXES) else None
@@ -74,6 +86,10 @@ def add_capture(raw_dir: Path, data: bytes, url: str, now: dt.datetime) -> tuple
     運営方針 page --url names (BadInputError, one line, otherwise): the build never meets a
     stored capture that `parse` would read differently."""
     address, slug, page_id = capture_address(url)
+    if len(data) > store.MAX_PAGE_BYTES:
+        raise BadInputError(
+            f"not stored: the capture is larger than {store.MAX_PAGE_BYTES:,} bytes"
+        )
     if not data.strip():
         raise BadInputError("the capture is empty")
     ext = capture_kind(data)

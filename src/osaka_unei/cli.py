@@ -248,12 +248,12 @@ def parse(
     An address must be on https://www.city.osaka.lg.jp/ (or on the --base-url mirror);
     anything else is refused before any connection.
     """
-    from osaka_unei.fetch import is_http_url
+    from osaka_unei.fetch.urls import base_url_problem
     from osaka_unei.sources import parse_source
     from osaka_unei.views.summary import render_summary
 
-    if base_url is not None and not is_http_url(base_url):
-        fail(f"--base-url must be an http(s) address: {base_url}")
+    if base_url is not None and (problem := base_url_problem(base_url)):
+        fail(problem)  # exit 2; credentials are refused, never stored
     policy = parse_source(source, base_url)  # a PageError: one line, exit 2
     for warning in policy.warnings:
         typer.echo(f"warning: {warning}", err=True)
@@ -323,23 +323,24 @@ def fetch(
 
     Exit 1: every page failed, or the run stopped after 5 failures in a row.
 
-    Exit 2: bad arguments or an unreadable registry.
+    Exit 2: bad arguments (a --base-url with a user name or password included: they
+    would be written into the manifest) or an unreadable registry.
     """
     from osaka_unei.fetch import (
         FetchOptions,
         Unreachable,
-        is_http_url,
         load_registry,
         run_fetch_with_progress,
         select_pages,
     )
+    from osaka_unei.fetch.urls import base_url_problem
 
     if offline:
         typer.echo(f"offline: not fetching; {raw_dir} left as it is")
         return
     slugs = [_ward(name).slug for name in ward or []]
-    if base_url is not None and not is_http_url(base_url):
-        fail(f"--base-url must be an http(s) address: {base_url}")
+    if base_url is not None and (problem := base_url_problem(base_url)):
+        fail(problem)  # exit 2; credentials are refused, never stored
     registry = sources or DEFAULT_REGISTRY
     try:
         pages = select_pages(load_registry(registry), slugs, year or [])
@@ -409,11 +410,12 @@ def discover(
 
     Stored pages in --raw-dir are read, not refetched; the raw store is never written.
     """
-    from osaka_unei.fetch import FetchOptions, is_http_url, load_registry, save_registry
+    from osaka_unei.fetch import FetchOptions, load_registry, save_registry
     from osaka_unei.fetch import discover as find_pages
+    from osaka_unei.fetch.urls import base_url_problem
 
-    if base_url is not None and not is_http_url(base_url):
-        fail(f"--base-url must be an http(s) address: {base_url}")
+    if base_url is not None and (problem := base_url_problem(base_url)):
+        fail(problem)  # exit 2; credentials are refused, never stored
     try:
         pages = load_registry(registry)
     except BadInputError as exc:
@@ -501,14 +503,16 @@ def add_capture(
     It is recorded with its address (--url), as if it had been fetched.
 
     The file is parsed first, as `build` will parse it; anything that is not the ward
-    運営方針 page --url names is refused with one line (exit 2) and nothing is stored.
+    運営方針 page --url names, or is larger than 10 MB, is refused with one line (exit 2)
+    and nothing is stored.
     """
     import datetime as dt
 
     from osaka_unei.capture import add_capture as store_capture
+    from osaka_unei.capture import read_capture
 
     try:
-        data = file.read_bytes()
+        data = read_capture(file)  # at most the fetcher's 10 MB cap
     except OSError as exc:  # the one file the user named
         fail(f"cannot read {file}: {exc.strerror or exc}")
     record, added = store_capture(raw_dir, data, url, dt.datetime.now(dt.UTC))
@@ -587,6 +591,7 @@ def search(
     amount is the one every view shows: printed on the page, or the sum of the items below,
     marked (計).
     """
+    from osaka_unei.db.search import query_problem
     from osaka_unei.db.search import search as find
     from osaka_unei.views import search as view
     from osaka_unei.views.text import (
@@ -599,6 +604,8 @@ def search(
 
     if not query.split():
         fail("give a word to search for, e.g. 防災")
+    if problem := query_problem(query):
+        fail(problem)
     where = _ward(ward) if ward else None
     conn = _database(processed_dir)
     try:

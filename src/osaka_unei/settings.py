@@ -17,6 +17,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from osaka_unei.store import MAX_PAGE_BYTES  # one page-size bound: the fetcher's, the parser's
+
 
 def _meta(option: str, help: str, *, hidden: bool = False) -> Any:
     return {"option": option, "help": help, "hidden": hidden}
@@ -62,7 +64,7 @@ class FetchSettings:
         ),
     )
     max_bytes: int = field(
-        default=10 * 1024 * 1024,
+        default=MAX_PAGE_BYTES,
         metadata=_meta("--max-bytes", "Bytes a body may have, decoded.", hidden=True),
     )
     max_consecutive_failures: int = field(

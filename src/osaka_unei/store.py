@@ -12,7 +12,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -30,6 +30,9 @@ DEFAULT_OUT_DIR = Path("data/processed")
 DEFAULT_CACHE_DIR = Path("data/cache")
 DEFAULT_REPORT_DIR = Path("data/report")
 _SAFE_PART = re.compile(r"^[a-z0-9_-]{1,64}$")
+# The largest page kept: the fetcher refuses a body past it, add-capture and parse a file
+# past it (no ward page is near it: the five real ones are under 15 KB).
+MAX_PAGE_BYTES = 10 * 1024 * 1024
 
 
 def sha256_hex(data: bytes) -> str:
@@ -42,6 +45,14 @@ def raw_relpath(ward_slug: str, page_id: str, sha256: str, ext: str) -> str:
         if not _SAFE_PART.match(part):
             raise BadInputError(f"unsafe path part: {part!r}")
     return f"{ward_slug}/{page_id}-{sha256[:16]}.{ext}"
+
+
+def read_bounded(path: Path, limit: int = MAX_PAGE_BYTES) -> bytes | None:
+    """The bytes of `path`, or None when it holds more than `limit` (read no further:
+    /dev/zero costs `limit` bytes, not all memory). OSError as open() raises it."""
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    return data if len(data) <= limit else None
 
 
 def write_atomic(path: Path, data: bytes, *, sync: bool = True) -> None:
@@ -167,8 +178,11 @@ def _reason(exc: ValueError) -> str:
     return " ".join(str(exc).split())[:200]
 
 
-def load_manifest(raw_dir: Path) -> Manifest:
-    """All records in file order, and the lines that are not records (line number, reason)."""
+def load_manifest(
+    raw_dir: Path, check: Callable[[RawRecord], str | None] | None = None
+) -> Manifest:
+    """All records in file order, and the lines that are not records (line number, reason).
+    `check` may refuse a record (its reason, or None): then it is a problem line too."""
     from osaka_unei.models import RawRecord
 
     path = raw_dir / MANIFEST_NAME
@@ -180,9 +194,15 @@ def load_manifest(raw_dir: Path) -> Manifest:
             if not raw.strip():
                 continue
             try:
-                records.append(RawRecord.model_validate_json(raw))
+                record = RawRecord.model_validate_json(raw)
             except ValueError as exc:
                 problems.append(ManifestProblem(number, _reason(exc)))
+                continue
+            reason = check(record) if check is not None else None
+            if reason is None:
+                records.append(record)
+            else:
+                problems.append(ManifestProblem(number, reason))
     return Manifest(records, problems)
 
 

@@ -38,3 +38,13 @@ def join_lines(lines: list[str]) -> str | None:
     """One line per bullet or paragraph, joined with newlines; None when there is nothing."""
     kept = [line for line in lines if line]
     return "\n".join(kept) if kept else None
+
+
+def bounded(messages: list[str], limit: int, width: int = 300) -> list[str]:
+    """The first `limit` messages, each cut to `width` characters, then one line saying how
+    many more there were: a list of messages that never grows with its input (a page's
+    warnings, a curated file's bad rows)."""
+    kept = [m if len(m) <= width else m[: width - 1] + "…" for m in messages[:limit]]
+    if len(messages) > limit:
+        kept.append(f"… and {len(messages) - limit:,} more")
+    return kept

@@ -69,6 +69,8 @@ ACTIONS: tuple[ActionSpec, ...] = (
 ACTION_NAMES: tuple[str, ...] = tuple(a.name for a in ACTIONS)
 
 HEADER = ",".join(FIELD_NAMES)
+# The longest line read (a real row is under 300 characters).
+MAX_LINE_CHARS = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,10 +98,20 @@ def parse_overrides(text: str, name: str = OVERRIDES_NAME) -> tuple[list[Overrid
     ]
     if not lines:
         return [], []
+    errors: list[str] = []
+    # A line longer than any real row (a 200 KB field broke csv's field limit: an internal
+    # error that stopped every build) is a bad row, never read as CSV.
+    too_long = [(n, line) for n, line in lines if len(line) > MAX_LINE_CHARS]
+    errors += [
+        f"{name} line {n}: {len(line):,} characters, at most {MAX_LINE_CHARS:,}"
+        for n, line in too_long
+    ]
+    if too_long and too_long[0] == lines[0]:
+        return [], errors
+    lines = [(n, line) for n, line in lines if len(line) <= MAX_LINE_CHARS]
     # One line, one row: a quoted newline splits a row into two bad rows, not a crash.
     rows = [next(csv.reader([line]), []) for _, line in lines]
     header = [cell.strip() for cell in rows[0]]
-    errors: list[str] = []
     unknown = [h for h in header if h not in FIELD_NAMES]
     missing = [f.name for f in FIELDS if f.required and f.name not in header]
     if unknown or missing:
@@ -121,10 +133,10 @@ def parse_overrides(text: str, name: str = OVERRIDES_NAME) -> tuple[list[Overrid
             errors.append(f"{where}: empty {', '.join(empty)}")
             continue
         if row["action"] not in ACTION_NAMES:
-            errors.append(f"{where}: unknown action {row['action']!r} (use {ACTION_NAMES})")
+            errors.append(f"{where}: unknown action {row['action'][:40]!r} (use {ACTION_NAMES})")
             continue
         if row["level"] not in LEVELS:
-            errors.append(f"{where}: unknown level {row['level']!r} (use {LEVELS})")
+            errors.append(f"{where}: unknown level {row['level'][:40]!r} (use {LEVELS})")
             continue
         overrides.append(
             Override(

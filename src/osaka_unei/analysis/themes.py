@@ -36,10 +36,12 @@ from typing import Any
 
 import pandas as pd
 
+from osaka_unei.analysis.overrides import MAX_LINE_CHARS
 from osaka_unei.dataset.flatten import rows_frame
 from osaka_unei.dataset.nodes import LEVELS, node_key, nodes_frame
 from osaka_unei.dataset.tables import table_spec
 from osaka_unei.errors import CheckError, CuratedFileError
+from osaka_unei.text import bounded
 
 SOURCES = ("keywords", "sdgs", "manual")
 UNTAGGED = "untagged"
@@ -393,6 +395,7 @@ def add_sdgs(
 # --- manual overrides --------------------------------------------------------------------
 
 _OVERRIDE_COLUMNS = ("policy_id", "level", "issue_position", "theme", "reason")
+MAX_PROBLEMS = 20  # bad lines named in the error; then "… and K more"
 
 
 def read_overrides(
@@ -412,30 +415,39 @@ def read_overrides(
     with path.open(encoding="utf-8-sig", newline="") as handle:
         # Lines starting with '#' and blank lines are comments (as in lineage-overrides.csv):
         # a file of comments and a header (the template) changes nothing.
-        kept = [
-            (number, text)
-            for number, text in enumerate(handle, start=1)
-            if text.strip() and not text.lstrip().startswith("#")
-        ]
+        kept = []
+        for number, line in enumerate(handle, start=1):  # a real row is under 300 characters
+            if len(text := line.rstrip("\r\n")) > MAX_LINE_CHARS:
+                raise OverrideError(
+                    f"{path.name} line {number}: {len(text):,} characters, at most "
+                    f"{MAX_LINE_CHARS:,}"
+                )
+            if text.strip() and not text.lstrip().startswith("#"):
+                kept.append((number, line))
     if not kept:
         return None
     reader = csv.DictReader(text for _, text in kept)
-    header = reader.fieldnames or []
-    missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
-    if missing:
-        raise OverrideError(f"{path}: missing column(s) {', '.join(missing)}")
-    records = [(kept[reader.line_num - 1][0], raw) for raw in reader]
+    try:
+        header = reader.fieldnames or []
+        missing = [c for c in _OVERRIDE_COLUMNS if c not in header]
+        if missing:
+            raise OverrideError(f"{path}: missing column(s) {', '.join(missing)[:200]}")
+        records = [(kept[reader.line_num - 1][0], raw) for raw in reader]
+    except csv.Error as exc:  # a field past csv's limit (128 KB): not an internal error
+        raise OverrideError(f"{path.name} line {reader.line_num}: {exc}") from exc
     if not records:
         return None
     codes = {node.key: node.code for node in _nodes(tables)}
     ids = {theme.id for theme in codebook}
     problems, rows = [], []
-    for line, raw in records:
+    for number, raw in records:
         row = {k: (v or "").strip() or None for k, v in raw.items() if k is not None}
-        where = f"{path.name} line {line}"
+        where = f"{path.name} line {number}"
         theme = row.get("theme") or ""
         if theme.removeprefix("-") not in ids:
-            problems.append(f"{where}: unknown theme {theme!r} (known: {', '.join(sorted(ids))})")
+            problems.append(
+                f"{where}: unknown theme {theme[:40]!r} (known: {', '.join(sorted(ids))})"
+            )
         if row.get("level") not in LEVELS:
             problems.append(f"{where}: level must be one of {', '.join(LEVELS)}")
             continue
@@ -449,11 +461,13 @@ def read_overrides(
         if key not in codes:
             problems.append(f"{where}: no {row['level']} at {key[0]} {key[2:]}")
         elif row.get("code") and row["code"] != codes[key]:
-            problems.append(f"{where}: code {row['code']!r} but the node's is {codes[key]!r}")
+            problems.append(
+                f"{where}: code {str(row['code'])[:40]!r} but the node's is {codes[key]!r}"
+            )
         else:
             rows.append({**row, "code": codes[key]} | dict(zip(_NODE_COLUMNS, key, strict=True)))
-    if problems:
-        raise OverrideError("; ".join(problems))
+    if problems:  # the first ones and a count: never a 69 MB message
+        raise OverrideError("; ".join(bounded(problems, MAX_PROBLEMS)))
     return pd.DataFrame(rows, columns=[*_NODE_COLUMNS, "code", "theme", "reason"])
 
 

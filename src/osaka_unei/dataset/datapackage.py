@@ -87,7 +87,10 @@ def datapackage(specs: Sequence[TableSpec] = TABLES) -> dict[str, Any]:
             "大阪市24区の区運営方針(目標・使命・経営課題・戦略・具体的取組・予算額)。"
             "金額の単位は千円。 / The yearly operating policies of Osaka City's 24 wards: "
             "goals, issues, strategies, initiatives and budgets. Amounts are in 千円 "
-            "(thousand yen). Each CSV has a Parquet twin of the same name."
+            "(thousand yen). Each CSV has a Parquet twin of the same name. In the CSVs "
+            "only, a text cell starting with =, +, -, @, a tab or a carriage return has a "
+            "leading ' (no spreadsheet runs it as a formula) and a carriage return inside a "
+            "cell is a line feed; the Parquet files and the SQLite database keep the exact text."
         ),
         "sources": [
             {"title": "大阪市 各区のホームページ (Osaka City ward pages)", "path": SOURCE_URL}

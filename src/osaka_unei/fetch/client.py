@@ -51,6 +51,7 @@ from protego import Protego
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, retry_if_result
 from tenacity.stop import stop_after_attempt, stop_base
 
+from osaka_unei import store
 from osaka_unei.errors import SiteError
 from osaka_unei.fetch.urls import origin_of
 from osaka_unei.models import RawRecord
@@ -58,7 +59,7 @@ from osaka_unei.settings import DEFAULTS
 
 USER_AGENT = "osaka-unei/0.1 (+https://github.com/osaka-unei/osaka-unei)"
 ROBOTS_AGENT = "osaka-unei"
-MAX_BYTES = DEFAULTS.max_bytes
+MAX_BYTES = store.MAX_PAGE_BYTES  # 10 MB (the default of settings.max_bytes)
 MAX_REDIRECTS = 5
 DEADLINE = DEFAULTS.deadline  # seconds for one request, headers and body
 PAGE_BUDGET = DEFAULTS.page_budget  # seconds for one page, retries and their waits included

@@ -22,6 +22,7 @@ import re
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
+from osaka_unei.calendar import fiscal_year_of
 from osaka_unei.decoding import decode
 from osaka_unei.errors import PageError
 from osaka_unei.fetch.registry import Page
@@ -34,11 +35,6 @@ _GOOD = ("fetched", "unchanged")
 _DRAFT = re.compile(r"運営方針\s*\(\s*素?案\s*\)")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>|<h1[^>]*>(.*?)</h1>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^>]*>")
-
-
-def fiscal_year_of(day: dt.date) -> int:
-    """The fiscal year `day` falls in, named by the year it starts in (April)."""
-    return day.year if day.month >= 4 else day.year - 1
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,10 @@ class Page:
 
 
 def _int_or_none(value: str | None) -> int | None:
+    """A whole number in ASCII digits (٢٠١٨ is no year; int() fails past 4,300 digits, and a
+    long page id must stay long, to be refused as an unsafe file name)."""
     value = (value or "").strip()
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 4_000 else None
 
 
 def load_registry(path: Path) -> list[Page]:

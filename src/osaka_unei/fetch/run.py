@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from osaka_unei import store
-from osaka_unei.errors import PageError
+from osaka_unei.calendar import fiscal_year_of, fiscal_year_problem
+from osaka_unei.errors import BadInputError, PageError
 from osaka_unei.fetch.client import (
     DEADLINE,
     MAX_BYTES,
@@ -35,12 +36,19 @@ from osaka_unei.fetch.client import (
 )
 from osaka_unei.fetch.refresh import (
     MAX_AGE_DAYS,
-    fiscal_year_of,
     is_draft_page,
     pages_to_check,
 )
 from osaka_unei.fetch.registry import Page, storage_key
-from osaka_unei.fetch.urls import SITE_ORIGIN, origin_of, rebase_url, request_address
+from osaka_unei.fetch.urls import (
+    SITE_ORIGIN,
+    address_problem,
+    base_url_problem,
+    origin_of,
+    rebase_url,
+    request_address,
+    without_userinfo,
+)
 from osaka_unei.models import RawRecord
 from osaka_unei.settings import DEFAULTS
 from osaka_unei.store import DEFAULT_RAW_DIR
@@ -70,6 +78,10 @@ class FetchOptions:
     check_all: bool = False
     max_age_days: int = MAX_AGE_DAYS
     today: dt.date | None = None  # None: the date the run starts (UTC)
+
+    def __post_init__(self) -> None:
+        if self.base_url is not None and (problem := base_url_problem(self.base_url)):
+            raise BadInputError(problem)  # credentials would be written into the manifest
 
     def client(self) -> PoliteClient:
         return PoliteClient(
@@ -139,7 +151,7 @@ def record_for(
         modified = previous.last_modified
     return RawRecord(
         url=page.url,
-        final_url=answer.final_url,
+        final_url=without_userinfo(answer.final_url),
         status=answer.status,
         fetched_at=fetched_at,
         content_type=content_type,
@@ -163,6 +175,10 @@ def row_problem(page: Page) -> str | None:
     address and name a safe file (slug and page id of at most 64 plain characters)."""
     if origin_of(page.url) != SITE_ORIGIN:
         return f"not an address on {SITE_ORIGIN}/"
+    if problem := address_problem(page.url):
+        return problem
+    if page.fiscal_year is not None and (problem := fiscal_year_problem(page.fiscal_year)):
+        return problem
     slug, page_id = storage_key(page)
     try:
         store.raw_relpath(slug, page_id, "0" * 64, "html")
@@ -172,7 +188,10 @@ def row_problem(page: Page) -> str | None:
 
 
 def bad_row_record(page: Page, problem: str, fetched_at: dt.datetime) -> RawRecord:
-    """The manifest line for a registry row that was never requested."""
+    """The manifest line for a registry row that was never requested (a year out of range
+    is not copied into the manifest)."""
+    if page.fiscal_year is not None and fiscal_year_problem(page.fiscal_year):
+        page = replace(page, fiscal_year=None)
     return record_for(
         page, Answer(page.url, page.url), fetched_at, "failed", message=f"{BAD_ROW}: {problem}"
     )
@@ -237,6 +256,8 @@ def fetch_one(
 
     Only a city address, or one on the `base_url` mirror, is requested; anything else
     raises PageError before any connection. No message repeats what the server sent."""
+    if base_url is not None and (problem := base_url_problem(base_url)):
+        raise PageError(problem)
     address = request_address(url, base_url)
     if address is None:
         raise PageError(f"not an address on {SITE_ORIGIN}/ (nor on --base-url): {url}")

@@ -26,15 +26,35 @@ _BUDGET_CLOSERS = ")]》〕≫】〉"
 # Lines longer than this are not scanned for budgets: the amount pattern is not linear
 # on long digit runs, and no real budget line is anywhere near this long.
 _BUDGET_SCAN_LIMIT = 2_000
+# The largest amount read, in 千円: 10^9 千円 = 1兆円, about half the city's whole general
+# account (~1.8兆円 a year) and a thousand times any ward amount seen; above it an amount
+# is a typo or an attack (999999999999999999千円 overflowed int64 in budget_yen and failed
+# every build). It is kept as null with a warning, the raw text kept. 10,000 amounts at
+# the bound still sum far inside int64, in 千円 and in yen.
+MAX_AMOUNT_THOUSAND_YEN = 10**9
+# A decimal digit of any script but 0–9 (٣, ३, …).
+_OTHER_DIGIT = re.compile(r"[^\D0-9]")
 _OPENERS = re.compile(r"[(\[《〔≪【〈]")
 _CLOSERS = re.compile(r"[)\]》〕≫】〉]")
 
 # --- budgets ----------------------------------------------------------------------------
 
 
+def amount_problem(text: str) -> str | None:
+    """Why an amount's text is not read as an amount, or None: a negative sign (▲, △, −,
+    -), or digits of another script (٣٠٠: Python would read them as 300)."""
+    if text.lstrip()[:1] in v.NEGATIVE_SIGNS:
+        return "negative amount (a budget is never negative)"
+    if _OTHER_DIGIT.search(text):
+        return "digits other than 0–9"
+    return None
+
+
 def amount_thousand_yen(text: str) -> int | None:
     """'22,268千円' → 22268, '65百万円' → 65000, '6千9百万円' → 69000, exactly; None if not
-    a whole number of 千円."""
+    a whole number of 千円, or if amount_problem says so."""
+    if amount_problem(text) is not None:
+        return None
     if text.endswith("千円"):
         digits = text[:-2].rstrip(" ").replace(",", "")
         if digits.isdecimal():
@@ -118,9 +138,17 @@ def _make_budget(
 ) -> FoundBudget:
     amount = None
     if amount_text is not None:
-        amount = amount_thousand_yen(amount_text)
-        if amount is None:
+        problem = amount_problem(amount_text)
+        amount = amount_thousand_yen(amount_text) if problem is None else None
+        if problem is not None:
+            warnings.append(f"{problem}, kept as null: {raw[:80]}")
+        elif amount is None:
             warnings.append(f"amount is not a whole number of 千円, kept as null: {raw}")
+        elif amount > MAX_AMOUNT_THOUSAND_YEN:
+            amount = None
+            warnings.append(
+                f"amount above {MAX_AMOUNT_THOUSAND_YEN:,} 千円 (1兆円), kept as null: {raw[:80]}"
+            )
     if label is None:
         return FoundBudget(None, None, amount, raw, "budget")
     label, fiscal_year, kind = _label_fields(label, page_year)

@@ -117,6 +117,11 @@ _TAG_ID_OF = attrgetter("tag_id")
 _LOOKS_HTML = re.compile(r"<(?:!doctype|html|head|body|div|p|h1|table|br|span)\b", re.I)
 
 
+# Lines one page may have (a full real page has a few hundred): past it the page is
+# refused (parse.page), before the walk; a text capture is not read past it.
+MAX_LINES = 50_000
+
+
 def looks_like_html(text: str) -> bool:
     return _LOOKS_HTML.search(text[:20_000]) is not None
 
@@ -130,14 +135,18 @@ def _make_line(raw: str, bullet: bool) -> Line | None:
     return Line(text, bullet) if text else None
 
 
-def text_lines(text: str) -> list[Line]:
-    """A text capture: one line per line; `  • `, `- `, `・`, indented `1. ` are bullets."""
+def text_lines(text: str, limit: int | None = None) -> list[Line]:
+    """A text capture: one line per line; `  • `, `- `, `・`, indented `1. ` are bullets.
+    With `limit`, at most that many lines are made (the page is refused past MAX_LINES:
+    the rest need not be read)."""
     lines = []
     for raw in text.splitlines():
         numbered = _CAPTURE_NUMBERED.match(raw)
         line = _make_line(raw[numbered.end() :], True) if numbered else _make_line(raw, False)
         if line is not None:
             lines.append(line)
+            if limit is not None and len(lines) >= limit:
+                break
     return lines
 
 
@@ -419,5 +428,5 @@ def extract(
     if is_text is None:
         is_text = not looks_like_html(text)
     if is_text:
-        return Extracted(text_lines(text), "text", warnings)
+        return Extracted(text_lines(text, MAX_LINES + 1), "text", warnings)
     return Extracted(html_lines(text, data if same else None), "html", warnings)

@@ -19,22 +19,34 @@ import hashlib
 from pathlib import Path
 from typing import Literal
 
+from osaka_unei import store
 from osaka_unei.calendar import fiscal_year_from_title
-from osaka_unei.errors import NotAPolicyPageError, NotAWardPageError
+from osaka_unei.errors import NotAPolicyPageError, NotAWardPageError, PageError
 from osaka_unei.models import (
     WardPolicy,
 )
 from osaka_unei.parse.extract import (
+    MAX_LINES,
     Line,
     extract,
 )
 from osaka_unei.parse.forms import ALT_MARKERS
-from osaka_unei.parse.rules import DRAFT_MARK, PageState, walk_lines, warn_unread_initiatives
+from osaka_unei.parse.rules import (
+    DRAFT_MARK,
+    PageState,
+    refuse,
+    walk_lines,
+    warn_unread_initiatives,
+)
 from osaka_unei.parse.tree import assemble_tree
-from osaka_unei.text import join_lines
+from osaka_unei.text import bounded, join_lines
 from osaka_unei.wards import WARD_SLUGS, page_address, ward_named_in_title
 
 _TITLE_SEARCH_LINES = 3
+# With the bounds on lines (extract.MAX_LINES), amounts and nodes (rules.MAX_AMOUNTS,
+# MAX_NODES) and on the warnings kept (then one line "… and K more"), a page's parse and
+# its rows stay bounded whatever it holds.
+MAX_WARNINGS = 100
 
 # --- reading the source ----------------------------------------------------------------
 
@@ -44,7 +56,10 @@ def _read_source(source: bytes | str | Path) -> tuple[bytes, bool | None]:
     if isinstance(source, bytes):
         return source, None
     if isinstance(source, Path):
-        return source.read_bytes(), (True if source.suffix.lower() == ".txt" else None)
+        data = store.read_bounded(source)  # a file is read no further than the fetcher's cap
+        if data is None:
+            raise PageError(f"page refused: larger than {store.MAX_PAGE_BYTES:,} bytes")
+        return data, (True if source.suffix.lower() == ".txt" else None)
     return source.encode("utf-8"), None
 
 
@@ -102,7 +117,10 @@ def build_policy(
     source_sha256: str,
     warnings: list[str] | None = None,
 ) -> WardPolicy:
-    """Lines → WardPolicy; raises NotAPolicyPageError / NotAWardPageError."""
+    """Lines → WardPolicy; raises NotAPolicyPageError / NotAWardPageError, or PageError
+    for a page past the bounds (MAX_LINES, rules.MAX_AMOUNTS, rules.MAX_NODES)."""
+    if len(lines) > MAX_LINES:
+        refuse("lines", MAX_LINES)
     title_index = _find_title(lines)
     title = lines[title_index].text
     ward = ward_named_in_title(title)
@@ -144,7 +162,7 @@ def build_policy(
                 for r in state.reforms
             ],
             "notes": state.notes,
-            "warnings": state.warnings,
+            "warnings": bounded(state.warnings, MAX_WARNINGS),
             "source_format": source_format,
             "source_sha256": source_sha256,
         }

@@ -9,8 +9,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Literal
+from typing import Literal, NoReturn
 
+from osaka_unei.errors import PageError
 from osaka_unei.parse import variants as v
 from osaka_unei.parse.budgets import FoundBudget, has_budget_hint, split_budgets, unclosed
 from osaka_unei.parse.extract import (
@@ -36,8 +37,10 @@ from osaka_unei.parse.headings import (
     sdg_goals_of_line,
 )
 
-_DATE = re.compile(r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日$")
-_PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*(\d+)$")
+# ASCII digits only (NFKC folds full-width ones); a page number of at most 12 digits (the
+# site's have 7; int() of a 5,000-digit one raised ValueError: a parser failure).
+_DATE = re.compile(r"^([0-9]{4})年\s*([0-9]{1,2})月\s*([0-9]{1,2})日$")
+_PAGE_NUMBER = re.compile(r"^ページ番号\s*:?\s*([0-9]{1,12})$")
 DRAFT_MARK = re.compile(r"\((?:素案|案)\)")
 # What every three-part code (1-1-1, a 具体的取組's) contains.
 _THREE_PART_CODE = re.compile(rf"\d{v.SEP}\d{{1,2}}{v.SEP}\d")
@@ -70,6 +73,18 @@ class _Reform:
 Section = Literal["pre", "goal", "mission", "basic_policy", "issues", "reforms"]
 
 
+# What one page may hold, far above any real page (the fixtures: at most 90 lines, 26
+# nodes and 10 amounts; a full real page a few hundred lines): past either bound the page
+# is refused in one line (an error row of the build), so that a 10 MB page of 10^6
+# amounts costs seconds and megabytes, not 35 s and 2 GB.
+MAX_AMOUNTS = 5_000
+MAX_NODES = 5_000
+
+
+def refuse(what: str, bound: int) -> NoReturn:
+    raise PageError(f"page refused: more than {bound:,} {what} (no ward page is near that)")
+
+
 @dataclass(slots=True)
 class PageState:
     title: str
@@ -93,6 +108,8 @@ class PageState:
     # Lines the walk did not read as issues text nor check for a heading, in page order:
     # warn_unread_initiatives looks at these (and the lines up to the title) only.
     unchecked: list[Line] = field(default_factory=list)
+
+    n_amounts: int = 0
 
     def warn(self, message: str) -> None:
         self.warnings.append(message)
@@ -131,6 +148,8 @@ def _attachment_names(lines: list[Line], readings: list[Reading]) -> set[int]:
 
 
 def _start_node(state: PageState, heading: Heading, budgets: Sequence[FoundBudget]) -> None:
+    if len(state.nodes) >= MAX_NODES:
+        refuse("経営課題/戦略/具体的取組", MAX_NODES)
     node = Node(heading.kind, heading.code, heading.title, budgets=list(budgets))
     if heading.rest:
         node.lines.append(heading.rest)
@@ -166,6 +185,9 @@ def _issue_line(state: PageState, line: Line, reading: Reading) -> None:
     if has_budget_hint(text):
         text, budgets, warnings = split_budgets(text, state.fiscal_year)
         state.warnings.extend(warnings)
+        state.n_amounts += len(budgets)
+        if state.n_amounts > MAX_AMOUNTS:
+            refuse("amounts", MAX_AMOUNTS)
         if text is not line.text:
             reading = FORMS.read(text)
     if not text:  # a line of budgets only (or an empty line): nothing to add as text

@@ -21,11 +21,15 @@ CLOSE = r"[】》≫>\]〉〕]"
 # are stripped with the brackets (parse.clean_title), and a lazy run costs a test of the
 # rest of the pattern at every character (profiled: half the time of a heading match).
 _NOT_CLOSE = r"[^】》≫>\]〉〕]"
-# 1-1 or 1-1-1; the hyphen may be any dash the pages use.
+# 1-1 or 1-1-1; the hyphen may be any dash the pages use. A part is 1 to 3 ASCII digits
+# (NFKC has folded full-width ones) and never followed by another digit: 1-1-100 is read
+# whole, not cut to 1-1-10 and a title "0 …"; a longer number, or digits of another
+# script (٣), fits no form and is reported as a heading no form reads.
 DASHES = "-‐‑‒–—―−ー"
 SEP = rf"\s*[{DASHES}]\s*"
-_CODE = rf"\d{{1,2}}(?:{SEP}\d{{1,2}}){{0,2}}"
-_CODE2 = rf"\d{{1,2}}{SEP}\d{{1,2}}(?:{SEP}\d{{1,2}})?"  # at least two parts
+_PART = r"[0-9]{1,3}(?![0-9])"
+_CODE = rf"{_PART}(?:{SEP}{_PART}){{0,2}}"
+_CODE2 = rf"{_PART}{SEP}{_PART}(?:{SEP}{_PART})?"  # at least two parts
 _KW = r"(?P<kw>(?:主な)?\s*(?:戦略|具体的な?取(?:り)?組(?:み)?))"
 _TITLE_SEP = r"\s*[::.]?\s*"
 
@@ -69,14 +73,14 @@ HEADING_FORMS: tuple[Form, ...] = (
         "issue",
         "H27–R4 (北区 H31, 東住吉区 R2); ≪≫ variant",
         "【経営課題1】 安全安心なまちづくり",
-        rf"^{OPEN}\s*経営課題\s*(?P<code>\d{{1,2}})\s*{CLOSE}{_TITLE_SEP}(?P<title>.*)$",
+        rf"^{OPEN}\s*経営課題\s*(?P<code>{_PART})\s*{CLOSE}{_TITLE_SEP}(?P<title>.*)$",
     ),
     _form(
         "issue: number and title in brackets",
         "issue",
         "H27–R4",
         "【経営課題1 地域福祉の推進】",
-        rf"^{OPEN}\s*経営課題\s*(?P<code>\d{{1,2}}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+)\s*"
+        rf"^{OPEN}\s*経営課題\s*(?P<code>{_PART}){_TITLE_SEP}(?P<title>{_NOT_CLOSE}+)\s*"
         rf"(?:{CLOSE}\s*(?P<rest>.*))?$",
     ),
     _form(
@@ -91,7 +95,7 @@ HEADING_FORMS: tuple[Form, ...] = (
         "issue",
         "H27–R4 (西区 H29, 港区 R4, 鶴見区 R4)",
         "経営課題1 地域コミュニティのさらなる活性化",
-        rf"^経営課題\s*(?P<code>\d{{1,2}}){_TITLE_SEP}(?P<title>.*)$",
+        rf"^経営課題\s*(?P<code>{_PART}){_TITLE_SEP}(?P<title>.*)$",
     ),
     _form(
         "keyword and number in brackets, title after",
@@ -408,8 +412,13 @@ LABEL = (
 # 22,268千円 / 29,474 千円 / 65百万円 / 6千9百万円 / 1億2千万円. Digits may carry commas
 # and a decimal point; the unit is the last of 千円, 万円, 円.
 _NUMBER = r"\d[\d,]*+(?:\.\d++)?\s*+"
+# The usual Japanese negative (▲, △) and minus signs before an amount. A budget is never
+# negative (the build checks it), so such an amount is found, warned about and kept as
+# null with its raw text, never lost silently (nor read as the dash of "no amount").
+NEGATIVE_SIGNS = "-−▲△"
+_SIGN = rf"(?:[{NEGATIVE_SIGNS}]\s*+)?"
 AMOUNT = (
-    rf"(?=\d)(?:{_NUMBER}億\s*+)?(?:{_NUMBER}千(?!円)\s*+)?(?:{_NUMBER}百(?!円)\s*+)?"
+    rf"{_SIGN}(?=\d)(?:{_NUMBER}億\s*+)?(?:{_NUMBER}千(?!円)\s*+)?(?:{_NUMBER}百(?!円)\s*+)?"
     rf"(?:{_NUMBER})?(?:千円|万円|円)"
 )
 DASH = r"[-‐‑‒–—―−ー]+"

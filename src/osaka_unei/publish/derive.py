@@ -15,10 +15,12 @@ from osaka_unei.analysis.overrides import parse_overrides
 from osaka_unei.analysis.themes import OverrideError, build_themes, codebook_frame
 from osaka_unei.analysis.versions import VersionInput, versions_table
 from osaka_unei.dataset.nodes import nodes_table
+from osaka_unei.text import bounded
 
 DATA_DIR = Path("data")
 LINEAGE_OVERRIDES = "lineage-overrides.csv"
 THEME_OVERRIDES = "theme-overrides.csv"
+MAX_PROBLEMS = 20  # bad rows of a curated file named in its error row
 
 
 @dataclass(slots=True)
@@ -51,7 +53,10 @@ def derive_tables(
         previous=previous_lineage,
         overrides=overrides,
     )
-    problems += [(lineage_file.as_posix(), message) for message in (*errors, *lineage.errors)]
+    if errors or lineage.errors:
+        # One error row per file (its path is the row's key): the first messages and a count.
+        messages = bounded([*errors, *lineage.errors], MAX_PROBLEMS)
+        problems.append((lineage_file.as_posix(), " | ".join(messages)))
     theme_file = data_dir / THEME_OVERRIDES
     try:
         themes = build_themes(core, core["sdgs"], theme_file)

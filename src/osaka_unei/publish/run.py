@@ -33,6 +33,7 @@ from osaka_unei.dataset.checks import (
 from osaka_unei.dataset.flatten import Source, as_utc, flatten, make_frame, make_tables, policy_id
 from osaka_unei.dataset.load import previous_table
 from osaka_unei.dataset.tables import PARSE_REPORT
+from osaka_unei.fetch.urls import record_problem
 from osaka_unei.models import (
     RawRecord,
     WardPolicy,
@@ -179,7 +180,9 @@ def _run_build(
     parse = parse or _default_parse
     if raw_dir.is_dir():
         store.remove_stale_temp_files(raw_dir, time.time())
-    records, problems = store.load_manifest(raw_dir)
+    # A line whose address is not a city page (a `javascript:` url), or whose year is out of
+    # range, is an error row: its url is never data, nor a link.
+    records, problems = store.load_manifest(raw_dir, check=record_problem)
     # A path that leaves the raw store is never read, and never supersedes a stored page.
     outside = {r.path for r in records if r.path and store.inside(raw_dir, r.path) is None}
     report: list[Row] = [
@@ -304,6 +307,9 @@ def _parse_one(
     file = raw_dir / path
     if not file.is_file():
         return _Parsed(path, record, None, ["missing file"])
+    if file.stat().st_size > store.MAX_PAGE_BYTES:  # never read: no page is that large
+        note = f"page refused: larger than {store.MAX_PAGE_BYTES:,} bytes"
+        return _Parsed(path, record, None, [note])
     sha256 = store.sha256_hex(file.read_bytes())
     if record.sha256 and record.sha256 != sha256:
         return _Parsed(path, record, None, [f"file sha256 {sha256[:16]} differs from the manifest"])
