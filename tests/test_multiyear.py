@@ -220,14 +220,6 @@ def test_lineage_new_items_start_a_lineage(multiyear: Built, node: list[str]) ->
     assert _value(row["linked_from"]) is None and row["method"] == "new"
 
 
-@pytest.mark.xfail(strict=True, reason="known miss of the linker (expect.json known_misses)")
-@pytest.mark.parametrize("link", LINEAGE["known_misses"], ids=_link_id)
-def test_lineage_known_misses(multiyear: Built, link: list[str]) -> None:
-    level, from_policy, from_key, to_policy, to_key, why = link
-    ids = _lineage_ids(multiyear)
-    assert ids[(level, from_policy, from_key)] == ids[(level, to_policy, to_key)], why
-
-
 def test_every_node_has_one_lineage_row(multiyear: Built) -> None:
     tables = multiyear.tables
     nodes = sum(len(tables[name]) for name in ("issues", "strategies", "initiatives"))

@@ -145,7 +145,9 @@ def test_coverage_stages_and_year_lookup() -> None:
         _record("abeno/5-a.html", url.format("abeno", 5), "abeno"),
         _record("abeno/6-a.html", url.format("abeno", 6), "abeno"),
         _record("abeno/6-b.html", url.format("abeno", 6), "abeno"),
-        _record("hirano/7-a.html", url.format("hirano", 7), "hirano", 2030),
+        _record("hirano/7-a.html", url.format("hirano", 7), "hirano", 2027),
+        # a typo for 2018: outside the site's range, it has no cell (issue 19 item 3)
+        _record("hirano/8-a.html", url.format("hirano", 8), "hirano", 20182),
     ]
     report = pd.DataFrame(
         [
@@ -166,10 +168,11 @@ def test_coverage_stages_and_year_lookup() -> None:
     assert (both["status"], both["policy_id"]) == ("warning", "abeno-2019")
     assert (both["known_pages"], both["stored_files"]) == (2, 3)
     assert both["url"] == url.format("abeno", 5)
-    # a year past 2026 widens the grid for every ward
-    assert _cell(coverage, "hirano", 2030)["status"] == "stored"
-    assert _cell(coverage, "kita", 2028)["status"] == "missing"
-    assert len(coverage) == 24 * (2030 - 2013 + 1)
+    # a year past 2026 (the next fiscal year) widens the grid for every ward; a year the
+    # site cannot have (20182) does not: before, the grid grew to 18,000 columns
+    assert _cell(coverage, "hirano", 2027)["status"] == "stored"
+    assert _cell(coverage, "kita", 2027)["status"] == "missing"
+    assert len(coverage) == 24 * (2027 - 2013 + 1)
 
 
 def test_coverage_of_nothing_is_the_empty_grid() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from osaka_unei.calendar import fiscal_year_problem
 from osaka_unei.dataset.flatten import make_frame
 from osaka_unei.dataset.tables import table_spec
 from osaka_unei.models import RawRecord
@@ -51,7 +52,9 @@ def coverage_frame(
     cells: dict[tuple[str, int], dict[str, Any]] = {}
 
     def cell(slug: str | None, year: int | None) -> dict[str, Any] | None:
-        if slug not in SLUG_WARDS or year is None:
+        # A year outside the site's range (a registry typo: 20182) has no cell: the grid
+        # would grow a column for every year up to it.
+        if slug not in SLUG_WARDS or year is None or fiscal_year_problem(year) is not None:
             return None
         return cells.setdefault(
             (slug, year),
