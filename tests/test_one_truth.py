@@ -208,3 +208,24 @@ def test_every_report_tree_row_sits_under_its_own_parent(built: Built, site: Pat
                 checked += 1
             last[(pid, depth)] = key
     assert checked > 0
+
+
+def test_report_theme_totals_are_budget_by_theme_per_year(built: Built, site: Path) -> None:
+    """The index's budget by theme is analysis.themes.budget_by_theme (each main amount once,
+    the rule of the totals) added up per fiscal year: different years never added."""
+    from osaka_unei.analysis.themes import budget_by_theme
+
+    expected = (
+        budget_by_theme(built.tables, built.tables["themes"])
+        .groupby(["theme", "fiscal_year"])["budget_thousand_yen"]
+        .sum()
+    )
+    html = (site / "index.html").read_text(encoding="utf-8")
+    cells = re.findall(r'data-theme="([^"]+)" data-year="(\d+)" data-thousand-yen="(\d*)"', html)
+    assert cells
+    for theme, year, amount in cells:
+        want = expected.get((theme, int(year)))
+        assert (int(amount) if amount else None) == (None if want is None else int(want)), (
+            theme,
+            year,
+        )
