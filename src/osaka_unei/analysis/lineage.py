@@ -50,6 +50,7 @@ from osaka_unei.analysis.rewordings import MIN_CANONICAL, canonical_title, scope
 from osaka_unei.analysis.themes import match_themes
 from osaka_unei.dataset.nodes import LEVELS, node_key, nodes_frame
 from osaka_unei.dataset.tables import table_spec
+from osaka_unei.dataset.values import clean, int_or_none
 
 METHODS: tuple[str, ...] = (
     "title",
@@ -252,15 +253,6 @@ class Node:
         return "p" + ".".join(str(p) for p in parts if p is not None)
 
 
-def _value(value: Any) -> Any:
-    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
-
-
-def _int(value: Any) -> int | None:
-    value = _value(value)
-    return None if value is None else int(value)
-
-
 def collect_nodes(
     policies: pd.DataFrame,
     issues: pd.DataFrame,
@@ -283,9 +275,12 @@ def collect_nodes(
         slug, year = slugs[pid]
         level = str(row["level"])
         issue, strategy, position = _internal_positions(
-            level, int(row["issue_position"]), _int(row["strategy_position"]), _int(row["position"])
+            level,
+            int(row["issue_position"]),
+            int_or_none(row["strategy_position"]),
+            int_or_none(row["position"]),
         )
-        code = _value(row["code"])
+        code = clean(row["code"])
         nodes.append(
             Node(
                 policy_id=pid,
@@ -296,9 +291,9 @@ def collect_nodes(
                 strategy_position=strategy,
                 position=position,
                 code=None if code is None else str(code),
-                title=_value(row["title"]),
-                description=_value(row["description"]),
-                amount=None if (a := _value(row["budget_thousand_yen"])) is None else float(a),
+                title=clean(row["title"]),
+                description=clean(row["description"]),
+                amount=None if (a := clean(row["budget_thousand_yen"])) is None else float(a),
             )
         )
     return sorted(nodes, key=_order)
@@ -827,8 +822,8 @@ def _previous_ids(previous: pd.DataFrame | None) -> dict[NodeKey, str]:
             *_internal_positions(
                 str(row["level"]),
                 int(row["issue_position"]),
-                _int(row["strategy_position"]),
-                _int(row["position"]),
+                int_or_none(row["strategy_position"]),
+                int_or_none(row["position"]),
             ),
         ): str(row["lineage_id"])
         for row in previous.to_dict("records")

@@ -40,6 +40,7 @@ from osaka_unei.analysis.overrides import MAX_LINE_CHARS
 from osaka_unei.dataset.flatten import rows_frame
 from osaka_unei.dataset.nodes import LEVELS, node_key, nodes_frame
 from osaka_unei.dataset.tables import table_spec
+from osaka_unei.dataset.values import clean, int_or_none
 from osaka_unei.errors import CheckError, CuratedFileError
 from osaka_unei.text import bounded
 
@@ -200,35 +201,32 @@ class _Node:
         return self.code if self.code else f"{self.key[1]}#{self.key[4] or self.key[2]}"
 
 
-def _value(value: Any) -> Any:
-    return None if value is None or pd.isna(value) else value
-
-
-def _int(value: Any) -> int | None:
-    value = _value(value)
-    return None if value is None else int(value)
-
-
 def _nodes(tables: Mapping[str, pd.DataFrame]) -> list[_Node]:
-    """Every node, initiatives first then strategies then issues (children before parents)."""
+    """Every node, initiatives first then strategies then issues (children before parents);
+    each node's parent is the node model's (parent_key)."""
     frame = nodes_frame(tables)
+    keys: dict[tuple[str, str], NodeKey] = {
+        (row["policy_id"], row["node_key"]): (
+            row["policy_id"],
+            row["level"],
+            int(row["issue_position"]),
+            int_or_none(row["strategy_position"]),
+            int_or_none(row["position"]),
+        )
+        for row in frame.to_dict("records")
+    }
     nodes = []
     for level in ("initiative", "strategy", "issue"):
         for row in frame[frame["level"] == level].to_dict("records"):
-            pid, ip = row["policy_id"], int(row["issue_position"])
-            sp, own = _int(row["strategy_position"]), _int(row["position"])
-            parent: NodeKey | None = None
-            if level == "initiative":
-                parent = (pid, "strategy", ip, None, sp)
-            elif level == "strategy":
-                parent = (pid, "issue", ip, None, None)
+            pid = row["policy_id"]
+            parent = clean(row["parent_key"])
             nodes.append(
                 _Node(
-                    (pid, level, ip, sp, own),
-                    _value(row["code"]),
-                    _value(row["title"]),
-                    _value(row["description"]),
-                    parent,
+                    keys[(pid, row["node_key"])],
+                    clean(row["code"]),
+                    clean(row["title"]),
+                    clean(row["description"]),
+                    keys[(pid, parent)] if parent is not None else None,
                 )
             )
     return nodes
@@ -237,7 +235,9 @@ def _nodes(tables: Mapping[str, pd.DataFrame]) -> list[_Node]:
 def _key_of(row: Mapping[str, Any]) -> NodeKey:
     level = str(row["level"])
     """A node's key from a row of `themes`, `sdgs` or the overrides (extra positions dropped)."""
-    ip, sp, p = (_int(row.get(c)) for c in ("issue_position", "strategy_position", "position"))
+    ip, sp, p = (
+        int_or_none(row.get(c)) for c in ("issue_position", "strategy_position", "position")
+    )
     if level == "issue":
         sp = p = None
     elif level == "strategy":
@@ -282,7 +282,11 @@ def _themes_frame(rows: list[dict[str, Any]], codebook: Codebook) -> pd.DataFram
     order = {theme.id: n for n, theme in enumerate(codebook)}
     for row in rows:
         row["node_key"] = node_key(
-            *(row[p] for p in ("issue_position", "strategy_position", "position") if _int(row[p]))
+            *(
+                row[p]
+                for p in ("issue_position", "strategy_position", "position")
+                if int_or_none(row[p])
+            )
         )
     return rows_frame(THEMES, sorted(rows, key=lambda row: _sort_key(row, order)))
 
@@ -358,11 +362,11 @@ def sdgs_themes(sdgs: pd.DataFrame, codebook: Codebook = CODEBOOK) -> pd.DataFra
     collected: dict[tuple[NodeKey, str], list[str]] = {}
     codes: dict[NodeKey, str | None] = {}
     for row in sdgs.to_dict("records"):
-        goal = _int(row["goal"])
+        goal = int_or_none(row["goal"])
         if goal is None or not 1 <= goal <= 17:
             raise CheckError(f"sdgs: goal {row['goal']!r} is not 1-17 ({row['policy_id']})")
         key = _key_of(row)
-        codes[key] = _value(row.get("code"))
+        codes[key] = clean(row.get("code"))
         for theme in by_goal.get(goal, []):
             collected.setdefault((key, theme), []).append(str(goal))
     rows = [

@@ -10,28 +10,11 @@ from __future__ import annotations
 import html
 from typing import Any
 
-import pandas as pd
 from markupsafe import Markup, escape
 
+from osaka_unei.dataset.values import clean, missing
+
 SUMMED_TITLE = "下位項目の合計"
-
-
-def missing(value: Any) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def clean(value: Any) -> Any:
-    """pandas' NA, NaN and NaT as None; numpy scalars as Python ones."""
-    if missing(value):
-        return None
-    if hasattr(value, "item") and not isinstance(value, str):
-        return value.item()
-    return value
 
 
 def fmt_amount(value: Any) -> str:

@@ -35,6 +35,7 @@ from markupsafe import Markup
 
 from osaka_unei.analysis.themes import UNTAGGED, codebook_frame
 from osaka_unei.dataset.tables import TableSpec
+from osaka_unei.dataset.values import clean
 from osaka_unei.fetch.urls import canonical_url
 from osaka_unei.published import file_hash
 from osaka_unei.report import svg
@@ -42,7 +43,6 @@ from osaka_unei.report.coverage import STATUSES
 from osaka_unei.report.figures import (
     amount_cell,
     amount_text,
-    clean,
     code_label,
     fmt_amount,
     fmt_count,
