@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from osaka_unei.calendar import FIRST_FISCAL_YEAR, last_fiscal_year
 from osaka_unei.decoding import decode
 from osaka_unei.models import WardPolicy
 from osaka_unei.parse import parse_page
@@ -347,22 +348,23 @@ def make_round(sources: list[Source], n_pages: int, round_index: int, seed: int 
 def make_build_corpus(
     sources: list[Source], n_pages: int, seed: int = 0, versions: int = 4
 ) -> list[Page]:
-    """n_pages stored versions for a whole build: `versions` versions of each page, one page
-    per ward and fiscal year, the 24 wards in turn and the years counting up from 2013
-    (past 2026 once 24 × 14 policies are used up: a bigger corpus is a longer history, so
-    lineage, versions and changes grow with it). The era label allows two digits (令和99 =
-    2117), so 4 versions a page fit 10,000 versions in 2,500 policies, 105 years a ward. A ward keeps its source page for a few
-    years (a new one with odds 1 in 4 each year), so most nodes have a predecessor to link
-    to; the versions of a page differ in their budget amounts, so `changes` has rows."""
+    """n_pages stored versions for a whole build: at least `versions` versions of each page,
+    one page per ward and fiscal year, the 24 wards in turn and the years counting up from
+    2013. The build refuses a year outside the site's range (2013 … next fiscal year,
+    calendar.fiscal_year_problem), so a corpus needing more policies than 24 wards × those
+    years has more versions a page instead (10,000 versions: 360 policies of ~28 versions).
+    A ward keeps its source page for a few years (a new one with odds 1 in 4 each year), so
+    most nodes have a predecessor to link to; the versions of a page differ in their budget
+    amounts, so `changes` has rows."""
+    years = range(FIRST_FISCAL_YEAR, last_fiscal_year() + 1)
+    versions = max(versions, -(-n_pages // (len(WARD_SLUGS) * len(years))))
     rng = random.Random(f"{seed}:build")
     wards = list(WARD_SLUGS)
     source_of: dict[str, int] = {}
     pages: list[Page] = []
     policy = 0
     while len(pages) < n_pages:
-        ward, year = wards[policy % len(wards)], FISCAL_YEARS.start + policy // len(wards)
-        if year > 2117:
-            raise ValueError(f"{n_pages} pages need years past 令和99: more versions a page")
+        ward, year = wards[policy % len(wards)], years.start + policy // len(wards)
         if ward not in source_of or rng.random() < 0.25:
             source_of[ward] = rng.randrange(len(sources))
         source = sources[source_of[ward]]
