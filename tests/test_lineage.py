@@ -36,6 +36,8 @@ from lineage_eval import (  # noqa: E402  (the evaluation lives with the bench)
     read_labels,
 )
 
+from .node_tables import core_tables  # noqa: E402
+
 FIXTURE = Path(__file__).parent / "fixtures" / "lineage"
 
 
@@ -230,31 +232,9 @@ def test_a_ward_missing_a_year_links_across_the_gap(tables: dict[str, pd.DataFra
 
 def _tables(nodes: list[tuple[str, str, str, str | None]]) -> dict[str, pd.DataFrame]:
     """(policy_id, 'pI' | 'pI.S' | 'pI.S.N', title, description) → the four core tables."""
-    rows: dict[str, list[dict[str, Any]]] = {"issues": [], "strategies": [], "initiatives": []}
-    policies = []
-    for pid, path, title, description in nodes:
-        slug, year = pid.rsplit("-", 1)
-        if pid not in [p["policy_id"] for p in policies]:
-            policies.append({"policy_id": pid, "ward_slug": slug, "fiscal_year": int(year)})
-        parts = [int(p) for p in path[1:].split(".")]
-        base = {"policy_id": pid, "title": title, "description": description}
-        if len(parts) == 1:
-            rows["issues"].append(base | {"issue_position": parts[0], "issue_code": None})
-        elif len(parts) == 2:
-            rows["strategies"].append(
-                base | {"issue_position": parts[0], "position": parts[1], "strategy_code": None}
-            )
-        else:
-            rows["initiatives"].append(
-                base
-                | {
-                    "issue_position": parts[0],
-                    "strategy_position": parts[1],
-                    "position": parts[2],
-                    "initiative_code": None,
-                }
-            )
-    return {"policies": pd.DataFrame(policies)} | {k: pd.DataFrame(v) for k, v in rows.items()}
+    return core_tables(
+        (pid, path, title, description, None) for pid, path, title, description in nodes
+    )
 
 
 def _links(lineage: pd.DataFrame) -> dict[tuple[str, str], str | None]:

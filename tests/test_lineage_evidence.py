@@ -41,6 +41,8 @@ REAL = Path(__file__).parent / "fixtures" / "lineage" / "real"
 sys.path.insert(0, str(ROOT / "bench"))
 from lineage_eval import read_real, real_scores  # noqa: E402  (evaluation lives in bench/)
 
+from .node_tables import core_tables  # noqa: E402
+
 # --- tables by hand ---------------------------------------------------------------------------
 
 Row = tuple[str, str, str, int | None]  # policy_id, pI[.S[.N]], title, amount (千円) or None
@@ -48,34 +50,9 @@ Row = tuple[str, str, str, int | None]  # policy_id, pI[.S[.N]], title, amount (
 
 def _tables(rows: list[Row], codes: bool = False) -> dict[str, pd.DataFrame]:
     """Core tables from (policy_id, path, title, amount); codes = the positions if asked."""
-    levels: dict[str, list[dict[str, Any]]] = {"issues": [], "strategies": [], "initiatives": []}
-    policies: dict[str, dict[str, Any]] = {}
-    for pid, path, title, amount in rows:
-        slug, year = pid.rsplit("-", 1)
-        policies[pid] = {"policy_id": pid, "ward_slug": slug, "fiscal_year": int(year)}
-        parts = [int(p) for p in path[1:].split(".")]
-        code = "-".join(str(p) for p in parts) if codes else None
-        base = {"policy_id": pid, "title": title, "description": None}
-        base["budget_thousand_yen"] = amount
-        if len(parts) == 1:
-            levels["issues"].append(base | {"issue_position": parts[0], "issue_code": code})
-        elif len(parts) == 2:
-            levels["strategies"].append(
-                base | {"issue_position": parts[0], "position": parts[1], "strategy_code": code}
-            )
-        else:
-            levels["initiatives"].append(
-                base
-                | {
-                    "issue_position": parts[0],
-                    "strategy_position": parts[1],
-                    "position": parts[2],
-                    "initiative_code": code,
-                }
-            )
-    return {"policies": pd.DataFrame(list(policies.values()))} | {
-        name: pd.DataFrame(frame) for name, frame in levels.items()
-    }
+    return core_tables(
+        ((pid, path, title, None, amount) for pid, path, title, amount in rows), codes
+    )
 
 
 def _build(rows: list[Row], codes: bool = False, overrides: str = "") -> Any:
