@@ -433,6 +433,31 @@ def print_table(results: dict[str, object]) -> None:
         print_builds(builds, goals)
 
 
+def scan_surfaces(versions: int) -> dict[str, object]:
+    """Issue 18's property checks (tests/scan_surfaces.py: no nan/None/<NA> on any surface,
+    no tick printed twice) over every CLI answer and report page of a store of this size."""
+    env = os.environ | {"PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.scan_surfaces", "--bench", str(versions)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    numbers = [int(word) for word in last.replace(",", " ").split() if word.isdigit()]
+    if len(numbers) < 3:
+        return {"versions": versions, "error": (done.stderr or last)[-300:]}
+    return {
+        "versions": versions,
+        "surfaces": numbers[0],
+        "problems": numbers[1],
+        "amount_cells": numbers[2],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=400, help="pages per round (>= 400)")
@@ -499,6 +524,10 @@ def main() -> int:
     if not args.no_build:
         builds = run_builds(sources, args.build_sizes, args.report_up_to, args.seed)
 
+    surfaces: dict[str, object] = {"skipped": "--no-build"}
+    if not args.no_build:
+        surfaces = scan_surfaces(min(args.build_sizes))
+
     goals: dict[str, object] = {
         "parse_vs_required": figures["ratio_parse_vs_required"] <= GOALS["parse_vs_required_max"],
         "bs4_vs_parse": figures["ratio_bs4_vs_parse"] >= GOALS["bs4_vs_parse_min"],
@@ -508,6 +537,8 @@ def main() -> int:
     goals |= {
         f"cli {name}": row["ratio_median"] <= GOALS["cli_vs_floor_max"] for name, row in cli.items()
     }
+    if "problems" in surfaces:
+        goals["surfaces: no nan, no repeated tick"] = surfaces["problems"] == 0
     results = {
         "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
@@ -527,12 +558,19 @@ def main() -> int:
         },
         "builds": builds,
         "cli": cli,
+        "surfaces": surfaces,
         "goals": goals,
         "goal_values": GOALS,
     }
     args.out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
     print_table(results)
     print_cli(cli, GOALS["cli_vs_floor_max"])
+    if "problems" in surfaces:
+        print(
+            f"\nsurfaces of a {surfaces['versions']:,}-version store (tests/scan_surfaces.py): "
+            f"{surfaces['surfaces']:,} surfaces, {surfaces['problems']} problems, "
+            f"{surfaces['amount_cells']:,} amount cells"
+        )
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0
 
