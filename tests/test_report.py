@@ -457,7 +457,7 @@ def test_item_page_follows_an_item_across_years(
     # a summed amount is marked on the issue's page
     issue = (tmp_path / "items" / "minato-issue-3.html").read_text("utf-8")
     assert 'class="num summed" data-node="minato-2023:3" data-thousand-yen="39830"' in issue
-    assert "39,830 千円(計)" in issue
+    assert "39,830 千円 (計)" in issue
     ward = (tmp_path / "wards" / "minato.html").read_text("utf-8")
     assert '<td class="code">戦略</td>' in ward and "戦略nan" not in ward
     assert 'href="../items/minato-initiative-1-2-2.html"' in ward

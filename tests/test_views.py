@@ -326,12 +326,6 @@ def test_search_history_and_help_load_neither_pandas_nor_pydantic(
     assert result.stderr.splitlines()[-1] == "LOADED", result.stderr
 
 
-def test_database_file_name_is_the_publishers() -> None:
-    from osaka_unei.db.datasette import DATABASE_FILE as published
-
-    assert published == DATABASE_FILE
-
-
 def test_a_dataset_without_the_nodes_columns_is_one_line(tmp_path: Path) -> None:
     sqlite3.connect(tmp_path / DATABASE_FILE).execute("CREATE TABLE nodes (node_id INTEGER)")
     result = runner.invoke(app, ["history", "minato", "--processed-dir", str(tmp_path)])

@@ -27,6 +27,8 @@ MANIFEST_NAME = "manifest.jsonl"
 DEFAULT_RAW_DIR = Path("data/raw")
 DEFAULT_REGISTRY = Path("data/registry.csv")
 DEFAULT_OUT_DIR = Path("data/processed")
+# The SQLite database's file name in the dataset folder (Datasette names it osaka_unei).
+DATABASE_FILE = "osaka_unei.sqlite"
 DEFAULT_CACHE_DIR = Path("data/cache")
 DEFAULT_REPORT_DIR = Path("data/report")
 _SAFE_PART = re.compile(r"^[a-z0-9_-]{1,64}$")

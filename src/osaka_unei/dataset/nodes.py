@@ -22,7 +22,16 @@ import pandas as pd
 from osaka_unei.dataset.tables import NODE_COLUMNS, table_spec
 from osaka_unei.models import LEVEL_JA, LEVELS, WardPolicy
 
-__all__ = ["LEVELS", "LEVEL_JA", "NODES", "node_key", "nodes_frame", "nodes_table", "parent_key"]
+__all__ = [
+    "LEVELS",
+    "LEVEL_JA",
+    "NODES",
+    "node_key",
+    "nodes_frame",
+    "nodes_of",
+    "nodes_table",
+    "parent_key",
+]
 
 NODE_NAMES = [column.name for column in NODE_COLUMNS]
 NODE_FIELDS = [
@@ -253,3 +262,19 @@ def nodes_table(
     for column in ("fiscal_year",):
         nodes[column] = nodes[column].astype("Int64")
     return nodes[NODES.names].reset_index(drop=True)
+
+
+def nodes_of(tables: Mapping[str, pd.DataFrame], theme_order: Sequence[str] = ()) -> pd.DataFrame:
+    """The `nodes` table of these tables: the published one where they hold it, else made
+    by nodes_table from what they have (frames of a notebook or a test: without lineage,
+    themes or SDGs those columns are empty)."""
+    if NODES.name in tables:
+        return tables[NODES.name]
+    if tables["issues"].empty:
+        return pd.DataFrame(columns=NODES.names)
+    empty = pd.DataFrame(columns=["policy_id", "node_key", "lineage_id", "theme", "goal"])
+    sources = dict(tables)
+    sources.setdefault("sdgs", empty)
+    return nodes_table(
+        sources, tables.get("lineage", empty), tables.get("themes", empty), list(theme_order)
+    )

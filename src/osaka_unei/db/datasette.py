@@ -20,9 +20,9 @@ from osaka_unei.dataset.datapackage import CODE_LICENSE, DATA_LICENSE, SOURCE_UR
 from osaka_unei.dataset.tables import Column, TableSpec
 from osaka_unei.db import fts
 from osaka_unei.db.sqlite import STORAGE_NOTES, View, database_specs, views
+from osaka_unei.store import DATABASE_FILE
 
-DATABASE_NAME = "osaka_unei"  # Datasette names a database after its file
-DATABASE_FILE = f"{DATABASE_NAME}.sqlite"
+DATABASE_NAME = Path(DATABASE_FILE).stem  # Datasette names a database after its file
 DATASETTE_METADATA = "datasette.json"
 PLUGINS_DIR = Path(__file__).parent / "datasette_plugins"
 PLUGIN = "osaka-unei"  # the plugins' configuration key (datasette_plugins/cells.py)

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 
 import pandas as pd
 
-from osaka_unei.dataset.nodes import NODES, nodes_table
+from osaka_unei.dataset.nodes import NODES, nodes_of
 from osaka_unei.dataset.tables import Column, TableSpec
 
 # Tables the node table can be made from when a caller gives no `nodes` frame.
@@ -36,12 +36,7 @@ def has_sources(names: Collection[str]) -> bool:
 
 def make_nodes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The node table in tree order (policy, issue, strategy, initiative), node_id from 1:
-    the build's `nodes` frame, or one made from the core tables (no lineage or themes)."""
-    nodes = tables.get(NODES.name)
-    if nodes is None:
-        sources = dict(tables)
-        sources.setdefault("sdgs", pd.DataFrame(columns=["policy_id", "node_key", "goal"]))
-        nodes = nodes_table(sources, pd.DataFrame(), pd.DataFrame(), [])
-    nodes = nodes.reset_index(drop=True)
+    the build's `nodes` frame, or one made from the tables given (dataset.nodes.nodes_of)."""
+    nodes = nodes_of(tables).reset_index(drop=True)
     nodes.insert(0, "node_id", pd.array(range(1, len(nodes) + 1), dtype="Int64"))
     return nodes[NODES_SPEC.names]

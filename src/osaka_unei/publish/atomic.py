@@ -127,7 +127,8 @@ def _same(path: Path, digest: str) -> bool:
     return path.is_file() and not path.is_symlink() and hash_file(path) == digest
 
 
-def _json_bytes(value: Any) -> bytes:
+def json_bytes(value: Any) -> bytes:
+    """A JSON file's bytes as every published JSON file is written (UTF-8, indented)."""
     return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
@@ -143,7 +144,7 @@ def stamp_manifest(base: dict[str, Any], hashes: Mapping[str, str]) -> tuple[str
         if isinstance(resource, dict) and resource.get("path") in hashes:
             resource["hash"] = hashes[resource["path"]]
     manifest[BUILD_KEY] = {"id": build_id, "files": dict(sorted(hashes.items()))}
-    return build_id, _json_bytes(manifest)
+    return build_id, json_bytes(manifest)
 
 
 def unstamp_manifest(data: bytes) -> bytes:
@@ -158,7 +159,7 @@ def unstamp_manifest(data: bytes) -> bytes:
     for resource in manifest.get("resources", []):
         if isinstance(resource, dict):
             resource.pop("hash", None)
-    return _json_bytes(manifest)
+    return json_bytes(manifest)
 
 
 # --- the lock ---------------------------------------------------------------------------
@@ -369,7 +370,7 @@ def _write_journal(folder: Path, journal: dict[str, Any]) -> None:
     tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
     try:
         with tmp.open("wb") as handle:
-            handle.write(_json_bytes(journal))
+            handle.write(json_bytes(journal))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)

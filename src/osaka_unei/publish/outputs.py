@@ -7,7 +7,6 @@ import json
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -20,10 +19,6 @@ from osaka_unei.db.sqlite import write_database
 from osaka_unei.publish import atomic
 from osaka_unei.publish.catalog import PUBLISHED_TABLES
 from osaka_unei.store import resolve_published
-
-
-def _json_bytes(value: Any) -> bytes:
-    return (json.dumps(value, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def build_time(out_dir: Path, files: Mapping[str, bytes], now: dt.datetime) -> str:
@@ -59,10 +54,10 @@ def render_outputs(
     for spec in PUBLISHED_TABLES:
         files[f"{spec.name}.parquet"] = parquet_bytes(spec, tables[spec.name])
         files[f"{spec.name}.csv"] = csv_bytes(spec, tables[spec.name])
-    files[DATAPACKAGE_NAME] = _json_bytes(datapackage(PUBLISHED_TABLES))
-    files[DATASETTE_METADATA] = _json_bytes(datasette_metadata(PUBLISHED_TABLES))
+    files[DATAPACKAGE_NAME] = atomic.json_bytes(datapackage(PUBLISHED_TABLES))
+    files[DATASETTE_METADATA] = atomic.json_bytes(datasette_metadata(PUBLISHED_TABLES))
     built_at = build_time(out_dir, files, now)
-    files[STATS_NAME] = _json_bytes({"built_at": built_at, "rows": row_counts(tables)})
+    files[STATS_NAME] = atomic.json_bytes({"built_at": built_at, "rows": row_counts(tables)})
     return files
 
 

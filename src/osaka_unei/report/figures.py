@@ -12,19 +12,19 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from osaka_unei.dataset.values import clean, missing
-
-SUMMED_TITLE = "下位項目の合計"
+from osaka_unei import amounts
+from osaka_unei.amounts import NO_AMOUNT, SUMMED_TITLE
+from osaka_unei.dataset.values import clean, int_or_none, missing
 
 
 def fmt_amount(value: Any) -> str:
     """32550 → '32,550' (千円 in the header); a missing amount is a dash, never 0."""
-    return "—" if missing(value) else f"{int(value):,}"
+    return amounts.amount_text(int_or_none(value))
 
 
 def fmt_yen(value: Any) -> str:
     """32550 → '32,550 千円'; a missing amount is a dash."""
-    return "—" if missing(value) else f"{int(value):,} 千円"
+    return amounts.amount_text(int_or_none(value), unit=True)
 
 
 def fmt_count(value: Any) -> str:
@@ -42,14 +42,13 @@ def amount_cell(policy_id: str, node_key: str, value: Any, printed: Any) -> Mark
 
 
 def amount_text(value: Any, printed: Any) -> Markup:
-    """An amount in running text: '32,550 千円', '19,915 千円(計)' marked summed, or '—'."""
+    """An amount in running text: '32,550 千円', '19,915 千円 (計)' marked summed, or '—'."""
     if value is None:
-        return Markup("—")
+        return Markup(NO_AMOUNT)
+    text = amounts.amount_text(int(value), printed is not False, unit=True)
     if printed is False:
-        return Markup('<span class="summed" title="{}">{} 千円(計)</span>').format(
-            SUMMED_TITLE, f"{int(value):,}"
-        )
-    return escape(f"{int(value):,} 千円")
+        return Markup('<span class="summed" title="{}">{}</span>').format(SUMMED_TITLE, text)
+    return escape(text)
 
 
 def code_label(level: str, code: Any) -> str:

@@ -14,23 +14,11 @@ from collections.abc import Mapping
 import pandas as pd
 
 from osaka_unei.analysis.themes import CODEBOOK
-from osaka_unei.dataset.nodes import LEVEL_JA, LEVELS, NODES, nodes_table
+from osaka_unei.dataset.nodes import LEVEL_JA, LEVELS, nodes_of
 
 __all__ = ["LEVELS", "LEVEL_JA", "report_nodes"]
 
 
 def report_nodes(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The `nodes` table (its published columns), from the tables if published there."""
-    if "nodes" in tables:
-        return tables["nodes"]
-    if tables["issues"].empty:
-        return pd.DataFrame(columns=NODES.names)
-    empty = pd.DataFrame(columns=["policy_id", "node_key", "lineage_id", "theme", "goal"])
-    with_sdgs = dict(tables)
-    with_sdgs.setdefault("sdgs", empty)
-    return nodes_table(
-        with_sdgs,
-        tables.get("lineage", empty),
-        tables.get("themes", empty),
-        [theme.id for theme in CODEBOOK],
-    )
+    return nodes_of(tables, [theme.id for theme in CODEBOOK])

@@ -16,9 +16,11 @@ from typing import Any
 
 import pandas as pd
 
+from osaka_unei.amounts import NO_AMOUNT, amount_text
 from osaka_unei.analysis.overrides import FIELD_NAMES, OVERRIDES_NAME
 from osaka_unei.dataset.nodes import nodes_frame
-from osaka_unei.views.text import UNIT, amount, level_ja
+from osaka_unei.dataset.values import clean, int_or_none
+from osaka_unei.views.text import level_ja
 from osaka_unei.wards import resolve_ward
 
 # The reason written into a pasted line: a curator may edit it before saving.
@@ -58,10 +60,8 @@ def _amounts(tables: Mapping[str, pd.DataFrame]) -> dict[tuple[str, str], str]:
 
 
 def _shown(value: Any, printed: Any) -> str:
-    if value is None or pd.isna(value):
-        return amount(None)
-    flag = None if printed is None or pd.isna(printed) else bool(printed)
-    return f"{amount(int(value), flag)} {UNIT}"
+    flag = clean(printed)
+    return amount_text(int_or_none(value), None if flag is None else bool(flag), unit=True)
 
 
 def render_review(candidates: pd.DataFrame, tables: Mapping[str, pd.DataFrame], ward: str) -> str:
@@ -74,7 +74,7 @@ def render_review(candidates: pd.DataFrame, tables: Mapping[str, pd.DataFrame], 
     if rows.empty:
         return f"{name}: 確認待ちの候補はありません (no candidates to review)"
     amounts = _amounts(tables)
-    none = amount(None)
+    none = NO_AMOUNT
     lines = [
         f"{name}: 確認待ち {len(rows)} 件。同じ項目なら join、別の項目なら apart の行を "
         f"data/{OVERRIDES_NAME} に貼り付けてください。"

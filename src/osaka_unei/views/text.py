@@ -16,12 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from osaka_unei.amounts import NO_AMOUNT, SUMMED, UNIT, amount_text
 from osaka_unei.errors import NotBuiltError
 from osaka_unei.levels import LEVEL_JA
+from osaka_unei.store import DATABASE_FILE
 
-NO_AMOUNT = "—"
-SUMMED = "(計)"
-UNIT = "千円"
+__all__ = ["DATABASE_FILE", "NO_AMOUNT", "SUMMED", "UNIT"]
 # One header per field, the same in search, history and changes.
 HEADERS = {
     "ward": "区",
@@ -33,9 +33,6 @@ HEADERS = {
     "lineage_id": "系譜ID",
 }
 AMOUNT_NOTE = f"金額は{UNIT}; {SUMMED} 下位項目の合計; {NO_AMOUNT} 金額なし"
-# The database's file name in the dataset folder (db.datasette.DATABASE_FILE, which loads
-# pandas; tests/test_views.py checks the two agree).
-DATABASE_FILE = "osaka_unei.sqlite"
 
 
 class DatasetError(NotBuiltError, ValueError):
@@ -48,9 +45,7 @@ def level_ja(level: str) -> str:
 
 def amount(thousand_yen: int | None, printed: bool | None = True) -> str:
     """`32,550`, `32,550 (計)` for a sum of the items below, `—` for none."""
-    if thousand_yen is None:
-        return NO_AMOUNT
-    return f"{thousand_yen:,}" + ("" if printed or printed is None else f" {SUMMED}")
+    return amount_text(thousand_yen, printed)
 
 
 def as_bool(value: Any) -> bool | None:

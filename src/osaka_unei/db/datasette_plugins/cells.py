@@ -21,9 +21,9 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup
 
+from osaka_unei.amounts import NO_AMOUNT, SUMMED_TITLE, amount_text
+
 PLUGIN = "osaka-unei"
-MISSING = "—"
-SUMMED_TITLE = "下位項目の合計"
 
 
 def _config(datasette: Any) -> dict[str, Any]:
@@ -39,12 +39,12 @@ def _flag(row: Any, name: str) -> Any:
 
 def format_amount(value: Any, summed: bool = False) -> Markup | None:
     if value is None or value == "":
-        return Markup(MISSING)
+        return Markup(NO_AMOUNT)
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    text = f"{value:,.0f} 千円" if isinstance(value, float) else f"{value:,} 千円"
+    text = amount_text(round(value), not summed, unit=True)
     if summed:
-        return Markup('<span class="summed" title="{}">{} (計)</span>').format(SUMMED_TITLE, text)
+        return Markup('<span class="summed" title="{}">{}</span>').format(SUMMED_TITLE, text)
     return Markup("{}").format(text)
 
 
