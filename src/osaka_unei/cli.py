@@ -6,7 +6,7 @@ import functools
 import inspect
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -559,6 +559,24 @@ def _say_empty(message: str, output_format: ViewFormat) -> None:
         typer.echo(message, err=True)
 
 
+def _emit(
+    output_format: ViewFormat,
+    records: Sequence[Mapping[str, Any]],
+    fields: Sequence[str],
+    table: Callable[[], Any],
+) -> None:
+    """A view's answer: its records as JSON or CSV, or `table()` (a rich renderable, or
+    None for nothing to show) printed for a person."""
+    from osaka_unei.views.text import dumps_csv, dumps_json
+
+    if output_format is ViewFormat.json:
+        _write(dumps_json(records))
+    elif output_format is ViewFormat.csv:
+        _write(dumps_csv(records, fields))
+    elif (shown := table()) is not None:
+        _console().print(shown)
+
+
 def _ward(text: str) -> Ward:
     from osaka_unei.wards import resolve_ward
 
@@ -594,13 +612,7 @@ def search(
     from osaka_unei.db.search import query_problem
     from osaka_unei.db.search import search as find
     from osaka_unei.views import search as view
-    from osaka_unei.views.text import (
-        DATABASE_FILE,
-        DatasetError,
-        dumps_csv,
-        dumps_json,
-        require_columns,
-    )
+    from osaka_unei.views.text import DatasetError, require_columns
 
     if not query.split():
         fail("give a word to search for, e.g. 防災")
@@ -610,13 +622,7 @@ def search(
     conn = _database(processed_dir)
     try:
         require_columns(conn, "nodes", ("node_key", "thousand_yen", "printed"))
-        hits = find(
-            processed_dir / DATABASE_FILE,
-            query,
-            ward=where.slug if where else None,
-            year=year,
-            limit=limit,
-        )
+        hits = find(conn, query, ward=where.slug if where else None, year=year, limit=limit)
     except DatasetError as exc:
         fail(str(exc))
     except sqlite3.Error as exc:
@@ -625,12 +631,12 @@ def search(
         conn.close()
     if not hits:
         _say_empty(view.empty_message(query, where.name if where else None, year), output_format)
-    if output_format is ViewFormat.json:
-        _write(dumps_json(view.records(hits)))
-    elif output_format is ViewFormat.csv:
-        _write(dumps_csv(view.records(hits), view.FIELDS))
-    elif hits:
-        _console().print(view.hits_table(hits, query))
+    _emit(
+        output_format,
+        view.records(hits),
+        view.FIELDS,
+        lambda: view.hits_table(hits, query) if hits else None,
+    )
 
 
 @command()
@@ -650,7 +656,7 @@ def history(
     json and csv give one record per item and year.
     """
     from osaka_unei.views import history as view
-    from osaka_unei.views.text import DatasetError, dumps_csv, dumps_json
+    from osaka_unei.views.text import DatasetError
 
     where = _ward(ward)
     conn = _database(processed_dir)
@@ -675,13 +681,12 @@ def history(
             "Try a shorter word, or no word to see every item.",
             output_format,
         )
-    if output_format is ViewFormat.json:
-        _write(dumps_json(answer.records()))
-    elif output_format is ViewFormat.csv:
-        _write(dumps_csv(answer.records(), view.FIELDS))
-    elif answer.rows:
-        console = _console()
-        console.print(view.history_table(answer, console.width))
+    _emit(
+        output_format,
+        answer.records(),
+        view.FIELDS,
+        lambda: view.history_table(answer, _console().width) if answer.rows else None,
+    )
 
 
 @command()
@@ -699,7 +704,6 @@ def changes(
     json and csv give the changes table's records for the policy.
     """
     from osaka_unei.views import changes as view
-    from osaka_unei.views.text import dumps_csv, dumps_json
 
     conn = _database(processed_dir)
     try:
@@ -711,12 +715,7 @@ def changes(
         fail(f"cannot read {processed_dir}: {exc}")
     finally:
         conn.close()
-    if output_format is ViewFormat.json:
-        _write(dumps_json(rows))
-    elif output_format is ViewFormat.csv:
-        _write(dumps_csv(rows, view.FIELDS))
-    else:
-        _console().print(view.changes_view(versions, rows, policy_id))
+    _emit(output_format, rows, view.FIELDS, lambda: view.changes_view(versions, rows, policy_id))
 
 
 lineage_app = _App(help="Lineage: the links across years and their review.", rich_markup_mode=None)

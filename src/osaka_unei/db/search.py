@@ -59,7 +59,7 @@ def query_problem(query: str) -> str | None:
 
 
 def search(
-    db_path: Path | str,
+    db: Path | str | sqlite3.Connection,
     query: str,
     ward: str | None = None,
     year: int | None = None,
@@ -67,19 +67,20 @@ def search(
 ) -> list[Hit]:
     """Nodes whose title or description contains every word of the query (a substring
     match, NFKC- and ASCII-case-insensitive), best first. `ward` is a name (北区) or a slug.
+    `db` is the database's path, or a connection already open on it (left open).
     BadInputError (a ValueError; query_problem) for a query past the bounds."""
     problem = query_problem(query)
     if problem is not None:
         raise BadInputError(problem)
     if not fts.query_terms(query):
         return []
-    uri = Path(db_path).resolve().as_uri() + "?mode=ro"
-    conn = sqlite3.connect(uri, uri=True)
-    try:
-        rows = conn.execute(
-            _SQL,
-            {"match": fts.bigram_query(query), "ward": ward, "year": year, "limit": limit},
-        ).fetchall()
-    finally:
-        conn.close()
+    params = {"match": fts.bigram_query(query), "ward": ward, "year": year, "limit": limit}
+    if isinstance(db, sqlite3.Connection):
+        rows = db.execute(_SQL, params).fetchall()
+    else:
+        conn = sqlite3.connect(Path(db).resolve().as_uri() + "?mode=ro", uri=True)
+        try:
+            rows = conn.execute(_SQL, params).fetchall()
+        finally:
+            conn.close()
     return [Hit(*row[:8], None if row[8] is None else bool(row[8]), *row[9:]) for row in rows]  # type: ignore[call-arg]  # a row: _SQL's columns in Hit's order
