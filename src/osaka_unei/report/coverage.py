@@ -14,13 +14,15 @@ from typing import Any
 
 import pandas as pd
 
-from osaka_unei.calendar import fiscal_year_problem
+from osaka_unei.calendar import FIRST_FISCAL_YEAR, fiscal_year_problem
 from osaka_unei.dataset.flatten import make_frame
 from osaka_unei.dataset.tables import table_spec
 from osaka_unei.models import RawRecord
 from osaka_unei.wards import SLUG_WARDS, WARD_SLUGS, page_address
 
-FIRST_YEAR, LAST_YEAR = 2013, 2026  # the years the city has published ward policies for
+# The grid's years: from the site's first (calendar.FIRST_FISCAL_YEAR) to a fixed last one,
+# so the same data gives the same report whatever the date (a later year widens the grid).
+FIRST_YEAR, LAST_YEAR = FIRST_FISCAL_YEAR, 2026
 
 STATUSES: tuple[str, ...] = ("missing", "known", "stored", "error", "warning", "ok")
 # How far a cell got: a higher rank wins when a cell has several pages.
