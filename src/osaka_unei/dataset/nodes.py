@@ -164,8 +164,7 @@ def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         )
         frames.append(frame)
     if not frames:
-        empty = pd.DataFrame(columns=NODE_FIELDS)
-        return empty
+        return pd.DataFrame(columns=NODE_FIELDS)
     nodes = pd.concat(frames, ignore_index=True)
     for column in ("issue_position", "strategy_position", "position", "budget_thousand_yen"):
         nodes[column] = nodes[column].astype("Int64")
@@ -259,8 +258,7 @@ def nodes_table(
     sdgs = tables["sdgs"]
     goals = {goal: goal for goal in range(1, 18)}
     nodes["sdgs"] = _joined(sdgs, "goal", goals).reindex(index).to_numpy()
-    for column in ("fiscal_year",):
-        nodes[column] = nodes[column].astype("Int64")
+    nodes["fiscal_year"] = nodes["fiscal_year"].astype("Int64")
     return nodes[NODES.names].reset_index(drop=True)
 
 
