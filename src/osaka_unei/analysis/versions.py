@@ -18,6 +18,7 @@ import pandas as pd
 from osaka_unei.dataset.flatten import as_utc, make_frame, policy_id
 from osaka_unei.dataset.nodes import policy_totals, tree_nodes
 from osaka_unei.dataset.tables import table_spec
+from osaka_unei.dataset.values import int_or_none
 from osaka_unei.errors import StoreError
 from osaka_unei.models import RawRecord, WardPolicy
 
@@ -86,13 +87,16 @@ def versions_table(items: Sequence[VersionInput]) -> pd.DataFrame:
     missing = [item.record.url for item in items if not item.record.path]
     if missing:
         raise StoreError(f"a version needs a stored file: {missing[0]}")
-    parsed = [item.policy for item in items if item.policy is not None]
-    totals = policy_totals(tree_nodes(parsed))  # one pass over every version's nodes
-    total_of: dict[int, int | None] = {}
-    for number, item in enumerate(item for item in items if item.policy is not None):
-        value = totals.get(str(number), pd.NA)
-        total_of[id(item)] = None if pd.isna(value) else int(value)
-    return make_frame(VERSIONS, (_row(item, total_of.get(id(item))) for item in items))
+    # One pass over every version's nodes; tree_nodes names the i-th policy given "i".
+    totals = policy_totals(tree_nodes([item.policy for item in items if item.policy]))
+    numbers = iter(range(len(items)))
+    return make_frame(
+        VERSIONS,
+        (
+            _row(item, int_or_none(totals.get(str(next(numbers)))) if item.policy else None)
+            for item in items
+        ),
+    )
 
 
 def current_paths(parse_report: pd.DataFrame) -> set[str]:
