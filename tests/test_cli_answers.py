@@ -161,14 +161,14 @@ def test_summary_prints_amounts_as_the_nodes_do() -> None:
     assert re.search(r"戦略2-1 防災対策の強化 +2,025 千円 \(計\)$", out, re.M)
     assert re.search(r"具体的取組2-1-1 地域防災の活動支援 +2,025 千円$", out, re.M)
     assert re.search(r"経営課題1 区民主体のまちづくり +32,550 千円 \(計\)$", out, re.M)
-    assert out.splitlines()[-1].startswith("計 65,958 千円 — 経営課題 6, 戦略 10, 具体的取組 10")
+    assert out.splitlines()[-1].startswith("計 65,958 千円; 経営課題 6, 戦略 10, 具体的取組 10")
 
 
 def test_summary_of_a_page_without_amounts_says_none() -> None:
     # Before: `Total 0 千円` where the page prints no amount (the tables: null).
     out = _run("parse", str(SEEDS / "000_9271bec5154d5aa3.txt"), "--format", "summary")
     assert "Total 0" not in out and " 0 千円" not in out
-    assert out.splitlines()[-1].startswith("計 — — ")
+    assert out.splitlines()[-1].startswith("計 —; 経営課題 3, ")
     assert not MISSING.search(out)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from osaka_unei.amounts import amount_text
 from osaka_unei.dataset.nodes import node_key, policy_total, tree_nodes
 from osaka_unei.models import Initiative, Issue, Strategy, WardPolicy
 from osaka_unei.views.text import LEVEL_JA, NO_AMOUNT, SUMMED, UNIT
@@ -107,7 +108,7 @@ def render_summary(policy: WardPolicy) -> str:
         )
     total = policy_total(policy)
     lines.append(
-        f"計 {NO_AMOUNT if total is None else f'{total:,} {UNIT}'} — "
+        f"計 {amount_text(total, unit=True)}; "
         f"{LEVEL_JA['issue']} {len(policy.issues)}, {LEVEL_JA['strategy']} {n_strategies}, "
         f"{LEVEL_JA['initiative']} {n_initiatives}, 改革 {len(policy.reforms)}, "
         f"warnings {len(policy.warnings)}"
