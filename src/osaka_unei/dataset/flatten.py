@@ -41,6 +41,11 @@ def policy_id(ward_slug: str, fiscal_year: int) -> str:
     return f"{ward_slug}-{fiscal_year}"
 
 
+def ward_of(policy_id: str) -> str:
+    """The ward slug of a policy_id (slugs have no hyphen)."""
+    return str(policy_id).rsplit("-", 1)[0]
+
+
 def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
     """All rows one policy contributes, by table (parse_report excluded)."""
     pid = policy_id(policy.ward_slug, policy.fiscal_year)

@@ -259,6 +259,8 @@ def nodes_table(
     goals = {goal: goal for goal in range(1, 18)}
     nodes["sdgs"] = _joined(sdgs, "goal", goals).reindex(index).to_numpy()
     nodes["fiscal_year"] = nodes["fiscal_year"].astype("Int64")
+    for column in ("lineage_id", "parent_lineage_id"):  # None, as the lineage table has it
+        nodes[column] = nodes[column].astype(object).where(nodes[column].notna(), None)
     return nodes[NODES.names].reset_index(drop=True)
 
 
