@@ -302,9 +302,7 @@ def _run_build(
     made = _core(raw_dir, {unit: by_unit[unit] for unit in stale}, cache, parse, result)
     unit_of_path = {v.path: unit for unit in stale for v in by_unit[unit]}
     with_units = {
-        name: memo.merge(
-            name, units.tag(made[name], name, unit_of_path), order, stale
-        )
+        name: memo.merge(name, units.tag(made[name], name, unit_of_path), order, stale)
         for name in CORE_NAMES
     }
     tables = {name: frame.drop(columns=units.UNIT) for name, frame in with_units.items()}
@@ -353,8 +351,9 @@ def _run_build(
         # a curated data file's unusable row: an error row, named by the file
         rows = [_report_row(path, None, None, "error", [msg]) for path, msg in curated_problems]
         tables["parse_report"] = _with_rows(tables["parse_report"], rows)
+    tables = {spec.name: spec.conform(tables[spec.name]) for spec in PUBLISHED_TABLES}
     check_derived(tables, DERIVED_TABLES)
-    result.tables = {spec.name: tables[spec.name] for spec in PUBLISHED_TABLES}
+    result.tables = tables
 
     def write(staging: Path) -> None:
         # The files are rendered here, and their bytes let go before the database is built.
