@@ -271,7 +271,7 @@ def _run_build(
     # range, is an error row: its url is never data, nor a link.
     records, problems = store.load_manifest(raw_dir, check=record_problem)
     # A path that leaves the raw store is never read, and never supersedes a stored page.
-    outside = {r.path for r in records if r.path and store.inside(raw_dir, r.path) is None}
+    outside = store.outside_paths(raw_dir, (r.path for r in records if r.path))
     report: list[Row] = [
         _report_row(
             f"{store.MANIFEST_NAME}:{problem.line}", None, None, "error", [problem.message()]
