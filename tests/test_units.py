@@ -183,3 +183,33 @@ def test_a_page_naming_another_ward_than_its_folder_is_an_error_row(tmp_path: Pa
     row = report[report["path"] == target]
     assert row["status"].item() == "error"
     assert "page names ward kita but is stored under minato: not used" in row["messages"].item()
+
+
+def test_a_noop_rebuild_renders_nothing_and_a_hand_edited_file_is_put_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = tmp_path / "raw"
+    write_bench_store(raw, 24)
+    rendered: list[int] = []
+    render = run.render_outputs
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        rendered.append(1)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(run, "render_outputs", spy)
+    first = _build(tmp_path, raw)
+    expected = _files(tmp_path / "out")
+    again = _build(tmp_path, raw)
+    assert (len(rendered), again.written, again.build_id) == (1, [], first.build_id)
+    assert again.tables["policies"].equals(first.tables["policies"])
+
+    edited = tmp_path / "out" / "policies.csv"
+    edited.write_bytes(edited.read_bytes().replace(b"1", b"2", 1))
+    fixed = _build(tmp_path, raw)
+    assert len(rendered) == 2 and "policies.csv" in fixed.written
+    assert _files(tmp_path / "out") == expected
+
+    (tmp_path / "data" / "lineage-overrides.csv").write_text("not,a,header\n", encoding="utf-8")
+    told = _build(tmp_path, raw)  # a curated file's new error row: published
+    assert len(rendered) == 3 and "parse_report.csv" in told.written

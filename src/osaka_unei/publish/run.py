@@ -33,10 +33,12 @@ from osaka_unei.dataset.checks import (
     previous_counts,
     row_counts,
 )
+from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
 from osaka_unei.dataset.flatten import Source, as_utc, flatten, make_frame, make_tables, policy_id
 from osaka_unei.dataset.load import previous_table
 from osaka_unei.dataset.tables import PARSE_REPORT, TABLES
 from osaka_unei.dataset.values import clean
+from osaka_unei.errors import StoreError
 from osaka_unei.fetch.urls import record_problem
 from osaka_unei.models import (
     RawRecord,
@@ -62,6 +64,8 @@ from osaka_unei.publish.outputs import (
     render_outputs,
     write_database_into,
 )
+from osaka_unei.published import build_files, read_build
+from osaka_unei.published import build_id as published_build_id_of
 from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from osaka_unei.wards import SLUG_WARDS
 
@@ -254,17 +258,17 @@ def _derived_key(inputs: str, overrides: list[Override], themes: pd.DataFrame | 
     return units.digest([inputs, override_rows(overrides), rows])
 
 
-def _run_build(
-    raw_dir: Path,
-    out_dir: Path,
-    cache_dir: Path,
-    force: bool,
-    allow_shrink: bool,
-    parse: ParseFn | None,
-    data_dir: Path,
-    extra_outputs: ExtraOutputs | None,
-) -> BuildResult:
-    parse = parse or _default_parse
+@dataclass(slots=True)
+class _Store:
+    """The raw store as a build reads it: its stored versions by unit, and the report rows of
+    no unit (the manifest's bad lines, paths outside the store, files it does not name)."""
+
+    by_unit: dict[str, list[_Version]]
+    report: list[Row]
+    raw_files: list[str]
+
+
+def _read_store(raw_dir: Path) -> _Store:
     if raw_dir.is_dir():
         store.remove_stale_temp_files(raw_dir, time.time())
     # A line whose address is not a city page (a `javascript:` url), or whose year is out of
@@ -283,91 +287,173 @@ def _run_build(
         note = "path outside the raw store: not read"
         report.append(_report_row(record.path, record, None, "error", [note]))
     records = [record for record in records if record.path not in outside]
-    first_seen = {record.path: record for record in store.stored_versions(records)}
+    first_seen = {str(r.path): r for r in store.stored_versions(records)}
     raw_files = _raw_files(raw_dir)
     for path in sorted(set(raw_files) - set(first_seen) - outside):
         report.append(_report_row(path, None, None, "error", ["not in manifest"]))
-    by_unit = _units(first_seen, store.latest_versions(records))  # type: ignore[arg-type]
-    order = sorted(by_unit)
+    return _Store(_units(first_seen, store.latest_versions(records)), report, raw_files)
 
-    memo_dir = cache_dir / units.MEMO_DIR
-    memo = units.Memo() if force else units.load(memo_dir, MEMO_TABLES)
-    result = BuildResult(tables={})
-    inputs = {unit: _inputs_key(raw_dir, unit, by_unit[unit]) for unit in order}
-    # The units whose pages changed are built again, all at once (one call per step, as a
-    # first build does); the others' rows are the memo's.
+
+@dataclass(slots=True)
+class _Plan:
+    """The units of a build, what each is a function of, and what the memo holds of them."""
+
+    order: list[str]  # the units (ward slugs), in table order
+    inputs: dict[str, str]  # unit → the key of its pages (_inputs_key)
+    stale: list[str]  # units whose pages changed since the memo: parsed and derived again
+    memo: units.Memo
+
+
+def _run_build(
+    raw_dir: Path,
+    out_dir: Path,
+    cache_dir: Path,
+    force: bool,
+    allow_shrink: bool,
+    parse: ParseFn | None,
+    data_dir: Path,
+    extra_outputs: ExtraOutputs | None,
+) -> BuildResult:
+    stored = _read_store(raw_dir)
+    order = sorted(stored.by_unit)
+    memo = units.Memo() if force else units.load(cache_dir / units.MEMO_DIR, MEMO_TABLES)
+    inputs = {unit: _inputs_key(raw_dir, unit, stored.by_unit[unit]) for unit in order}
     stale = [u for u in order if (k := memo.keys.get(u)) is None or k.inputs != inputs[u]]
-    result.cached += sum(len(by_unit[unit]) for unit in order if unit not in stale)
+    plan = _Plan(order, inputs, stale, memo)
+    result = BuildResult(tables={})
+    result.cached += sum(len(stored.by_unit[u]) for u in order if u not in stale)
     cache = ParseCache(cache_dir, force)
-    made = _core(raw_dir, {unit: by_unit[unit] for unit in stale}, cache, parse, result)
-    unit_of_path = {v.path: unit for unit in stale for v in by_unit[unit]}
-    with_units = {
-        name: memo.merge(name, units.tag(made[name], name, unit_of_path), order, stale)
-        for name in CORE_NAMES
-    }
+    with_units = _core_tables(raw_dir, stored, plan, cache, parse or _default_parse, result)
     tables = {name: frame.drop(columns=units.UNIT) for name, frame in with_units.items()}
-    tables["parse_report"] = _with_rows(tables["parse_report"], report)
-    check_tables(tables, raw_files)
+    tables["parse_report"] = _with_rows(tables["parse_report"], stored.report)
+    check_tables(tables, stored.raw_files)
     if not allow_shrink:
         check_shrink(previous_counts(store.resolve_published(out_dir)), row_counts(tables))
 
-    # The derived tables: again only for the units whose inputs, curated rows or previous
-    # lineage ids changed.
     curated = read_curated(tables, data_dir)
     previous = previous_table(out_dir, "lineage")
-    keys: dict[str, units.UnitKeys] = {}
-    bases: dict[str, str] = {}  # each unit's derived key, but for its previous lineage ids
-    redo: list[str] = []
-    for unit in order:
-        lineage_overrides, theme_overrides = curated.for_wards({unit})
-        own = None if previous is None else previous[previous["ward_slug"] == unit]
-        bases[unit] = _derived_key(inputs[unit], lineage_overrides, theme_overrides)
-        key = units.digest([bases[unit], _previous_key(own)])
-        known = memo.keys.get(unit)
-        if unit not in stale and known is not None and key in known.derived:
-            keys[unit] = known
-        else:
-            keys[unit] = units.UnitKeys(inputs[unit], (key,))
-            redo.append(unit)
-    derived = _derive(with_units, previous, curated, redo)
-    messages: list[str] = []
-    for unit in order:
-        if unit in redo:
-            errors = tuple(e.text for e in derived.errors if e.ward_slug == unit)
-            # The next build reads this lineage back as its previous: a key for that too.
-            lineage = derived.tables["lineage"]
-            again = units.digest(
-                [bases[unit], _previous_key(lineage[lineage["ward_slug"] == unit])]
-            )
-            keys[unit] = units.UnitKeys(inputs[unit], (*keys[unit].derived, again), errors)
-        messages += keys[unit].errors
-    messages += curated.unmatched(order)
-    for name in UNIT_TABLES:
-        tagged = units.tag(derived.tables[name], name)
-        with_units[name] = memo.merge(name, tagged, order, redo)
-        tables[name] = with_units[name].drop(columns=units.UNIT)
+    keys, redo, messages = _derived_tables(with_units, plan, curated, previous)
+    tables |= {name: with_units[name].drop(columns=units.UNIT) for name in UNIT_TABLES}
     tables["theme_codebook"] = codebook_frame()
-    if curated_problems := curated.problems(messages):
-        # a curated data file's unusable row: an error row, named by the file
-        rows = [_report_row(path, None, None, "error", [msg]) for path, msg in curated_problems]
-        tables["parse_report"] = _with_rows(tables["parse_report"], rows)
+    curated_rows = [
+        _report_row(path, None, None, "error", [message])  # a curated file's unusable rows
+        for path, message in curated.problems(messages)
+    ]
+    tables["parse_report"] = _with_rows(tables["parse_report"], curated_rows)
     tables = {spec.name: spec.conform(tables[spec.name]) for spec in PUBLISHED_TABLES}
     check_derived(tables, DERIVED_TABLES)
     result.tables = tables
 
-    def write(staging: Path) -> None:
-        # The files are rendered here, and their bytes let go before the database is built.
-        atomic.write_files(staging, render_outputs(tables, out_dir, dt.datetime.now(dt.UTC)))
-        write_database_into(staging, tables)
-        if extra_outputs is not None:
-            extra_outputs(staging, tables)
+    # What the files are a function of: when out_dir holds, untouched, the build made from
+    # the same, there is nothing to write (a no-op rebuild renders nothing).
+    whole = units.digest(
+        [
+            units.code_fingerprint(),
+            [(unit, keys[unit].inputs, keys[unit].derived) for unit in order],
+            stored.report,
+            curated_rows,
+        ]
+    )
+    where = str(out_dir.resolve())
+    done = memo.published.get(where)
+    if extra_outputs is None and done is not None and done[0] == whole:
+        skip = _intact(out_dir, done[1])
+    else:
+        skip = False
+    if skip:
+        assert done is not None
+        result.build_id = done[1]
+    else:
 
-    published = publish_outputs(out_dir, {}, write)
-    result.written = sorted([*published.changed, *published.removed])
-    result.build_id = published.build_id
-    if stale or redo or set(memo.keys) != set(order):
-        units.save(memo_dir, units.Memo(keys, with_units))
+        def write(staging: Path) -> None:
+            # The files are rendered here, and their bytes let go before the database is built.
+            now = dt.datetime.now(dt.UTC)
+            atomic.write_files(staging, render_outputs(tables, out_dir, now))
+            write_database_into(staging, tables)
+            if extra_outputs is not None:
+                extra_outputs(staging, tables)
+
+        published = publish_outputs(out_dir, {}, write)
+        result.written = sorted([*published.changed, *published.removed])
+        result.build_id = published.build_id
+    if stale or redo or set(memo.keys) != set(order) or done != (whole, result.build_id):
+        others = {folder: done for folder, done in memo.published.items() if folder != where}
+        # A build with extra outputs is not what the key says: the next build writes again.
+        built = others if extra_outputs else others | {where: (whole, result.build_id)}
+        units.save(cache_dir / units.MEMO_DIR, units.Memo(keys, with_units, built))
     return result
+
+
+def _core_tables(
+    raw_dir: Path,
+    stored: _Store,
+    plan: _Plan,
+    cache: ParseCache,
+    parse: ParseFn,
+    result: BuildResult,
+) -> dict[str, pd.DataFrame]:
+    """The core tables (and versions, changes) with their UNIT column: the stale units' made
+    again (all at once: one call per step, as a first build does), the others' the memo's."""
+    made = _core(raw_dir, {u: stored.by_unit[u] for u in plan.stale}, cache, parse, result)
+    unit_of_path = {v.path: unit for unit in plan.stale for v in stored.by_unit[unit]}
+    return {
+        name: plan.memo.merge(
+            name, units.tag(made[name], name, unit_of_path), plan.order, plan.stale
+        )
+        for name in CORE_NAMES
+    }
+
+
+def _derived_tables(
+    with_units: dict[str, pd.DataFrame],
+    plan: _Plan,
+    curated: Curated,
+    previous: pd.DataFrame | None,
+) -> tuple[dict[str, units.UnitKeys], list[str], list[str]]:
+    """Adds the derived tables (UNIT_TABLES) to with_units: made again for the units whose
+    pages, curated rows or previous lineage ids changed, the memo's for the others. Returns
+    every unit's keys, the units made again and the curated files' messages."""
+    keys: dict[str, units.UnitKeys] = {}
+    bases: dict[str, str] = {}  # each unit's derived key, but for its previous lineage ids
+    redo: list[str] = []
+    for unit in plan.order:
+        lineage_overrides, theme_overrides = curated.for_wards({unit})
+        own = None if previous is None else previous[previous["ward_slug"] == unit]
+        bases[unit] = _derived_key(plan.inputs[unit], lineage_overrides, theme_overrides)
+        key = units.digest([bases[unit], _previous_key(own)])
+        known = plan.memo.keys.get(unit)
+        if unit not in plan.stale and known is not None and key in known.derived:
+            keys[unit] = known
+        else:
+            keys[unit] = units.UnitKeys(plan.inputs[unit], (key,))
+            redo.append(unit)
+    derived = _derive(with_units, previous, curated, redo)
+    messages: list[str] = []
+    lineage = derived.tables["lineage"]
+    for unit in plan.order:
+        if unit in redo:
+            errors = tuple(e.text for e in derived.errors if e.ward_slug == unit)
+            # The next build reads this lineage back as its previous: a key for that too.
+            own_lineage = lineage[lineage["ward_slug"] == unit]
+            again = units.digest([bases[unit], _previous_key(own_lineage)])
+            keys[unit] = units.UnitKeys(plan.inputs[unit], (*keys[unit].derived, again), errors)
+        messages += keys[unit].errors
+    messages += curated.unmatched(plan.order)
+    for name in UNIT_TABLES:
+        tagged = units.tag(derived.tables[name], name)
+        with_units[name] = plan.memo.merge(name, tagged, plan.order, redo)
+    return keys, redo, messages
+
+
+def _intact(out_dir: Path, build_id: str) -> bool:
+    """out_dir holds build `build_id`, every file as its datapackage.json says."""
+    try:
+        manifest, _ = read_build(
+            out_dir, DATAPACKAGE_NAME, lambda m: build_files(m) or (), attempts=1
+        )
+    except (FileNotFoundError, OSError, ValueError, StoreError):
+        return False
+    return published_build_id_of(manifest) == build_id and build_files(manifest) is not None
 
 
 def _derive(

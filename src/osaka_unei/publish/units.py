@@ -40,6 +40,7 @@ MEMO_DIR = "units"
 INDEX = "index.json"
 FORMAT = 1
 MAX_INDEX_BYTES = 10_000_000  # an index of 24 wards is a few KB
+MAX_PUBLISHED = 8
 
 
 @functools.cache
@@ -91,6 +92,8 @@ class Memo:
 
     keys: dict[str, UnitKeys] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # dataset folder → (key of what its files are a function of, the build id published)
+    published: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def merge(
         self, name: str, fresh: pd.DataFrame, order: Sequence[str], replaced: Iterable[str]
@@ -136,7 +139,11 @@ def load(folder: Path, names: Iterable[str]) -> Memo:
             )
             for unit, k in index["units"].items()
         }
-        return Memo(keys, tables)
+        published = {
+            str(folder): (str(whole), str(build))
+            for folder, (whole, build) in index.get("published", {}).items()
+        }
+        return Memo(keys, tables, published)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, pa.ArrowException):
         return Memo()
 
@@ -180,6 +187,8 @@ def save(folder: Path, memo: Memo) -> None:
             for unit, k in sorted(memo.keys.items())
         },
         "tables": entries,
+        # the last few dataset folders built with this cache (tests build many)
+        "published": dict(list(memo.published.items())[-MAX_PUBLISHED:]),
     }
     store.write_atomic(folder / INDEX, json.dumps(index, indent=1).encode(), sync=False)
     kept = {entry["file"] for entry in entries.values()} | {INDEX}
