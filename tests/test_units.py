@@ -37,7 +37,8 @@ def _build(base: Path, raw: Path, cache: str = "cache", **options: Any) -> Build
 
 @pytest.fixture
 def redone(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[str]]]:
-    """The units each build derives again (run._derive's `redo`), build after build."""
+    """The units each build derives again (run._derive's `redo`), build after build; a build
+    that derives nothing does not call it."""
     calls: list[list[str]] = []
     derive = run._derive
 
@@ -80,8 +81,9 @@ def test_a_new_version_redoes_its_ward_only_and_publishes_what_a_fresh_build_doe
     for name, frame in fresh.tables.items():
         assert again.tables[name].astype(str).equals(frame.astype(str)), name
 
+    calls = len(redone)
     quiet = _build(tmp_path / "a", raw)  # nothing changed: nothing derived, nothing written
-    assert (redone[-1], quiet.parsed, quiet.written) == ([], 0, [])
+    assert (len(redone), quiet.parsed, quiet.written) == (calls, 0, [])
 
 
 def test_lineage_across_years_is_the_same_built_ward_by_ward(
@@ -132,8 +134,9 @@ def test_a_damaged_or_foreign_memo_is_a_miss_never_an_input(
     _build(tmp_path, raw)
     assert len(redone[-1]) == 6
 
+    calls = len(redone)
     _build(tmp_path, raw)
-    assert redone[-1] == []
+    assert len(redone) == calls  # nothing derived
     units.code_fingerprint.cache_clear()
     monkeypatch.setattr(units, "code_fingerprint", lambda: "another version of the code")
     _build(tmp_path, raw)

@@ -427,8 +427,13 @@ def _derived_tables(
         else:
             keys[unit] = units.UnitKeys(plan.inputs[unit], (key,))
             redo.append(unit)
+    if not redo and all(name in plan.memo.tables for name in UNIT_TABLES):
+        for name in UNIT_TABLES:  # every unit as it was
+            with_units[name] = plan.memo.merge(name, None, plan.order, redo)
+        messages = [message for unit in plan.order for message in keys[unit].errors]
+        return keys, redo, messages + curated.unmatched(plan.order)
     derived = _derive(with_units, previous, curated, redo)
-    messages: list[str] = []
+    messages = []
     lineage = derived.tables["lineage"]
     for unit in plan.order:
         if unit in redo:

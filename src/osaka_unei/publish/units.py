@@ -96,17 +96,24 @@ class Memo:
     published: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def merge(
-        self, name: str, fresh: pd.DataFrame, order: Sequence[str], replaced: Iterable[str]
+        self,
+        name: str,
+        fresh: pd.DataFrame | None,
+        order: Sequence[str],
+        replaced: Iterable[str],
     ) -> pd.DataFrame:
         """A table (with its UNIT column): the memo's rows of the units in order but not
-        replaced, and the fresh rows, the units in order, each unit's rows as they were."""
+        replaced, and the fresh rows (None: no unit made again), the units in order, each
+        unit's rows as they were."""
         old = self.tables.get(name)
         if old is not None:
             kept = set(order) - set(replaced)
             old = old[old[UNIT].isin(kept)]
         parts = [part for part in (old, fresh) if part is not None and not part.empty]
-        if not parts:  # no rows: the fresh frame has the right columns and dtypes
-            return fresh
+        if not parts:  # no rows: a frame of the right columns and dtypes
+            empty = fresh if fresh is not None else old
+            assert empty is not None, "merge needs rows or a frame to take columns from"
+            return empty
         frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         rank = {unit: n for n, unit in enumerate(order)}
         position = frame[UNIT].map(rank).to_numpy()
