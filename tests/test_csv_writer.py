@@ -102,7 +102,14 @@ def test_numbers_booleans_dates_and_times() -> None:
             "plain_flag": [True, False, True, False, True, False],
             "day": [dt.date(2024, 4, 1), None, dt.date(1999, 12, 31), None, None, None],
             "at": pd.to_datetime(
-                ["2024-04-01 09:00:00", None, "2013-01-01 00:00:00", "2099-12-31 23:59:59", None, None],
+                [
+                    "2024-04-01 09:00:00",
+                    None,
+                    "2013-01-01 00:00:00",
+                    "2099-12-31 23:59:59",
+                    None,
+                    None,
+                ],
                 utc=True,
             ),
             "text": ["-x", "+", "@", "a", None, "="],
