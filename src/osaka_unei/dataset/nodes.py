@@ -27,6 +27,7 @@ __all__ = [
     "LEVEL_JA",
     "NODES",
     "node_key",
+    "node_pairs",
     "nodes_frame",
     "nodes_of",
     "nodes_table",
@@ -134,6 +135,23 @@ def policy_totals(nodes: pd.DataFrame) -> pd.Series:
     return counted.groupby(nodes["policy_id"], sort=True).sum(min_count=1).astype("Int64")
 
 
+def _keys(table: pd.DataFrame, positions: Sequence[str]) -> list[str]:
+    """Each row's node_key from its position columns (node_key of their values as ints)."""
+    texts = [map(str, map(int, table[column].tolist())) for column in positions]
+    return [".".join(parts) for parts in zip(*texts, strict=True)]
+
+
+def node_pairs(tables: Mapping[str, pd.DataFrame]) -> list[tuple[str, str]]:
+    """(policy_id, node_key) of every node of issues, strategies and initiatives: the keys
+    of nodes_frame, without its amounts (in table order)."""
+    pairs: list[tuple[str, str]] = []
+    for name, _, positions in _LEVEL_TABLES.values():
+        table = tables[name]
+        if not table.empty:
+            pairs += zip(table["policy_id"].tolist(), _keys(table, positions), strict=True)
+    return pairs
+
+
 def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """issues + strategies + initiatives → one row per node, in tree order per policy, with
     its parent and the amount shown."""
@@ -142,10 +160,7 @@ def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         table = tables[name]
         if table.empty:  # nothing at this level (a frame made by hand may have no columns)
             continue
-        keys = [
-            node_key(*(int(value) for value in row))
-            for row in table[list(positions)].itertuples(index=False, name=None)
-        ]
+        keys = _keys(table, positions)
         frame = pd.DataFrame(
             {
                 "policy_id": table["policy_id"],
