@@ -144,5 +144,5 @@ def test_check_derived_lineage_themes_and_goals() -> None:
     with pytest.raises(CheckError, match=r"^themes: not in the codebook: \['x'\]$"):
         check_derived(good | {"themes": pd.DataFrame({"theme": ["x", "safety"]})}, [])
     goals = pd.DataFrame({"goal": pd.array([0, 18, 3], dtype="Int64")})
-    with pytest.raises(CheckError, match=r"^sdgs: goals outside 1–17: \[.*0.*18.*\]$"):
+    with pytest.raises(CheckError, match=r"^sdgs: goals outside 1–17: \[0, 18\]$"):
         check_derived(good | {"sdgs": goals}, [])

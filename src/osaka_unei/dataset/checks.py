@@ -86,7 +86,9 @@ def check_derived(tables: Mapping[str, pd.DataFrame], specs: Iterable[TableSpec]
         raise CheckError(f"themes: not in the codebook: {sorted(unknown)}")
     goals = tables["sdgs"]["goal"]
     if not goals.between(1, 17).all():
-        raise CheckError(f"sdgs: goals outside 1–17: {sorted(set(goals[~goals.between(1, 17)]))}")
+        raise CheckError(
+            f"sdgs: goals outside 1–17: {sorted({int(g) for g in goals[~goals.between(1, 17)]})}"
+        )
 
 
 def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -> None:
