@@ -179,3 +179,29 @@ def test_outside_paths_refuses_what_inside_refuses_resolving_each_folder_once(
     assert refused == {p for p in paths if store.inside(root, p) is None}
     assert refused == set(paths[2:])
     assert store.outside_paths(root, ["kita/.."]) == set()  # the root itself: not outside
+
+
+def test_raw_files_lists_what_rglob_lists(tmp_path: Path) -> None:
+    from osaka_unei.publish.run import _raw_files
+
+    raw, away = tmp_path / "raw", tmp_path / "away"
+    (raw / "kita" / "deep").mkdir(parents=True)
+    away.mkdir()
+    (away / "x.html").write_text("x")
+    for name in ("kita/1-a.html", "kita/deep/2-b.txt", "manifest.jsonl", "kita/manifest.jsonl"):
+        (raw / name).write_text("x")
+    (raw / "kita" / ".1-a.html.123.tmp").write_text("x")  # a write_atomic temp file
+    (raw / "minato").symlink_to(away, target_is_directory=True)  # not entered
+    (raw / "kita" / "link.html").symlink_to(away / "x.html")  # a file all the same
+    reference = sorted(
+        p.relative_to(raw).as_posix()
+        for p in raw.rglob("*")
+        if p.is_file() and p != raw / "manifest.jsonl" and not store.is_temp_file(p)
+    )
+    assert _raw_files(raw) == reference
+    assert reference == [
+        "kita/1-a.html",
+        "kita/deep/2-b.txt",
+        "kita/link.html",
+        "kita/manifest.jsonl",
+    ]

@@ -80,7 +80,11 @@ STALE_TEMP_SECONDS = 3600.0
 
 
 def is_temp_file(path: Path) -> bool:
-    return _TEMP_NAME.match(path.name) is not None
+    return is_temp_name(path.name)
+
+
+def is_temp_name(name: str) -> bool:
+    return _TEMP_NAME.match(name) is not None
 
 
 def remove_stale_temp_files(folder: Path, now: float, age: float = STALE_TEMP_SECONDS) -> None:
@@ -106,30 +110,27 @@ def inside(root: Path, relpath: str) -> Path | None:
 
 
 def outside_paths(root: Path, relpaths: Iterable[str]) -> set[str]:
-    """The relpaths `inside` refuses, each folder resolved once (a manifest names a thousand
-    files in a few dozen folders); a name that is itself a symlink is resolved whole."""
-    try:
-        base = root.resolve()
-    except OSError:
-        return set(relpaths)
-    folders: dict[Path, Path | None] = {}
+    """The relpaths `inside` refuses, each folder resolved once (a manifest names ten
+    thousand files in a few dozen folders; os.path, not pathlib, for the same reason); a
+    name that is itself a symlink is resolved whole."""
+    base = os.path.realpath(root)
+    top = os.fspath(root)
+    folders: dict[str, str] = {}
     refused = set()
     for relpath in set(relpaths):
-        if not relpath or Path(relpath).is_absolute() or "\\" in relpath:
+        if not relpath or os.path.isabs(relpath) or "\\" in relpath:
             refused.add(relpath)
             continue
-        path = root / relpath
-        if path.parent not in folders:
-            try:
-                folders[path.parent] = path.parent.resolve()
-            except OSError:
-                folders[path.parent] = None
-        folder = folders[path.parent]
-        if folder is None or path.name == ".." or path.is_symlink():
-            resolved = inside(root, relpath)
-        else:
-            resolved = path if (folder / path.name).is_relative_to(base) else None
-        if resolved is None:
+        path = os.path.join(top, relpath)
+        folder, name = os.path.split(path)
+        if name in ("", ".", "..") or os.path.islink(path):
+            if inside(root, relpath) is None:
+                refused.add(relpath)
+            continue
+        if folder not in folders:
+            folders[folder] = os.path.realpath(folder)
+        resolved = os.path.join(folders[folder], name)
+        if not resolved.startswith(base.rstrip(os.sep) + os.sep):
             refused.add(relpath)
     return refused
 

@@ -13,6 +13,7 @@ second build on unchanged input rewrites nothing. One build at a time per output
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -120,15 +121,21 @@ def _one_line(exc: Exception) -> str:
 
 
 def _raw_files(raw_dir: Path) -> list[str]:
-    """Every stored file but the manifest and write_atomic's temp files."""
+    """Every stored file but the manifest and write_atomic's temp files (symlinked folders
+    are not entered, as Path.rglob does not; os.walk: ten thousand files)."""
     if not raw_dir.is_dir():
         return []
-    manifest = raw_dir / store.MANIFEST_NAME
-    return sorted(
-        path.relative_to(raw_dir).as_posix()
-        for path in raw_dir.rglob("*")
-        if path.is_file() and path != manifest and not store.is_temp_file(path)
-    )
+    top = os.fspath(raw_dir)
+    found = []
+    for folder, _, names in os.walk(top):
+        relative = os.path.relpath(folder, top).replace(os.sep, "/")
+        prefix = "" if relative == "." else relative + "/"
+        for name in names:
+            if store.is_temp_name(name) or not os.path.isfile(os.path.join(folder, name)):
+                continue
+            if prefix or name != store.MANIFEST_NAME:
+                found.append(prefix + name)
+    return sorted(found)
 
 
 def _known_slug(slug: str | None) -> str | None:
@@ -224,6 +231,7 @@ def _units(
 def _inputs_key(raw_dir: Path, unit: str, versions: list[_Version]) -> str:
     """What a unit's core tables are a function of: the code, and each version's records and
     file state (a changed file is read again, and its sha256 checked)."""
+    top = os.fspath(raw_dir)
     return units.digest(
         [
             units.code_fingerprint(),
@@ -231,9 +239,9 @@ def _inputs_key(raw_dir: Path, unit: str, versions: list[_Version]) -> str:
             *(
                 (
                     v.path,
-                    units.file_state(raw_dir / v.path),
-                    v.first.model_dump(mode="json"),
-                    v.record.model_dump(mode="json"),
+                    units.file_state(os.path.join(top, v.path)),
+                    v.first.model_dump_json(),
+                    v.record.model_dump_json(),
                     v.latest,
                 )
                 for v in versions

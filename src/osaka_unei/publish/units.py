@@ -61,11 +61,11 @@ def digest(parts: Iterable[Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def file_state(path: Path) -> tuple[int, int, int, int] | None:
+def file_state(path: str | Path) -> tuple[int, int, int, int] | None:
     """What says a stored file is unchanged without reading it (as git's index does): size,
     inode, mtime and ctime in ns; ctime moves on any write, and no user can set it back."""
     try:
-        stat = path.stat()
+        stat = os.stat(path)
     except OSError:
         return None
     return (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
