@@ -216,3 +216,19 @@ def test_a_noop_rebuild_renders_nothing_and_a_hand_edited_file_is_put_back(
     (tmp_path / "data" / "lineage-overrides.csv").write_text("not,a,header\n", encoding="utf-8")
     told = _build(tmp_path, raw)  # a curated file's new error row: published
     assert len(rendered) == 3 and "parse_report.csv" in told.written
+
+
+def test_a_memo_that_cannot_be_written_costs_time_not_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redone: list[list[str]]
+) -> None:
+    raw = tmp_path / "raw"
+    write_bench_store(raw, 8)
+
+    def full_disk(folder: Path, memo: units.Memo) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(units, "save", full_disk)
+    first = _build(tmp_path, raw)
+    assert first.written and first.count("ok") == 2
+    again = _build(tmp_path, raw)  # no memo: everything made again, nothing new to write
+    assert (len(redone), again.written) == (2, [])

@@ -12,6 +12,7 @@ second build on unchanged input rewrites nothing. One build at a time per output
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import time
@@ -388,7 +389,10 @@ def _run_build(
         others = {folder: done for folder, done in memo.published.items() if folder != where}
         # A build with extra outputs is not what the key says: the next build writes again.
         built = others if extra_outputs else others | {where: (whole, result.build_id)}
-        units.save(cache_dir / units.MEMO_DIR, units.Memo(keys, with_units, built))
+        # The memo only saves time: one that cannot be written (a full disk, a read-only
+        # cache) costs the next build its time, never this build its result.
+        with contextlib.suppress(OSError):
+            units.save(cache_dir / units.MEMO_DIR, units.Memo(keys, with_units, built))
     return result
 
 
