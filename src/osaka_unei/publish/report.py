@@ -32,6 +32,10 @@ def built_at(processed_dir: Path) -> dt.datetime:
     return dt.datetime.fromisoformat(stats["built_at"].replace("Z", "+00:00"))
 
 
+# The tables the site is drawn from (report.site; `themes` only says whether nodes are
+# tagged; parse_report makes the coverage): the others are not read.
+REPORT_TABLES = ("policies", "nodes", "themes", "theme_codebook", "changes", "parse_report")
+
 # Beside the pages: what the site was made from, so an unchanged one is not drawn again.
 INPUTS_NAME = "report-inputs.json"
 
@@ -83,8 +87,11 @@ def write_report(
     from osaka_unei.publish.catalog import PUBLISHED_TABLES
     from osaka_unei.report import Download, coverage_frame, read_digests, render_site
 
-    tables = load(processed_dir=processed_dir)
+    tables = load(processed_dir=processed_dir, only=REPORT_TABLES)
     assert isinstance(tables, dict)
+    if "nodes" not in tables:  # a build without the node model: made from all the tables
+        tables = load(processed_dir=processed_dir)
+        assert isinstance(tables, dict)
     known = (
         pd.read_csv(registry, dtype={"page_id": str})
         if registry.is_file()

@@ -15,6 +15,7 @@ that page's data last changed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -23,7 +24,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -83,9 +84,36 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _NULL = re.compile(r"\bnull\b", re.IGNORECASE)
 
 
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """The templates compiled once and kept between runs (jinja2's cache in the temporary
+    folder, its own and private; an entry holds its template's source checksum, so a
+    changed template is compiled again): a report that redraws a few pages need not
+    compile every template (~15-40 ms each). Best effort: an entry that cannot be read or
+    written is compiled as if there were none."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged entry is a miss
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+@functools.cache
+def _compiled_templates() -> jinja2.BytecodeCache | None:
+    try:
+        return _CompiledTemplates()
+    except (OSError, RuntimeError):  # no private temporary folder: compile every time
+        return None
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("osaka_unei.report", "templates"),
+        bytecode_cache=_compiled_templates(),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -461,29 +489,51 @@ def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, 
     }
 
 
-def _changes_by_policy(tables: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, Any]]]:
-    changes = tables.get("changes")
-    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if changes is None or changes.empty:
+class Changes:
+    """The `changes` rows, indexed for `of(node)`: the rows about a node are those of its
+    policy at its level with its code (a coded node), or uncoded with its title as the
+    title, old or new value (an uncoded node); in the table's order."""
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
+        self.coded: dict[tuple[str, Any, Any], list[dict[str, Any]]] = defaultdict(list)
+        self.uncoded: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+        self._found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._lines: dict[int, dict[str, Any]] = {}  # id(row) → _change_line(row)
+        frame = tables.get("changes")
+        if frame is None or frame.empty:
+            return
+        for row in _records(frame):
+            code = row.get("code")
+            if code is None:
+                self.uncoded[(row["policy_id"], row.get("level"))].append(row)
+            else:
+                self.coded[(row["policy_id"], row.get("level"), code)].append(row)
+
+    def of(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
+        key = (node["policy_id"], node["node_key"])
+        found = self._found.get(key)
+        if found is None:
+            if node["code"] is not None:
+                found = self.coded.get((node["policy_id"], node["level"], node["code"]), [])
+            else:
+                title = node["title"]
+                found = [
+                    row
+                    for row in self.uncoded.get((node["policy_id"], node["level"]), [])
+                    if title in (row.get("title"), row.get("old_value"), row.get("new_value"))
+                ]
+            self._found[key] = found
         return found
-    for row in _records(changes):
-        found[row["policy_id"]].append(row)
-    return found
 
-
-def _node_changes(node: dict[str, Any], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The changes rows about this node: same level, and the same code (a coded node) or its
-    title (old or new)."""
-    found = []
-    for row in rows:
-        if row.get("level") != node["level"]:
-            continue
-        same_code = node["code"] is not None and row.get("code") == node["code"]
-        uncoded = row.get("code") is None and node["code"] is None
-        titled = node["title"] in (row.get("title"), row.get("old_value"), row.get("new_value"))
-        if same_code or (uncoded and titled):
-            found.append(row)
-    return found
+    def lines(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The node's changes as the item page lists them (each row's made once)."""
+        found = []
+        for row in self.of(node):
+            line = self._lines.get(id(row))
+            if line is None:
+                line = self._lines[id(row)] = _change_line(row)
+            found.append(line)
+        return found
 
 
 def _change_line(row: dict[str, Any]) -> dict[str, Any]:
@@ -507,9 +557,7 @@ def _themes_of(value: Any, names: Mapping[str, tuple[str, str]]) -> list[tuple[s
     return [names.get(t, (t, t)) for t in str(value).split(";") if t]
 
 
-def _item_context(
-    lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]
-) -> dict[str, Any]:
+def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, Any]:
     group = model.items[lineage_id]
     latest = group[-1]
     ward = model.by_policy[latest["policy_id"]].ward
@@ -545,9 +593,7 @@ def _item_context(
                 ],
                 "themes": themes,
                 "sdgs": goals,
-                "changes": [
-                    _change_line(r) for r in _node_changes(node, changes.get(p.policy_id, []))
-                ],
+                "changes": changes.lines(node),
                 "amount": amount_text(node["thousand_yen"], node["printed"]),
             }
         )
@@ -636,10 +682,11 @@ def _dictionary_context(specs: Sequence[TableSpec]) -> dict[str, Any]:
     }
 
 
-def _digest(code: str, inputs: Any) -> str:
-    """A page's inputs digest: its template, the report's code and its data (repr of plain
-    values and frozen dataclasses: deterministic)."""
-    return hashlib.sha256((code + repr(inputs)).encode("utf-8")).hexdigest()
+def _digest(code: str, *parts: str) -> str:
+    """A page's inputs digest: the report's code, its template and its data (the parts:
+    reprs of plain values and frozen dataclasses, deterministic, one a line: a repr holds
+    no line break)."""
+    return hashlib.sha256("\n".join((code, *parts)).encode("utf-8")).hexdigest()
 
 
 def render_site(
@@ -677,7 +724,8 @@ def render_site(
         "has_data": bool(downloads),
         "has_dictionary": bool(specs),
     }
-    changes = _changes_by_policy(tables)
+    changes = Changes(tables)
+    texts = _Texts(model, changes)
     wards_nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for node in model.nodes:
         wards_nodes[model.by_policy[node["policy_id"]].ward_slug].append(node)
@@ -698,17 +746,25 @@ def render_site(
     )
     pages["index.html"] = ("index.html", index_context, index_context)
 
-    def ward_inputs(slug: str) -> tuple[Any, ...]:
-        return (
-            [p for p in model.policies if p.ward_slug == slug],
-            [_node_inputs(n) for n in wards_nodes[slug]],
+    coverage_years: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in _records(coverage):
+        coverage_years[int(row["fiscal_year"])].append(row)
+
+    def ward_inputs(slug: str) -> str:
+        return "\n".join(
+            [
+                *(texts.policy[p.policy_id] for p in model.policies if p.ward_slug == slug),
+                *(texts.node(n) for n in wards_nodes[slug]),
+            ]
         )
 
-    def year_inputs(y: int) -> tuple[Any, ...]:
-        return (
-            [p for p in model.policies if p.fiscal_year == y],
-            _records(coverage[coverage["fiscal_year"] == y]),
-            [_node_inputs(n) for n in years_issues[y]],
+    def year_inputs(y: int) -> str:
+        return "\n".join(
+            [
+                *(texts.policy[p.policy_id] for p in model.policies if p.fiscal_year == y),
+                repr(coverage_years.get(y, [])),
+                *(texts.node(n) for n in years_issues[y]),
+            ]
         )
 
     for slug in ward_slugs:
@@ -726,7 +782,7 @@ def render_site(
     for lineage_id in sorted(model.items):
         pages[item_file(lineage_id)] = (
             "item",  # written in Python (itempage.py) into the shell template
-            functools.partial(_item_inputs, lineage_id, model, changes),
+            functools.partial(texts.item, lineage_id),
             functools.partial(_item_context, lineage_id, model, changes),
         )
     if downloads:
@@ -761,7 +817,10 @@ def render_site(
     common_inputs = repr(sorted(common.items()))
     for name, (template, inputs, make) in sorted(pages.items()):
         root = "../" * name.count("/")
-        digest = _digest(code, (template, root, common_inputs, inputs()))
+        page_inputs = inputs()
+        if not isinstance(page_inputs, str):
+            page_inputs = repr(page_inputs)
+        digest = _digest(code, template, root, common_inputs, page_inputs)
         digests[name] = digest
         path = out_dir / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -814,25 +873,41 @@ def _node_inputs(node: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(node.get(name) for name in _NODE_INPUTS)
 
 
-def _item_inputs(lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]) -> Any:
-    """What an item page shows: its nodes, their parents, policies and changes."""
-    found = []
-    for node in model.items[lineage_id]:
-        pid = node["policy_id"]
-        parents = []
-        key = node["parent_key"]
-        while key and (parent := model.by_key.get((pid, key))) is not None:
-            parents.append((parent["level"], parent["code"], parent["title"]))
-            key = parent["parent_key"]
-        found.append(
-            (
-                _node_inputs(node),
-                parents,
-                model.by_policy[pid],
-                _node_changes(node, changes.get(pid, [])),
-            )
-        )
-    return found
+class _Texts:
+    """The inputs of the pages as text for their digests, each node's and policy's made once
+    (a node is on its ward's page, maybe its year's, and its item's)."""
+
+    def __init__(self, model: Model, changes: Changes) -> None:
+        self.model = model
+        self.changes = changes
+        self.policy = {p.policy_id: repr(p) for p in model.policies}
+        self._nodes: dict[tuple[str, str], str] = {}
+
+    def node(self, node: Mapping[str, Any]) -> str:
+        key = (node["policy_id"], node["node_key"])
+        text = self._nodes.get(key)
+        if text is None:
+            text = self._nodes[key] = repr(_node_inputs(node))
+        return text
+
+    def item(self, lineage_id: str) -> str:
+        """What an item page shows: its nodes, their parents, policies and changes."""
+        model = self.model
+        found = []
+        for node in model.items[lineage_id]:
+            pid = node["policy_id"]
+            parents = []
+            key = node["parent_key"]
+            while key and (parent := model.by_key.get((pid, key))) is not None:
+                parents.append((parent["level"], parent["code"], parent["title"]))
+                key = parent["parent_key"]
+            found += [
+                self.node(node),
+                repr(parents),
+                self.policy[pid],
+                repr(self.changes.of(node)),
+            ]
+        return "\n".join(found)
 
 
 def _intact(source: Path | None, expected: str | None) -> bool:
