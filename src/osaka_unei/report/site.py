@@ -33,6 +33,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 from markupsafe import Markup
+from markupsafe import escape as markup_escape
 
 from osaka_unei.analysis.themes import UNTAGGED, codebook_frame
 from osaka_unei.dataset.tables import TableSpec
@@ -52,6 +53,7 @@ from osaka_unei.report.figures import (
 from osaka_unei.report.itempage import item_main
 from osaka_unei.report.nodes import LEVEL_JA, report_nodes
 from osaka_unei.report.search import search_index_js
+from osaka_unei.report.wardpage import ward_main
 from osaka_unei.wards import SITE_URL, SLUG_WARDS, WARD_SLUGS
 
 CITY_URL = SITE_URL
@@ -547,8 +549,14 @@ def _change_line(row: dict[str, Any]) -> dict[str, Any]:
         "change": CHANGE_JA.get(str(row.get("change")), str(row.get("change"))),
         "old": "" if old is None else str(old),
         "new": "" if new is None else str(new),
-        "when": f"{pd.Timestamp(when):%Y-%m-%d}" if when is not None else "",
+        "when": _day(when) if when is not None else "",
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(when: Any) -> str:
+    """A time as its date, '2026-04-02' (versions share a few fetch times: each made once)."""
+    return f"{pd.Timestamp(when):%Y-%m-%d}"
 
 
 def _themes_of(value: Any, names: Mapping[str, tuple[str, str]]) -> list[tuple[str, str]]:
@@ -769,7 +777,7 @@ def render_site(
 
     for slug in ward_slugs:
         pages[f"wards/{slug}.html"] = (
-            "ward.html",
+            "ward",  # written in Python (wardpage.py) into the shell template
             functools.partial(ward_inputs, slug),
             functools.partial(_ward_context, slug, model),
         )
@@ -828,11 +836,15 @@ def render_site(
         if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
             assert source is not None
             _keep(source, path)
-        elif template == "item":
+        elif template in ("item", "ward"):
             context = make()
             head, middle, tail = shells[root]
-            title = html.escape(f"{context['title']}({context['ward']})")
-            text = head + title + middle + item_main(context) + tail
+            if template == "item":
+                title = html.escape(f"{context['title']}({context['ward']})")
+                main = item_main(context)
+            else:
+                title, main = str(markup_escape(context["ward"])), ward_main(context)
+            text = head + title + middle + main + tail
             path.write_bytes(text.encode("utf-8"))
         else:
             if template not in templates:
@@ -891,7 +903,8 @@ class _Texts:
         return text
 
     def item(self, lineage_id: str) -> str:
-        """What an item page shows: its nodes, their parents, policies and changes."""
+        """What an item page shows: its nodes, their parents, policies and changes (as the
+        page lists them)."""
         model = self.model
         found = []
         for node in model.items[lineage_id]:
@@ -905,7 +918,7 @@ class _Texts:
                 self.node(node),
                 repr(parents),
                 self.policy[pid],
-                repr(self.changes.of(node)),
+                repr(self.changes.lines(node)),
             ]
         return "\n".join(found)
 
