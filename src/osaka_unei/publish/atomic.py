@@ -285,13 +285,17 @@ def new_staging(folder: Path) -> Path:
     return staging
 
 
-def publish_dir(staging: Path, folder: Path, manifest_name: str) -> Published:
+def publish_dir(
+    staging: Path, folder: Path, manifest_name: str, known: Mapping[str, str] | None = None
+) -> Published:
     """Publish the finished staging folder (beside folder, from new_staging) as folder's
     build; call with the lock held, after recover(). An unchanged build removes the staging
     folder and touches nothing else. Raises ValueError (one line), before anything is
-    written, when a file the build would write is there and not the previous build's."""
+    written, when a file the build would write is there and not the previous build's.
+    known: the hashes (file_hash) of staged files whose writer made them from the bytes it
+    wrote, not read again; every other file is read and hashed."""
     try:
-        return _publish(staging, folder, manifest_name)
+        return _publish(staging, folder, manifest_name, known or {})
     except BaseException:
         # Before the journal the staging folder is only a leftover; after it, it holds the
         # committed build that the next build (or a reader) rolls forward from.
@@ -308,9 +312,11 @@ def _try_read_journal(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def _publish(staging: Path, folder: Path, manifest_name: str) -> Published:
+def _publish(
+    staging: Path, folder: Path, manifest_name: str, known: Mapping[str, str]
+) -> Published:
     names = [name for name in _files(staging) if name != manifest_name]
-    hashes = {name: hash_file(staging / name) for name in names}
+    hashes = {name: known.get(name) or hash_file(staging / name) for name in names}
     try:
         base = json.loads((staging / manifest_name).read_bytes())
     except FileNotFoundError:

@@ -100,6 +100,7 @@ def write_report(
     coverage = coverage_frame(known, store.read_manifest(raw_dir), tables["parse_report"])
     when = built_at(processed_dir)
     written: list[str] = []
+    hashes: dict[str, str] = {}  # of the files render_site writes: not read again to publish
 
     def render(staging: Path) -> None:
         paths = render_site(
@@ -114,9 +115,10 @@ def write_report(
             previous=out_dir if published is not None else None,
             previous_digests=read_digests(out_dir if published is not None else None),
             previous_hashes=published,
+            hashes=hashes,
         )
         written.extend(path.relative_to(staging).as_posix() for path in paths)
         (staging / INPUTS_NAME).write_text(json.dumps({"inputs": inputs}) + "\n", "utf-8")
 
-    publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME)
+    publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME, known=hashes)
     return written

@@ -25,6 +25,7 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -710,6 +711,7 @@ def render_site(
     previous: Path | None = None,
     previous_digests: Mapping[str, str] | None = None,
     previous_hashes: Mapping[str, str] | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write the site into out_dir; return the files written, sorted (with the digests file,
     DIGESTS_NAME, among them).
@@ -718,7 +720,9 @@ def render_site(
     `nodes`, `themes`, `lineage`, `sdgs`, `changes` and `theme_codebook` are optional).
     coverage: `coverage_frame(...)`. downloads: the published files (name, size), linked as
     data_href + name; specs: every published table's column specs (the dictionary).
-    out_dir is written into as is (the caller publishes it atomically)."""
+    out_dir is written into as is (the caller publishes it atomically); `hashes`, if given,
+    gets each file's hash (published.file_hash, made from the bytes written, or the
+    previous report's for a page kept), by name, so that publishing need not read them."""
     env = _environment()
     model = _model(tables)
     code = code_digest()
@@ -823,45 +827,48 @@ def render_site(
     written = []
     templates: dict[str, jinja2.Template] = {}
     common_inputs = repr(sorted(common.items()))
-    for name, (template, inputs, make) in sorted(pages.items()):
-        root = "../" * name.count("/")
-        page_inputs = inputs()
-        if not isinstance(page_inputs, str):
-            page_inputs = repr(page_inputs)
-        digest = _digest(code, template, root, common_inputs, page_inputs)
-        digests[name] = digest
-        path = out_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        source = previous / name if previous is not None else None
-        if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
-            assert source is not None
-            _keep(source, path)
-        elif template in ("item", "ward"):
-            context = make()
-            head, middle, tail = shells[root]
-            if template == "item":
-                title = html.escape(f"{context['title']}({context['ward']})")
-                main = item_main(context)
+    with _Writer(hashes if hashes is not None else {}) as writer:
+        for name, (template, inputs, make) in sorted(pages.items()):
+            root = "../" * name.count("/")
+            page_inputs = inputs()
+            if not isinstance(page_inputs, str):
+                page_inputs = repr(page_inputs)
+            digest = _digest(code, template, root, common_inputs, page_inputs)
+            digests[name] = digest
+            path = out_dir / name
+            writer.folder(path.parent)
+            source = previous / name if previous is not None else None
+            if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
+                assert source is not None and previous_hashes is not None
+                _keep(source, path)
+                writer.hashes[name] = previous_hashes[name]
+            elif template in ("item", "ward"):
+                context = make()
+                head, middle, tail = shells[root]
+                if template == "item":
+                    title = html.escape(f"{context['title']}({context['ward']})")
+                    main = item_main(context)
+                else:
+                    title, main = str(markup_escape(context["ward"])), ward_main(context)
+                writer.write(name, path, head + title + middle + main + tail)
             else:
-                title, main = str(markup_escape(context["ward"])), ward_main(context)
-            text = head + title + middle + main + tail
-            path.write_bytes(text.encode("utf-8"))
-        else:
-            if template not in templates:
-                templates[template] = env.get_template(template)
-            text = templates[template].render(**common, **make(), root=root, chrome=chrome[root])
-            path.write_bytes(text.encode("utf-8"))
-        written.append(path)
-    # the search index and the static files: made from everything, cheap to write
-    extra = {name: _static(name) for name in STATIC}
-    extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
-    for name, text in extra.items():
-        path = out_dir / name
-        path.write_bytes(text.encode("utf-8"))
-        written.append(path)
-    path = out_dir / DIGESTS_NAME
-    path.write_text(json.dumps(digests, indent=0, sort_keys=True) + "\n", "utf-8")
-    written.append(path)
+                if template not in templates:
+                    templates[template] = env.get_template(template)
+                context = make()
+                writer.write(
+                    name,
+                    path,
+                    templates[template].render(**common, **context, root=root, chrome=chrome[root]),
+                )
+            written.append(path)
+        # the search index and the static files: made from everything, cheap to write
+        extra = {name: _static(name) for name in STATIC}
+        extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
+        extra[DIGESTS_NAME] = json.dumps(digests, indent=0, sort_keys=True) + "\n"
+        for name, text in extra.items():
+            path = out_dir / name
+            writer.write(name, path, text)
+            written.append(path)
     return sorted(written)
 
 
@@ -921,6 +928,43 @@ class _Texts:
                 repr(self.changes.lines(node)),
             ]
         return "\n".join(found)
+
+
+class _Writer:
+    """Writes the pages by a few threads while the next ones are drawn: creating a file can
+    wait for the disk (the file system's journal, busy with others' writes), and waits
+    with the GIL released. Leaving the block waits for every write; the first error is
+    raised then. `hashes`: each file's file_hash, made from the bytes written."""
+
+    THREADS = 4
+
+    def __init__(self, hashes: dict[str, str]) -> None:
+        self._pool = ThreadPoolExecutor(self.THREADS, "report-write")
+        self._pending: list[tuple[str, Future[str]]] = []
+        self._folders: set[Path] = set()
+        self.hashes = hashes
+
+    def __enter__(self) -> _Writer:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        self._pool.shutdown(wait=True)
+        if kind is None:  # else the drawing's own error is the one raised
+            for name, future in self._pending:
+                self.hashes[name] = future.result()
+
+    def folder(self, path: Path) -> None:
+        if path not in self._folders:
+            path.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path)
+
+    def write(self, name: str, path: Path, text: str) -> None:
+        self._pending.append((name, self._pool.submit(_write, path, text.encode("utf-8"))))
+
+
+def _write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return file_hash(data)
 
 
 def _intact(source: Path | None, expected: str | None) -> bool:
