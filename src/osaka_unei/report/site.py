@@ -267,10 +267,26 @@ def _node_order(key: str) -> tuple[int, ...]:
     return tuple(int(part) for part in key.split("."))
 
 
+# The nodes' columns no page shows (the policy's are read from `policies`): not converted.
+_NODE_UNUSED = frozenset(
+    (
+        "ward",
+        "ward_slug",
+        "fiscal_year",
+        "issue_position",
+        "strategy_position",
+        "position",
+        "budget_thousand_yen",
+        "parent_lineage_id",
+    )
+)
+
+
 def _model(tables: Mapping[str, pd.DataFrame]) -> Model:
     policies = _policies(tables["policies"])
     by_policy = {p.policy_id: p for p in policies}
     frame = report_nodes(tables)
+    frame = frame[[c for c in frame.columns if c not in _NODE_UNUSED]]
     nodes = [n for n in _records(frame) if n["policy_id"] in by_policy]
     nodes.sort(key=lambda n: (n["policy_id"], _node_order(n["node_key"])))
     by_key = {(n["policy_id"], n["node_key"]): n for n in nodes}
@@ -492,6 +508,24 @@ def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, 
     }
 
 
+# The changes' columns an item page uses (to find a node's rows, and to list them).
+_CHANGE_USED = frozenset(
+    (
+        "policy_id",
+        "level",
+        "code",
+        "title",
+        "old_value",
+        "new_value",
+        "change",
+        "comparison",
+        "old_budget_thousand_yen",
+        "new_budget_thousand_yen",
+        "to_fetched_at",
+    )
+)
+
+
 class Changes:
     """The `changes` rows, indexed for `of(node)`: the rows about a node are those of its
     policy at its level with its code (a coded node), or uncoded with its title as the
@@ -505,7 +539,7 @@ class Changes:
         frame = tables.get("changes")
         if frame is None or frame.empty:
             return
-        for row in _records(frame):
+        for row in _records(frame[[c for c in frame.columns if c in _CHANGE_USED]]):
             code = row.get("code")
             if code is None:
                 self.uncoded[(row["policy_id"], row.get("level"))].append(row)
