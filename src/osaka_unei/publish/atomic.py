@@ -144,18 +144,18 @@ def hash_file(path: Path) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def _same(path: Path, digest: str, staged: Path | None = None) -> bool:
+def _same(path: Path | str, digest: str, staged: Path | str | None = None) -> bool:
     """Whether path is a file (not a link) with these bytes: the digest's, or those of
     `staged` when it is that very file (a hard link to it: no need to read it again)."""
     try:
-        stat = path.lstat()
+        stat = os.lstat(path)
     except OSError:  # not there, or a parent is a file
         return False
     if not S_ISREG(stat.st_mode):
         return False
-    if staged is not None and os.path.samestat(stat, staged.lstat()):
+    if staged is not None and os.path.samestat(stat, os.lstat(staged)):
         return True
-    return hash_file(path) == digest
+    return hash_file(Path(path)) == digest
 
 
 def json_bytes(value: Any) -> bytes:
@@ -340,7 +340,11 @@ def _publish(
         if not folder.is_dir():
             raise StoreError(f"{folder} is neither a folder nor a link to a build")
         owned = _owned(folder, manifest_name)
-        changed = [name for name in names if not _same(folder / name, hashes[name], staging / name)]
+        changed = [  # str paths: for ~900 files pathlib's parsing is most of the time
+            name
+            for name in names
+            if not _same(os.path.join(folder, name), hashes[name], os.path.join(staging, name))
+        ]
         if (folder / manifest_name).is_symlink() or not _same(
             folder / manifest_name, hashes[manifest_name]
         ):

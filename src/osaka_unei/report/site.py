@@ -562,6 +562,24 @@ class Changes:
             self._found[key] = found
         return found
 
+    def text(self, node: Mapping[str, Any]) -> str:
+        """The node's changes as text for a digest: each row's fields the page shows (its
+        line is made of them), without formatting them."""
+        return repr(
+            [
+                (
+                    row.get("comparison"),
+                    row.get("change"),
+                    row.get("old_value"),
+                    row.get("new_value"),
+                    row.get("old_budget_thousand_yen"),
+                    row.get("new_budget_thousand_yen"),
+                    None if row.get("to_fetched_at") is None else _day(row["to_fetched_at"]),
+                )
+                for row in self.of(node)
+            ]
+        )
+
     def lines(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The node's changes as the item page lists them (each row's made once)."""
         found = []
@@ -959,7 +977,7 @@ class _Texts:
                 self.node(node),
                 repr(parents),
                 self.policy[pid],
-                repr(self.changes.lines(node)),
+                self.changes.text(node),
             ]
         return "\n".join(found)
 
@@ -1004,9 +1022,12 @@ def _write(path: Path, data: bytes) -> str:
 def _intact(source: Path | None, expected: str | None) -> bool:
     """Whether the previous report's page is there with the bytes its manifest names (a
     page edited or damaged since is drawn again, never kept)."""
-    if source is None or expected is None or not source.is_file():
+    if source is None or expected is None:
         return False
-    return file_hash(source.read_bytes()) == expected
+    try:
+        return file_hash(source.read_bytes()) == expected
+    except OSError:  # not there, or not a file
+        return False
 
 
 def _keep(source: Path, path: Path) -> None:
