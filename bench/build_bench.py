@@ -41,12 +41,18 @@ WRAPPED = (
     ("osaka_unei.publish.run", "check_tables", "checks"),
     ("osaka_unei.publish.run", "check_shrink", "checks"),
     ("osaka_unei.publish.run", "check_derived", "checks"),
-    ("osaka_unei.publish.run", "derive_tables", "derive"),
+    ("osaka_unei.publish.run", "versions_table", "versions"),
+    ("osaka_unei.publish.run", "changes_table", "versions"),
+    ("osaka_unei.publish.run", "_derive", "derive"),
     ("osaka_unei.publish.derive", "lineage_tables", "derive.lineage"),
-    ("osaka_unei.publish.derive", "build_themes", "derive.themes"),
-    ("osaka_unei.publish.derive", "versions_table", "derive.versions"),
-    ("osaka_unei.publish.derive", "changes_table", "derive.changes"),
+    ("osaka_unei.publish.derive", "tag_nodes", "derive.themes"),
+    ("osaka_unei.publish.derive", "add_sdgs", "derive.themes"),
     ("osaka_unei.publish.derive", "nodes_table", "derive.nodes"),
+    # the memo of the last build's units (publish.units): read, merged with the units built
+    # again, written
+    ("osaka_unei.publish.units", "load", "memo"),
+    ("osaka_unei.publish.units", "save", "memo"),
+    ("osaka_unei.publish.units", "Memo.merge", "memo"),
     # publish_outputs renders the files, builds the database and publishes, in that order
     ("osaka_unei.publish.run", "publish_outputs", "publish"),
     ("osaka_unei.publish.run", "render_outputs", "publish.render"),
@@ -54,7 +60,7 @@ WRAPPED = (
     ("osaka_unei.publish.outputs", "csv_bytes", "publish.render csv"),
     ("osaka_unei.publish.run", "write_database_into", "publish.database"),
 )
-TOP_PHASES = ("parse", "flatten", "tables", "checks", "derive", "publish")
+TOP_PHASES = ("parse", "flatten", "tables", "versions", "checks", "derive", "memo", "publish")
 # The report's phases: read the tables, draw the pages, publish the folder (of which: fsync
 # the files that changed).
 REPORT_WRAPPED = (
@@ -89,17 +95,20 @@ def phase_timers(wrapped: tuple[tuple[str, str, str], ...] = WRAPPED) -> Iterato
     seconds: dict[str, float] = {}
     undo = []
     for module_name, name, phase in wrapped:
-        module = importlib.import_module(module_name)
-        function = getattr(module, name, None)
+        owner: Any = importlib.import_module(module_name)
+        *outer, name = name.split(".")  # a method: Class.method
+        for part in outer:
+            owner = getattr(owner, part)
+        function = getattr(owner, name, None)
         if function is None:
             continue
-        undo.append((module, name, function))
-        setattr(module, name, _timed(function, phase, seconds))
+        undo.append((owner, name, function))
+        setattr(owner, name, _timed(function, phase, seconds))
     try:
         yield seconds
     finally:
-        for module, name, function in undo:
-            setattr(module, name, function)
+        for owner, name, function in undo:
+            setattr(owner, name, function)
 
 
 def search_index(tables: Mapping[str, Any]) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sqlite3
+import unicodedata
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +18,7 @@ from osaka_unei.dataset.load import load
 from osaka_unei.dataset.tables import TABLES, Column, TableSpec
 from osaka_unei.db import fts
 from osaka_unei.db.search import search
-from osaka_unei.db.sqlite import FOREIGN_KEYS, write_database
+from osaka_unei.db.sqlite import FOREIGN_KEYS, _converter, sql_rows, write_database
 from osaka_unei.views.search import highlight, hits_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,6 +221,76 @@ def test_same_tables_give_the_same_bytes(
     assert connect(db).execute("PRAGMA freelist_count").fetchone()[0] == 0
 
 
+def test_durable_or_not_the_same_bytes(
+    db: Path, tables: dict[str, pd.DataFrame], tmp_path: Path
+) -> None:
+    # The build leaves the fsync to publishing (durable=False): the bytes are the same.
+    again = tmp_path / "again.db"
+    write_database(again, tables, TABLES, durable=False)
+    assert again.read_bytes() == db.read_bytes()
+    assert [p.name for p in tmp_path.iterdir()] == ["again.db"]  # no journal, no temp file
+
+
+def _cell_by_cell(spec: TableSpec, df: pd.DataFrame) -> list[tuple[object, ...]]:
+    """The reference: each cell through _converter (pd.isna → None), as rows."""
+    converters = [_converter(c.kind) for c in spec.columns]
+    frame = df[spec.names].astype(object)
+    return [
+        tuple(None if pd.isna(v) else f(v) for v, f in zip(row, converters, strict=True))
+        for row in frame.itertuples(index=False, name=None)
+    ]
+
+
+def test_whole_columns_convert_as_each_cell_would() -> None:
+    # Every kind, with nulls of every sort, and columns whose dtype is not the kind's.
+    utc = dt.UTC
+    spec = TableSpec(
+        "t",
+        "t",
+        "t",
+        (
+            Column("i", "integer", "i", "i", required=True),
+            Column("i_na", "integer", "i", "i"),
+            Column("i_float", "integer", "i", "i"),
+            Column("n", "number", "n", "n"),
+            Column("n_int", "number", "n", "n"),
+            Column("b", "boolean", "b", "b"),
+            Column("b_na", "boolean", "b", "b"),
+            Column("d", "date", "d", "d"),
+            Column("ts", "datetime", "t", "t"),
+            Column("s", "string", "s", "s"),
+            Column("s_obj", "string", "s", "s"),
+            Column("s_int", "string", "s", "s"),
+        ),
+        ("i",),
+    )
+    stamp = dt.datetime(2024, 4, 1, 9, 30, tzinfo=utc)
+    df = pd.DataFrame(
+        {
+            "i": pd.array([1, 2, 3, 4], dtype="Int64"),
+            "i_na": pd.array([None, 2, None, 2**40], dtype="Int64"),
+            "i_float": [1.0, float("nan"), 3.0, 4.0],
+            "n": [1.5, float("nan"), 0.0, -2.0],
+            "n_int": pd.array([1, None, 3, 4], dtype="Int64"),
+            "b": [True, False, True, False],
+            "b_na": pd.array([True, None, False, None], dtype="boolean"),
+            "d": [dt.date(2024, 4, 1), None, dt.datetime(2023, 1, 2, 3, 4), dt.date(2024, 4, 1)],
+            "ts": pd.to_datetime(
+                [stamp, None, stamp, stamp + dt.timedelta(microseconds=5)], utc=True
+            ),
+            "s": pd.array(["a", None, "", "防災"], dtype="str"),
+            "s_obj": ["x", None, float("nan"), pd.NA],
+            "s_int": [1, "b", None, 2.5],
+        }
+    )
+    rows = list(sql_rows(spec, df))
+    reference = _cell_by_cell(spec, df)
+    assert rows == reference
+    # The same Python types, so the same SQLite storage classes (1 == 1.0 == True in ==).
+    assert [tuple(map(type, row)) for row in rows] == [tuple(map(type, r)) for r in reference]
+    assert rows[0][8] == "2024-04-01T09:30:00Z" and rows[3][8] == "2024-04-01T09:30:00.000005Z"
+
+
 # --- bigram tokens ------------------------------------------------------------------------
 
 
@@ -236,6 +307,24 @@ def test_bigram_tokens_and_queries() -> None:
     assert fts.bigram_query("ＤV") == fts.bigram_query("dv") == '"64g76"'
     # Quotes and FTS operators are just characters.
     assert fts.bigram_query('"a" OR') == '"22g61 61g22" AND "6fg72"'
+
+
+def test_bigram_tokens_as_the_pairs_of_code_points() -> None:
+    # bigram_tokens builds the string with one translate: the same as joining the pairs.
+    lower = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+    for text in ["a", "子育て支援", "ＡＢ ｱ・安(x)\n", "ΣΑ É\U0001f600K", "ﾊﾟ", "\udc80x"]:
+        normal = unicodedata.normalize("NFKC", text).translate(lower)
+        assert fts.normalize(text) == normal
+        codes = [f"{ord(ch):x}" for ch in normal]
+        assert fts.bigram_tokens(text) == " ".join(
+            f"{a}g{b}" for a, b in zip(codes, [*codes[1:], ""], strict=True)
+        )
+    assert fts.bigram_column(["防災", None, "防災", ""]) == [
+        "9632g707d 707dg",
+        "",
+        "9632g707d 707dg",
+        "",
+    ]
 
 
 def test_match_spans_merge_overlaps() -> None:

@@ -153,3 +153,29 @@ def test_cli_build_reports_bad_lines_and_publishes(tmp_path: Path) -> None:
     frame = pd.read_parquet(out / "parse_report.parquet")
     assert set(frame["status"]) == {"error"}
     assert len(frame) == 2
+
+
+def test_outside_paths_refuses_what_inside_refuses_resolving_each_folder_once(
+    tmp_path: Path,
+) -> None:
+    root, away = tmp_path / "raw", tmp_path / "away"
+    (root / "kita").mkdir(parents=True)
+    away.mkdir()
+    (away / "secret.html").write_text("x")
+    (root / "kita" / "link.html").symlink_to(away / "secret.html")
+    (root / "minato").symlink_to(away, target_is_directory=True)
+    (root / "kita" / "1-abc.html").write_text("x")
+    paths = [
+        "kita/1-abc.html",
+        "kita/2-new.html",  # not stored yet: inside all the same
+        "kita/link.html",
+        "minato/secret.html",
+        "kita/../../away/secret.html",
+        "/etc/passwd",
+        "kita\\1.html",
+        "",
+    ]
+    refused = store.outside_paths(root, paths)
+    assert refused == {p for p in paths if store.inside(root, p) is None}
+    assert refused == set(paths[2:])
+    assert store.outside_paths(root, ["kita/.."]) == set()  # the root itself: not outside

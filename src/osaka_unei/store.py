@@ -105,6 +105,35 @@ def inside(root: Path, relpath: str) -> Path | None:
     return path
 
 
+def outside_paths(root: Path, relpaths: Iterable[str]) -> set[str]:
+    """The relpaths `inside` refuses, each folder resolved once (a manifest names a thousand
+    files in a few dozen folders); a name that is itself a symlink is resolved whole."""
+    try:
+        base = root.resolve()
+    except OSError:
+        return set(relpaths)
+    folders: dict[Path, Path | None] = {}
+    refused = set()
+    for relpath in set(relpaths):
+        if not relpath or Path(relpath).is_absolute() or "\\" in relpath:
+            refused.add(relpath)
+            continue
+        path = root / relpath
+        if path.parent not in folders:
+            try:
+                folders[path.parent] = path.parent.resolve()
+            except OSError:
+                folders[path.parent] = None
+        folder = folders[path.parent]
+        if folder is None or path.name == ".." or path.is_symlink():
+            resolved = inside(root, relpath)
+        else:
+            resolved = path if (folder / path.name).is_relative_to(base) else None
+        if resolved is None:
+            refused.add(relpath)
+    return refused
+
+
 # --- the published folder (data/processed): a folder, a symlink, or a pointer file --------
 
 _POINTER = re.compile(r"^[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*$")

@@ -40,7 +40,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 from rapidfuzz import fuzz
@@ -594,28 +594,39 @@ def link_nodes(nodes: Sequence[Node]) -> dict[NodeKey, Link]:
 def link_with_near_misses(nodes: Sequence[Node]) -> tuple[dict[NodeKey, Link], list[NearMiss]]:
     """Automatic links for every node, and the near misses: candidates left unlinked.
 
-    Titles first; then the structure read from those links (a node whose descendants
-    continue those of one earlier node continues it), linking again until nothing changes
-    (STRUCTURE_ROUNDS at most: a parent linked by its children lets more children link by
-    their parent)."""
+    Each ward on its own (its lineage is a function of its own pages: a build redoes only the
+    wards that changed, publish.units): titles first; then the structure read from those
+    links (a node whose descendants continue those of one earlier node continues it),
+    linking again until nothing changes (STRUCTURE_ROUNDS at most: a parent linked by its
+    children lets more children link by their parent)."""
+    by_ward: dict[str, list[Node]] = {}
+    for node in nodes:
+        by_ward.setdefault(node.ward_slug, []).append(node)
+    links: dict[NodeKey, Link] = {}
+    near: list[NearMiss] = []
+    for ward in sorted(by_ward):
+        ward_links, ward_near = _link_ward(by_ward[ward])
+        links |= ward_links
+        near += ward_near
+    return links, sorted(near, key=lambda m: _order(m.current))  # stable: likeliest first
+
+
+def _link_ward(nodes: Sequence[Node]) -> tuple[dict[NodeKey, Link], list[NearMiss]]:
     links, near = _link_once(nodes, {})
     for _ in range(STRUCTURE_ROUNDS):
         structure = structure_evidence(nodes, links)
         successors = {link.previous for link in links.values() if link.previous is not None}
-        hopeful = {
-            cur[0]
+        hopeful = any(
+            found.supports and links[cur].previous is None and prev not in successors
             for (cur, prev), found in structure.items()
-            if found.supports and links[cur].previous is None and prev not in successors
-        }
+        )
         if not hopeful:  # nothing the structure could add: no second pass
             break
-        policies = {node.policy_id: node.ward_slug for node in nodes}
-        wards = {policies[pid] for pid in hopeful}
-        again, near_again = _link_once([n for n in nodes if n.ward_slug in wards], structure)
+        again, near_again = _link_once(nodes, structure)
         if all(links[key] == link for key, link in again.items()):
             break
         links |= again
-        near = [c for c in near if c.current.ward_slug not in wards] + near_again
+        near = near_again
     return links, _near_misses(links, near, structure_evidence(nodes, links))
 
 
@@ -681,12 +692,20 @@ def _reason(c: _Candidate, structure: Structure) -> str:
 # --- overrides ----------------------------------------------------------------------------
 
 
+class OverrideMessage(NamedTuple):
+    """Why an override row was not applied, and the ward it names (a build keeps each
+    ward's messages with its rows)."""
+
+    ward_slug: str
+    text: str
+
+
 def apply_overrides(
     nodes: Sequence[Node],
     links: Mapping[NodeKey, Link],
     overrides: Iterable[Override],
     apart: set[tuple[NodeKey, NodeKey]] | None = None,
-) -> tuple[dict[NodeKey, Link], list[str]]:
+) -> tuple[dict[NodeKey, Link], list[OverrideMessage]]:
     """Links with the hand overrides applied in order, and one message per unusable row.
     The (later, earlier) pairs of `apart` rows are added to `apart` where it is given."""
     result = dict(links)
@@ -698,7 +717,7 @@ def apply_overrides(
             by_ref.setdefault((node.policy_id, node.level, node.code), []).append(node)
         if refs[node.key] != node.path:
             by_ref.setdefault((node.policy_id, node.level, node.path), []).append(node)
-    errors: list[str] = []
+    errors: list[OverrideMessage] = []
 
     def find(o: Override, policy: str, ref: str) -> Node | str:
         found = by_ref.get((policy, o.level, ref), [])
@@ -714,14 +733,20 @@ def apply_overrides(
         later = find(o, o.to_policy_id, o.to_node)
         problems = [x for x in (earlier, later) if isinstance(x, str)]
         if problems:
-            errors.append(f"{where}: {'; '.join(problems)}")
+            errors.append(OverrideMessage(o.ward_slug, f"{where}: {'; '.join(problems)}"))
             continue
         assert isinstance(earlier, Node) and isinstance(later, Node)
         if {earlier.ward_slug, later.ward_slug} != {o.ward_slug}:
-            errors.append(f"{where}: nodes are not both of ward {o.ward_slug!r}")
+            errors.append(
+                OverrideMessage(o.ward_slug, f"{where}: nodes are not both of ward {o.ward_slug!r}")
+            )
             continue
         if earlier.fiscal_year >= later.fiscal_year:
-            errors.append(f"{where}: {o.from_policy_id} is not earlier than {o.to_policy_id}")
+            errors.append(
+                OverrideMessage(
+                    o.ward_slug, f"{where}: {o.from_policy_id} is not earlier than {o.to_policy_id}"
+                )
+            )
             continue
         if o.action == "apart":
             if apart is not None:
@@ -731,7 +756,11 @@ def apply_overrides(
             continue
         if o.action == "split":
             if result[later.key].previous != earlier.key:
-                errors.append(f"{where}: {o.to_node} is not linked from {o.from_node}")
+                errors.append(
+                    OverrideMessage(
+                        o.ward_slug, f"{where}: {o.to_node} is not linked from {o.from_node}"
+                    )
+                )
                 continue
             result[later.key] = Link(None, None, "manual")
             continue
@@ -848,7 +877,7 @@ def _internal_positions(
 class LineageTables:
     lineage: pd.DataFrame  # LINEAGE
     candidates: pd.DataFrame  # LINEAGE_CANDIDATES: the review queue
-    errors: list[str]  # one message per unusable override
+    errors: list[OverrideMessage]  # one per unusable override
 
 
 def build_lineage(
@@ -862,7 +891,7 @@ def build_lineage(
     """The core tables (+ the previous build's lineage table, + overrides) → the lineage
     table (LINEAGE columns, sorted by level and key) and one message per unusable override."""
     built = lineage_tables(policies, issues, strategies, initiatives, previous, overrides)
-    return built.lineage, built.errors
+    return built.lineage, [error.text for error in built.errors]
 
 
 def _key_columns(node: Node) -> dict[str, Any]:

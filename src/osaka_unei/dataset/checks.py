@@ -9,10 +9,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from osaka_unei.dataset.flatten import policy_id
-from osaka_unei.dataset.nodes import nodes_frame
+from osaka_unei.dataset.nodes import node_pairs
 from osaka_unei.dataset.tables import COUNTED_TABLES, TABLES, TableSpec
 from osaka_unei.errors import CheckError
 from osaka_unei.wards import SLUG_WARDS
@@ -46,13 +47,19 @@ def check_columns(tables: Mapping[str, pd.DataFrame], specs: Iterable[TableSpec]
         if list(df.columns) != spec.names:
             raise CheckError(f"columns: {spec.name} has {list(df.columns)}, expected {spec.names}")
         for column in spec.columns:
+            if not (column.required or column.enum or column.unit):
+                continue
             values = df[column.name]
-            if column.required and values.isna().any():
+            # the column's array, not a Series: each look costs no pandas frame work
+            nulls = np.asarray(values.array.isna(), dtype=bool)
+            if column.required and nulls.any():
                 raise CheckError(f"required: {spec.name}.{column.name} has nulls")
-            if column.enum and not values.dropna().isin(column.enum).all():
+            present = values.array[~nulls] if nulls.any() else values.array
+            # (the distinct values against the enum: a column holds few)
+            if column.enum and not set(present.unique().tolist()) <= set(column.enum):
                 bad = sorted(set(values.dropna()) - set(column.enum))
                 raise CheckError(f"values: {spec.name}.{column.name} has {bad}")
-            if column.unit and (values.dropna() < 0).any():
+            if column.unit and bool(np.any(np.asarray(present < 0, dtype=bool))):
                 raise CheckError(f"non-negative: {spec.name}.{column.name} has a negative amount")
         duplicated = df.duplicated(subset=list(spec.key), keep=False)
         if duplicated.any():
@@ -64,28 +71,33 @@ def check_derived(tables: Mapping[str, pd.DataFrame], specs: Iterable[TableSpec]
     """The analysis tables: their specs, one lineage row per node, themes only from the
     codebook, SDGs goals 1–17."""
     check_columns(tables, specs)
-    nodes = {(row.policy_id, row.node_key) for row in nodes_frame(tables).itertuples(index=False)}
+    nodes = set(node_pairs(tables))
     lineage = tables["lineage"]
-    linked = set(zip(lineage["policy_id"], lineage["node_key"], strict=True))
+    linked = set(zip(lineage["policy_id"].tolist(), lineage["node_key"].tolist(), strict=True))
     if linked != nodes or len(lineage) != len(nodes):
         raise CheckError(
             f"lineage: {len(lineage)} rows for {len(nodes)} nodes "
             f"({len(nodes - linked)} nodes without a row)"
         )
-    unknown = set(tables["themes"]["theme"]) - set(tables["theme_codebook"]["theme"])
+    unknown = set(tables["themes"]["theme"].tolist()) - set(
+        tables["theme_codebook"]["theme"].tolist()
+    )
     if unknown:
         raise CheckError(f"themes: not in the codebook: {sorted(unknown)}")
     goals = tables["sdgs"]["goal"]
     if not goals.between(1, 17).all():
-        raise CheckError(f"sdgs: goals outside 1–17: {sorted(set(goals[~goals.between(1, 17)]))}")
+        raise CheckError(
+            f"sdgs: goals outside 1–17: {sorted({int(g) for g in goals[~goals.between(1, 17)]})}"
+        )
 
 
 def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -> None:
     """Raise CheckError (one line naming the check) unless the frames are publishable."""
     check_columns(tables, TABLES)
     policies = tables["policies"]
-    unknown = sorted(set(policies["ward_slug"]) - set(SLUG_WARDS))
-    report_slugs = set(tables["parse_report"]["ward_slug"].dropna())
+    # (sets of .tolist(): a Python list, not an iteration over an Arrow-backed column)
+    unknown = sorted(set(policies["ward_slug"].tolist()) - set(SLUG_WARDS))
+    report_slugs = set(tables["parse_report"]["ward_slug"].dropna().tolist())
     unknown += sorted(report_slugs - set(SLUG_WARDS))
     if unknown:
         raise CheckError(f"ward slugs: unknown {unknown}")
@@ -95,9 +107,9 @@ def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -
         if SLUG_WARDS[row.ward_slug] != row.ward:
             raise CheckError(f"ward slugs: {row.policy_id} has ward {row.ward}")
 
-    ids = set(policies["policy_id"])
+    ids = set(policies["policy_id"].tolist())
     for name in COUNTED_TABLES[1:]:
-        orphans = sorted(set(tables[name]["policy_id"]) - ids)
+        orphans = sorted(set(tables[name]["policy_id"].tolist()) - ids)
         if orphans:
             raise CheckError(f"parents: {name} rows for unknown policy {orphans[0]}")
     _check_parents(tables)
@@ -117,7 +129,7 @@ def check_tables(tables: Mapping[str, pd.DataFrame], raw_files: Iterable[str]) -
         ):
             raise CheckError(f"counts: policies.{column} differs from the rows of {table}")
 
-    reported = set(tables["parse_report"]["path"])
+    reported = set(tables["parse_report"]["path"].tolist())
     missing = sorted(set(raw_files) - reported)
     if missing:
         raise CheckError(f"parse report: raw file {missing[0]} has no row")
@@ -142,10 +154,16 @@ _LINKS: tuple[tuple[str, str, list[str], list[str], list[str], list[str]], ...] 
 
 
 def _rows(df: pd.DataFrame, columns: list[str]) -> list[tuple[Any, ...]]:
-    return [
-        tuple(None if pd.isna(v) else v for v in row)
-        for row in df[columns].astype(object).itertuples(index=False, name=None)
-    ]
+    """The rows of these columns as tuples of Python values, None for a null (a column at a
+    time: no per-cell pandas call)."""
+    values = []
+    for column in columns:
+        series = df[column]
+        cells = series.tolist()  # Python values, as astype(object) gives them
+        for i in np.flatnonzero(series.isna().to_numpy()):
+            cells[i] = None
+        values.append(cells)
+    return list(zip(*values, strict=True))
 
 
 def _check_parents(tables: Mapping[str, pd.DataFrame]) -> None:

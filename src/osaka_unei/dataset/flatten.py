@@ -41,6 +41,11 @@ def policy_id(ward_slug: str, fiscal_year: int) -> str:
     return f"{ward_slug}-{fiscal_year}"
 
 
+def ward_of(policy_id: str) -> str:
+    """The ward slug of a policy_id (slugs have no hyphen)."""
+    return str(policy_id).rsplit("-", 1)[0]
+
+
 def flatten(policy: WardPolicy, source: Source) -> dict[str, list[Row]]:
     """All rows one policy contributes, by table (parse_report excluded)."""
     pid = policy_id(policy.ward_slug, policy.fiscal_year)
@@ -202,8 +207,10 @@ def make_frame(spec: TableSpec, rows: Iterable[Row]) -> pd.DataFrame:
 
 def rows_frame(spec: TableSpec, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Rows, in the order given → a DataFrame with the table's exact columns and dtypes."""
-    table = pa.Table.from_pylist(
-        [{name: row.get(name) for name in spec.names} for row in rows], schema=spec.schema
+    rows = rows if isinstance(rows, list) else list(rows)
+    # column by column (no dict per row); a name a row lacks is null
+    table = pa.Table.from_pydict(
+        {name: [row.get(name) for row in rows] for name in spec.names}, schema=spec.schema
     )
     # Int64 keeps nullable integers integers; dates stay datetime.date objects.
     return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)

@@ -27,6 +27,7 @@ __all__ = [
     "LEVEL_JA",
     "NODES",
     "node_key",
+    "node_pairs",
     "nodes_frame",
     "nodes_of",
     "nodes_table",
@@ -76,27 +77,33 @@ def shown_amounts(nodes: pd.DataFrame) -> pd.DataFrame:
     parent_key, budget_thousand_yen): the printed main amount, else the sum of the
     children's shown amounts (where at least one child has one), else null."""
     printed = nodes["budget_thousand_yen"].astype("Int64")
-    shown = printed.copy()
+    # Python lists, a level at a time (the sums by parent in a dict: no frame per level)
+    amounts: list[int | None] = [None if pd.isna(v) else int(v) for v in printed.tolist()]
+    shown = list(amounts)
+    policies = nodes["policy_id"].tolist()
+    keys = nodes["node_key"].tolist()
+    parents = nodes["parent_key"].tolist()
+    levels = nodes["level"].tolist()
     for level in reversed(LEVELS[:-1]):  # strategies from their initiatives, then issues
-        children = nodes["level"] == LEVELS[LEVELS.index(level) + 1]
-        sums = (
-            pd.DataFrame(
-                {
-                    "policy_id": nodes.loc[children, "policy_id"],
-                    "node_key": nodes.loc[children, "parent_key"],
-                    "amount": shown[children],
-                }
-            )
-            .groupby(["policy_id", "node_key"], sort=False)["amount"]
-            .sum(min_count=1)
-        )
-        here = (nodes["level"] == level) & printed.isna()
-        index = pd.MultiIndex.from_frame(nodes.loc[here, ["policy_id", "node_key"]])
-        shown.loc[here] = sums.reindex(index).to_numpy()
-    flag = pd.array([pd.NA] * len(nodes), dtype="boolean")
-    flag[shown.notna().to_numpy()] = False
-    flag[printed.notna().to_numpy()] = True
-    return pd.DataFrame({"thousand_yen": shown.astype("Int64"), "printed": flag}, index=nodes.index)
+        child = LEVELS[LEVELS.index(level) + 1]
+        sums: dict[tuple[Any, Any], int] = {}
+        for i, amount in enumerate(shown):
+            if amount is not None and levels[i] == child and not pd.isna(parents[i]):
+                key = (policies[i], parents[i])
+                sums[key] = sums.get(key, 0) + amount
+        for i, amount in enumerate(amounts):
+            if amount is None and levels[i] == level:
+                shown[i] = sums.get((policies[i], keys[i]))
+    flag = pd.array(
+        [
+            True if a is not None else (False if s is not None else None)
+            for a, s in zip(amounts, shown, strict=True)
+        ],
+        dtype="boolean",
+    )
+    return pd.DataFrame(
+        {"thousand_yen": pd.array(shown, dtype="Int64"), "printed": flag}, index=nodes.index
+    )
 
 
 def counted_amounts(nodes: pd.DataFrame) -> pd.Series:
@@ -108,10 +115,11 @@ def counted_amounts(nodes: pd.DataFrame) -> pd.Series:
     for level in reversed(LEVELS[:-1]):
         children = nodes["level"] == LEVELS[LEVELS.index(level) + 1]
         carrying = (printed.notna() | below)[children]
+        # (zips of .tolist(): Python lists, not iterations over Arrow-backed columns)
         marked = set(
             zip(
-                nodes.loc[children, "policy_id"][carrying],
-                nodes.loc[children, "parent_key"][carrying],
+                nodes.loc[children, "policy_id"][carrying].tolist(),
+                nodes.loc[children, "parent_key"][carrying].tolist(),
                 strict=True,
             )
         )
@@ -120,7 +128,9 @@ def counted_amounts(nodes: pd.DataFrame) -> pd.Series:
             below[here] = [
                 key in marked
                 for key in zip(
-                    nodes.loc[here, "policy_id"], nodes.loc[here, "node_key"], strict=True
+                    nodes.loc[here, "policy_id"].tolist(),
+                    nodes.loc[here, "node_key"].tolist(),
+                    strict=True,
                 )
             ]
     return printed.where(~below).astype("Int64")
@@ -134,6 +144,23 @@ def policy_totals(nodes: pd.DataFrame) -> pd.Series:
     return counted.groupby(nodes["policy_id"], sort=True).sum(min_count=1).astype("Int64")
 
 
+def _keys(table: pd.DataFrame, positions: Sequence[str]) -> list[str]:
+    """Each row's node_key from its position columns (node_key of their values as ints)."""
+    texts = [map(str, map(int, table[column].tolist())) for column in positions]
+    return [".".join(parts) for parts in zip(*texts, strict=True)]
+
+
+def node_pairs(tables: Mapping[str, pd.DataFrame]) -> list[tuple[str, str]]:
+    """(policy_id, node_key) of every node of issues, strategies and initiatives: the keys
+    of nodes_frame, without its amounts (in table order)."""
+    pairs: list[tuple[str, str]] = []
+    for name, _, positions in _LEVEL_TABLES.values():
+        table = tables[name]
+        if not table.empty:
+            pairs += zip(table["policy_id"].tolist(), _keys(table, positions), strict=True)
+    return pairs
+
+
 def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """issues + strategies + initiatives → one row per node, in tree order per policy, with
     its parent and the amount shown."""
@@ -142,10 +169,7 @@ def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
         table = tables[name]
         if table.empty:  # nothing at this level (a frame made by hand may have no columns)
             continue
-        keys = [
-            node_key(*(int(value) for value in row))
-            for row in table[list(positions)].itertuples(index=False, name=None)
-        ]
+        keys = _keys(table, positions)
         frame = pd.DataFrame(
             {
                 "policy_id": table["policy_id"],
@@ -168,7 +192,9 @@ def nodes_frame(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     nodes = pd.concat(frames, ignore_index=True)
     for column in ("issue_position", "strategy_position", "position", "budget_thousand_yen"):
         nodes[column] = nodes[column].astype("Int64")
-    order = nodes["node_key"].map(_key_order)
+    order = pd.Series(
+        [_key_order(key) for key in nodes["node_key"].tolist()], index=nodes.index, dtype=object
+    )
     nodes = nodes.assign(_order=order).sort_values(["policy_id", "_order"], kind="stable")
     nodes = nodes.drop(columns="_order").reset_index(drop=True)
     nodes[["thousand_yen", "printed"]] = shown_amounts(nodes)
@@ -259,6 +285,8 @@ def nodes_table(
     goals = {goal: goal for goal in range(1, 18)}
     nodes["sdgs"] = _joined(sdgs, "goal", goals).reindex(index).to_numpy()
     nodes["fiscal_year"] = nodes["fiscal_year"].astype("Int64")
+    for column in ("lineage_id", "parent_lineage_id"):  # None, as the lineage table has it
+        nodes[column] = nodes[column].astype(object).where(nodes[column].notna(), None)
     return nodes[NODES.names].reset_index(drop=True)
 
 

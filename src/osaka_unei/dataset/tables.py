@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any, Literal, NamedTuple, get_args
 
+import pandas as pd
 import pyarrow as pa
 
 from osaka_unei.errors import CuratedFileError
@@ -76,6 +77,13 @@ class TableSpec:
         return pa.schema(
             [pa.field(c.name, _ARROW[c.kind], nullable=not c.required) for c in self.columns]
         )
+
+    def conform(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame with its text columns as pandas' `str` (a missing value NaN), however
+        it was made: a table's dtypes, and so its Parquet file's metadata, never depend on
+        its content or on which wards a build made again (publish.units)."""
+        text = [c.name for c in self.columns if c.kind == "string" and frame[c.name].dtype != "str"]
+        return frame.astype(dict.fromkeys(text, "str")) if text else frame
 
     def column(self, name: str) -> Column:
         for column in self.columns:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import itertools
 import unicodedata
+from collections.abc import Sequence
 
 NODES = "nodes"
 FTS = "nodes_fts"
@@ -48,12 +49,17 @@ BM25 = f"bm25({FTS}, 10.0, 1.0)"
 # A MATCH expression no document can satisfy: documents hold only hex digits and `g`.
 NO_MATCH = '"z"'
 
-_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# ASCII letters lower-cased on the UTF-8 bytes: a byte below 0x80 is always an ASCII
+# character in UTF-8 (never part of another character's sequence), and bytes.translate is a
+# table lookup, ~10× faster than str.translate with a dict.
+_ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 
 
 def normalize(text: str) -> str:
     """NFKC, then ASCII letters lower-cased: the form both documents and queries take."""
-    return unicodedata.normalize("NFKC", text).translate(_ASCII_LOWER)
+    nfkc = unicodedata.normalize("NFKC", text)
+    data = nfkc.encode("utf-8", "surrogatepass").translate(_ASCII_LOWER)
+    return data.decode("utf-8", "surrogatepass")
 
 
 @functools.cache
@@ -61,12 +67,40 @@ def _code(ch: str) -> str:
     return f"{ord(ch):x}"
 
 
+class _Pairs(dict[int, str]):
+    """Code point → `{hex} {hex}g`: translating the characters after the first with it
+    closes each bigram token and opens the next (str.translate, one C loop a text)."""
+
+    def __missing__(self, point: int) -> str:
+        code = f"{point:x}"
+        self[point] = text = f"{code} {code}g"
+        return text
+
+
+_PAIRS = _Pairs()
+
+
 def bigram_tokens(text: str | None) -> str:
-    """A text as space-separated hex bigram tokens, one per character position."""
+    """A text as space-separated hex bigram tokens, one per character position:
+    `{c0}g{c1} {c1}g{c2} … {cn}g`, built as `{c0}g` + each later character's `{c} {c}g`."""
     if not text:
         return ""
-    codes = list(map(_code, normalize(text)))
-    return " ".join(map("{}g{}".format, codes, [*codes[1:], ""]))
+    normal = normalize(text)
+    if not normal:
+        return ""
+    return f"{ord(normal[0]):x}g" + normal[1:].translate(_PAIRS)
+
+
+def bigram_column(texts: Sequence[str | None]) -> list[str]:
+    """bigram_tokens of each text, each distinct text tokenised once."""
+    memo: dict[str | None, str] = {}
+    out = []
+    for text in texts:
+        tokens = memo.get(text)
+        if tokens is None:
+            tokens = memo[text] = bigram_tokens(text)
+        out.append(tokens)
+    return out
 
 
 def query_terms(query: str) -> list[str]:

@@ -4,8 +4,9 @@ Types follow the column kinds: string → TEXT, integer → INTEGER, boolean →
 date → TEXT `YYYY-MM-DD`, datetime → TEXT ISO 8601 in UTC with `Z` (as in the CSV files).
 Primary keys come from `TableSpec.key`; foreign keys and views are data (FOREIGN_KEYS,
 VIEWS): one that names a table not being written is left out, so a table this module does
-not know gets its key as primary key and nothing else. The database is built in memory,
-vacuumed and serialised, so the same tables give the same bytes (with the same SQLite).
+not know gets its key as primary key and nothing else. The database is built in a temp
+file and vacuumed, so the same tables give the same bytes (with the same SQLite). Values are
+converted a whole column at a time (sql_column), each cell as `_converter` says.
 """
 
 from __future__ import annotations
@@ -233,24 +234,48 @@ def _converter(kind: str) -> Any:
     return str
 
 
+# The Python type a kind is bound as: a column already all of it (or None) is used as it is.
+_BOUND_AS: dict[str, type] = {"integer": int, "number": float, "string": str}
+# Kinds whose values repeat (a fetch time per version): each distinct value converted once.
+_MEMO_KINDS = frozenset({"date", "datetime"})
+
+
+def sql_column(kind: str, series: pd.Series) -> list[Any]:
+    """A column as SQLite values (NA → None), whole: what `_converter` makes of each cell."""
+    convert = _converter(kind)
+    if kind in _MEMO_KINDS:
+        codes, distinct = pd.factorize(series)  # NA → code -1
+        texts = [convert(v) for v in distinct]
+        return [None if code < 0 else texts[code] for code in codes.tolist()]
+    values: list[Any] = series.to_numpy(dtype=object, na_value=None).tolist()
+    bound = _BOUND_AS.get(kind)
+    if bound is not None and set(map(type, values)) <= {bound, type(None)}:
+        return values
+    return [None if v is None else convert(v) for v in values]
+
+
+def sql_columns(spec: TableSpec, df: pd.DataFrame) -> dict[str, list[Any]]:
+    """The frame's columns as SQLite values, by name, in the spec's column order."""
+    return {c.name: sql_column(c.kind, df[c.name]) for c in spec.columns}
+
+
 def sql_rows(spec: TableSpec, df: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
     """The frame's rows as SQLite values, in the spec's column order (NA → NULL)."""
-    converters = [_converter(c.kind) for c in spec.columns]
-    frame = df[spec.names].astype(object)
-    for row in frame.itertuples(index=False, name=None):
-        yield tuple(
-            None if pd.isna(v) else convert(v) for v, convert in zip(row, converters, strict=True)
-        )
+    return zip(*sql_columns(spec, df).values(), strict=True)
 
 
 def _fts_rows(nodes: pd.DataFrame) -> Iterator[tuple[Any, ...]]:
-    for row in sql_rows(NODES_SPEC, nodes):
-        record = dict(zip(NODES_SPEC.names, row, strict=True))
-        yield (
-            record["node_id"],
-            *(fts.bigram_tokens(record[name]) for name in fts.FTS_INDEXED),
-            *(record[name] for name in fts.FTS_UNINDEXED),
-        )
+    """The search index's rows for a `nodes` frame (see _fts_rows_of)."""
+    return _fts_rows_of(sql_columns(NODES_SPEC, nodes))
+
+
+def _fts_rows_of(columns: Mapping[str, list[Any]]) -> Iterator[tuple[Any, ...]]:
+    """The search index's rows from the nodes table's SQLite columns: node_id, the indexed
+    texts as bigram tokens, the unindexed columns."""
+    tokens = [fts.bigram_column(columns[name]) for name in fts.FTS_INDEXED]
+    return zip(
+        columns["node_id"], *tokens, *(columns[name] for name in fts.FTS_UNINDEXED), strict=True
+    )
 
 
 def fill(
@@ -262,17 +287,21 @@ def fill(
     if NODES_SPEC in all_specs:
         frames[NODES_SPEC.name] = make_nodes(frames)
     written = [spec.name for spec in all_specs]
+    node_columns: dict[str, list[Any]] = {}
     with conn:
         for spec in all_specs:
             conn.execute(create_table_sql(spec, written))
             marks = ", ".join("?" * len(spec.columns))
+            columns = sql_columns(spec, frames[spec.name])
             conn.executemany(
                 f"INSERT INTO {_quote(spec.name)} VALUES ({marks})",
-                sql_rows(spec, frames[spec.name]),
+                zip(*columns.values(), strict=True),
             )
+            if spec.name == NODES_SPEC.name:
+                node_columns = columns  # the search index reads the same values
         if NODES_SPEC.name in written:
             conn.execute(fts.create_fts_sql())
-            conn.executemany(fts.insert_fts_sql(), _fts_rows(frames[NODES_SPEC.name]))
+            conn.executemany(fts.insert_fts_sql(), _fts_rows_of(node_columns))
             conn.execute(f"INSERT INTO {fts.FTS} ({fts.FTS}) VALUES ('optimize')")
         for view in views(written):
             conn.execute(f"CREATE VIEW {_quote(view.name)} AS {view.sql.strip()}")
@@ -285,21 +314,37 @@ def fill(
 
 
 def write_database(
-    path: Path | str, tables: Mapping[str, pd.DataFrame], specs: Sequence[TableSpec]
+    path: Path | str,
+    tables: Mapping[str, pd.DataFrame],
+    specs: Sequence[TableSpec],
+    *,
+    durable: bool = True,
 ) -> None:
     """Build the database in a temp file beside `path`, then rename it into place: never a
     copy of it in memory (a build of 10,000 pages held three). Raises CheckError if a
-    foreign key is broken; then `path` is left as it was."""
+    foreign key is broken; then `path` is left as it was.
+
+    The temp file is written with no rollback journal and no syncs: nothing reads it before
+    the rename, and a write that fails is removed, never rolled back. It is fsynced once
+    before the rename, so `path` is never renamed to bytes not yet on disk; durable=False
+    leaves that to the caller (a build's staging folder: publish.atomic fsyncs every file it
+    publishes before its commit point, and publishes an unchanged database not at all).
+    Neither setting changes a byte of the file (VACUUM rewrites it whole)."""
     target = Path(path)
     fd, staging = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-")
     os.close(fd)
     try:
         conn = sqlite3.connect(staging)
         try:
+            conn.execute("PRAGMA journal_mode = OFF")
+            conn.execute("PRAGMA synchronous = OFF")
             fill(conn, tables, specs)
             conn.execute("VACUUM")
         finally:
             conn.close()
+        if durable:
+            with open(staging, "rb") as handle:
+                os.fsync(handle.fileno())
         os.replace(staging, target)
     except BaseException:
         Path(staging).unlink(missing_ok=True)

@@ -63,7 +63,8 @@ def render_outputs(
 
 def write_database_into(staging: Path, tables: Mapping[str, pd.DataFrame]) -> None:
     """The SQLite database with its search index, written into a build's staging folder."""
-    write_database(staging / DATABASE_FILE, tables, PUBLISHED_TABLES)
+    # Not fsynced here: publishing fsyncs every file of the build it renames into place.
+    write_database(staging / DATABASE_FILE, tables, PUBLISHED_TABLES, durable=False)
 
 
 # Adds files or folders to a build's staging folder before it is published (the SQLite

@@ -22,7 +22,10 @@ from typing import Any
 import pandas as pd
 
 from osaka_unei import store
-from osaka_unei.analysis.versions import VersionInput
+from osaka_unei.analysis.changes import changes_table
+from osaka_unei.analysis.overrides import Override
+from osaka_unei.analysis.themes import codebook_frame
+from osaka_unei.analysis.versions import VersionInput, versions_table
 from osaka_unei.dataset.checks import (
     check_derived,
     check_shrink,
@@ -30,25 +33,39 @@ from osaka_unei.dataset.checks import (
     previous_counts,
     row_counts,
 )
+from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
 from osaka_unei.dataset.flatten import Source, as_utc, flatten, make_frame, make_tables, policy_id
 from osaka_unei.dataset.load import previous_table
-from osaka_unei.dataset.tables import PARSE_REPORT
+from osaka_unei.dataset.tables import PARSE_REPORT, TABLES
+from osaka_unei.dataset.values import clean
+from osaka_unei.errors import StoreError
 from osaka_unei.fetch.urls import record_problem
 from osaka_unei.models import (
     RawRecord,
     WardPolicy,
 )
 from osaka_unei.parse import PageError, parse_page
-from osaka_unei.publish import atomic
+from osaka_unei.publish import atomic, units
 from osaka_unei.publish.cache import ParseCache
 from osaka_unei.publish.catalog import DERIVED_TABLES, PUBLISHED_TABLES
-from osaka_unei.publish.derive import DATA_DIR, derive_tables
+from osaka_unei.publish.derive import (
+    DATA_DIR,
+    PAGE_TABLES,
+    UNIT_TABLES,
+    Curated,
+    UnitDerived,
+    derive_unit,
+    override_rows,
+    read_curated,
+)
 from osaka_unei.publish.outputs import (
     DEFAULT_WAIT,
     publish_outputs,
     render_outputs,
     write_database_into,
 )
+from osaka_unei.published import build_files, read_build
+from osaka_unei.published import build_id as published_build_id_of
 from osaka_unei.store import DEFAULT_CACHE_DIR, DEFAULT_OUT_DIR, DEFAULT_RAW_DIR
 from osaka_unei.wards import SLUG_WARDS
 
@@ -59,6 +76,10 @@ ParseFn = Callable[[Path, str | None, str | None], WardPolicy]
 # (staging folder, checked tables) → adds files or folders to the build before it is
 # published (a SQLite database, a report): published with the tables as one unit.
 ExtraOutputs = Callable[[Path, Mapping[str, pd.DataFrame]], None]
+
+
+CORE_NAMES = (*(spec.name for spec in TABLES), *PAGE_TABLES)  # a unit's, from its pages
+MEMO_TABLES = (*CORE_NAMES, *UNIT_TABLES)  # every table but the codebook, by unit
 
 
 @dataclass(slots=True)
@@ -167,24 +188,94 @@ def run_build(
         )
 
 
-def _run_build(
-    raw_dir: Path,
-    out_dir: Path,
-    cache_dir: Path,
-    force: bool,
-    allow_shrink: bool,
-    parse: ParseFn | None,
-    data_dir: Path,
-    extra_outputs: ExtraOutputs | None,
-) -> BuildResult:
-    parse = parse or _default_parse
+def _stored_slug(record: RawRecord, path: str) -> str:
+    return record.ward_slug or path.split("/")[0]
+
+
+@dataclass(slots=True)
+class _Version:
+    """A stored version as the build reads it: its first record (when it was first fetched)
+    and the record it is parsed with (the page's latest, if it is the latest version)."""
+
+    path: str
+    first: RawRecord
+    record: RawRecord
+    latest: bool
+    latest_path: str  # the page's latest version's (this one's, if latest)
+
+
+def _units(
+    first_seen: Mapping[str, RawRecord], latest: Mapping[str, RawRecord]
+) -> dict[str, list[_Version]]:
+    """Stored versions by unit: the ward folder of their page's latest version (so every
+    version of a page is in one unit), in manifest order."""
+    latest_url_of = {record.path: url for url, record in latest.items()}
+    units: dict[str, list[_Version]] = {}
+    for path, first in first_seen.items():
+        url = latest_url_of.get(path)
+        now = latest.get(first.url, first)
+        assert now.path is not None
+        record = latest[url] if url else first
+        version = _Version(path, first, record, url is not None, now.path)
+        units.setdefault(_stored_slug(now, now.path), []).append(version)
+    return units
+
+
+def _inputs_key(raw_dir: Path, unit: str, versions: list[_Version]) -> str:
+    """What a unit's core tables are a function of: the code, and each version's records and
+    file state (a changed file is read again, and its sha256 checked)."""
+    return units.digest(
+        [
+            units.code_fingerprint(),
+            unit,
+            *(
+                (
+                    v.path,
+                    units.file_state(raw_dir / v.path),
+                    v.first.model_dump(mode="json"),
+                    v.record.model_dump(mode="json"),
+                    v.latest,
+                )
+                for v in versions
+            ),
+        ]
+    )
+
+
+def _previous_key(previous: pd.DataFrame | None) -> str:
+    """The previous lineage ids a unit's lineage keeps (lineage.assign_ids), as a key."""
+    if previous is None or previous.empty:
+        return units.digest([])
+    columns = ("policy_id", "level", "issue_position", "strategy_position", "position")
+    rows = zip(*(previous[c] for c in (*columns, "lineage_id")), strict=True)
+    return units.digest(sorted(tuple(str(clean(v)) for v in row) for row in rows))
+
+
+def _derived_key(inputs: str, overrides: list[Override], themes: pd.DataFrame | None) -> str:
+    rows = (
+        [] if themes is None else themes.astype(object).where(themes.notna(), None).values.tolist()
+    )
+    return units.digest([inputs, override_rows(overrides), rows])
+
+
+@dataclass(slots=True)
+class _Store:
+    """The raw store as a build reads it: its stored versions by unit, and the report rows of
+    no unit (the manifest's bad lines, paths outside the store, files it does not name)."""
+
+    by_unit: dict[str, list[_Version]]
+    report: list[Row]
+    raw_files: list[str]
+
+
+def _read_store(raw_dir: Path) -> _Store:
     if raw_dir.is_dir():
         store.remove_stale_temp_files(raw_dir, time.time())
     # A line whose address is not a city page (a `javascript:` url), or whose year is out of
     # range, is an error row: its url is never data, nor a link.
     records, problems = store.load_manifest(raw_dir, check=record_problem)
     # A path that leaves the raw store is never read, and never supersedes a stored page.
-    outside = {r.path for r in records if r.path and store.inside(raw_dir, r.path) is None}
+    outside = store.outside_paths(raw_dir, (r.path for r in records if r.path))
     report: list[Row] = [
         _report_row(
             f"{store.MANIFEST_NAME}:{problem.line}", None, None, "error", [problem.message()]
@@ -196,32 +287,232 @@ def _run_build(
         note = "path outside the raw store: not read"
         report.append(_report_row(record.path, record, None, "error", [note]))
     records = [record for record in records if record.path not in outside]
-    first_seen = {record.path: record for record in store.stored_versions(records)}
-    latest = store.latest_versions(records)
-    latest_url_of = {record.path: url for url, record in latest.items()}
-    cache = ParseCache(cache_dir, force)
-    result = BuildResult(tables={})
-    candidates: list[_Parsed] = []
-
-    stored: list[_Parsed] = []  # every stored version, parsed: the versions table
-    for path, record in first_seen.items():
-        assert path is not None
-        url = latest_url_of.get(path)
-        # A version's first record says when it was first fetched; the latest says where
-        # the page stands now.
-        item = _parse_one(raw_dir, path, latest[url] if url else record, cache, parse, result)
-        stored.append(item)
-        if url is None:
-            note = f"older version of {record.url}; latest is {latest[record.url].path}"
-            report.append(_report_row(path, record, None, "superseded", [note]))
-        elif item.policy is None:
-            report.append(_report_row(path, record, None, "error", item.messages))
-        else:
-            candidates.append(item)
-
+    first_seen = {str(r.path): r for r in store.stored_versions(records)}
     raw_files = _raw_files(raw_dir)
     for path in sorted(set(raw_files) - set(first_seen) - outside):
         report.append(_report_row(path, None, None, "error", ["not in manifest"]))
+    return _Store(_units(first_seen, store.latest_versions(records)), report, raw_files)
+
+
+@dataclass(slots=True)
+class _Plan:
+    """The units of a build, what each is a function of, and what the memo holds of them."""
+
+    order: list[str]  # the units (ward slugs), in table order
+    inputs: dict[str, str]  # unit → the key of its pages (_inputs_key)
+    stale: list[str]  # units whose pages changed since the memo: parsed and derived again
+    memo: units.Memo
+
+
+def _run_build(
+    raw_dir: Path,
+    out_dir: Path,
+    cache_dir: Path,
+    force: bool,
+    allow_shrink: bool,
+    parse: ParseFn | None,
+    data_dir: Path,
+    extra_outputs: ExtraOutputs | None,
+) -> BuildResult:
+    stored = _read_store(raw_dir)
+    order = sorted(stored.by_unit)
+    memo = units.Memo() if force else units.load(cache_dir / units.MEMO_DIR, MEMO_TABLES)
+    inputs = {unit: _inputs_key(raw_dir, unit, stored.by_unit[unit]) for unit in order}
+    stale = [u for u in order if (k := memo.keys.get(u)) is None or k.inputs != inputs[u]]
+    plan = _Plan(order, inputs, stale, memo)
+    result = BuildResult(tables={})
+    result.cached += sum(len(stored.by_unit[u]) for u in order if u not in stale)
+    cache = ParseCache(cache_dir, force)
+    with_units = _core_tables(raw_dir, stored, plan, cache, parse or _default_parse, result)
+    tables = {name: frame.drop(columns=units.UNIT) for name, frame in with_units.items()}
+    tables["parse_report"] = _with_rows(tables["parse_report"], stored.report)
+    check_tables(tables, stored.raw_files)
+    if not allow_shrink:
+        check_shrink(previous_counts(store.resolve_published(out_dir)), row_counts(tables))
+
+    curated = read_curated(tables, data_dir)
+    previous = previous_table(out_dir, "lineage")
+    keys, redo, messages = _derived_tables(with_units, plan, curated, previous)
+    tables |= {name: with_units[name].drop(columns=units.UNIT) for name in UNIT_TABLES}
+    tables["theme_codebook"] = codebook_frame()
+    curated_rows = [
+        _report_row(path, None, None, "error", [message])  # a curated file's unusable rows
+        for path, message in curated.problems(messages)
+    ]
+    tables["parse_report"] = _with_rows(tables["parse_report"], curated_rows)
+    tables = {spec.name: spec.conform(tables[spec.name]) for spec in PUBLISHED_TABLES}
+    check_derived(tables, DERIVED_TABLES)
+    result.tables = tables
+
+    # What the files are a function of: when out_dir holds, untouched, the build made from
+    # the same, there is nothing to write (a no-op rebuild renders nothing).
+    whole = units.digest(
+        [
+            units.code_fingerprint(),
+            [(unit, keys[unit].inputs, keys[unit].derived) for unit in order],
+            stored.report,
+            curated_rows,
+        ]
+    )
+    where = str(out_dir.resolve())
+    done = memo.published.get(where)
+    if extra_outputs is None and done is not None and done[0] == whole:
+        skip = _intact(out_dir, done[1])
+    else:
+        skip = False
+    if skip:
+        assert done is not None
+        result.build_id = done[1]
+    else:
+
+        def write(staging: Path) -> None:
+            # The files are rendered here, and their bytes let go before the database is built.
+            now = dt.datetime.now(dt.UTC)
+            atomic.write_files(staging, render_outputs(tables, out_dir, now))
+            write_database_into(staging, tables)
+            if extra_outputs is not None:
+                extra_outputs(staging, tables)
+
+        published = publish_outputs(out_dir, {}, write)
+        result.written = sorted([*published.changed, *published.removed])
+        result.build_id = published.build_id
+    if stale or redo or set(memo.keys) != set(order) or done != (whole, result.build_id):
+        others = {folder: done for folder, done in memo.published.items() if folder != where}
+        # A build with extra outputs is not what the key says: the next build writes again.
+        built = others if extra_outputs else others | {where: (whole, result.build_id)}
+        units.save(cache_dir / units.MEMO_DIR, units.Memo(keys, with_units, built))
+    return result
+
+
+def _core_tables(
+    raw_dir: Path,
+    stored: _Store,
+    plan: _Plan,
+    cache: ParseCache,
+    parse: ParseFn,
+    result: BuildResult,
+) -> dict[str, pd.DataFrame]:
+    """The core tables (and versions, changes) with their UNIT column: the stale units' made
+    again (all at once: one call per step, as a first build does), the others' the memo's."""
+    made = _core(raw_dir, {u: stored.by_unit[u] for u in plan.stale}, cache, parse, result)
+    unit_of_path = {v.path: unit for unit in plan.stale for v in stored.by_unit[unit]}
+    return {
+        name: plan.memo.merge(
+            name, units.tag(made[name], name, unit_of_path), plan.order, plan.stale
+        )
+        for name in CORE_NAMES
+    }
+
+
+def _derived_tables(
+    with_units: dict[str, pd.DataFrame],
+    plan: _Plan,
+    curated: Curated,
+    previous: pd.DataFrame | None,
+) -> tuple[dict[str, units.UnitKeys], list[str], list[str]]:
+    """Adds the derived tables (UNIT_TABLES) to with_units: made again for the units whose
+    pages, curated rows or previous lineage ids changed, the memo's for the others. Returns
+    every unit's keys, the units made again and the curated files' messages."""
+    keys: dict[str, units.UnitKeys] = {}
+    bases: dict[str, str] = {}  # each unit's derived key, but for its previous lineage ids
+    redo: list[str] = []
+    for unit in plan.order:
+        lineage_overrides, theme_overrides = curated.for_wards({unit})
+        own = None if previous is None else previous[previous["ward_slug"] == unit]
+        bases[unit] = _derived_key(plan.inputs[unit], lineage_overrides, theme_overrides)
+        key = units.digest([bases[unit], _previous_key(own)])
+        known = plan.memo.keys.get(unit)
+        if unit not in plan.stale and known is not None and key in known.derived:
+            keys[unit] = known
+        else:
+            keys[unit] = units.UnitKeys(plan.inputs[unit], (key,))
+            redo.append(unit)
+    if not redo and all(name in plan.memo.tables for name in UNIT_TABLES):
+        for name in UNIT_TABLES:  # every unit as it was
+            with_units[name] = plan.memo.merge(name, None, plan.order, redo)
+        messages = [message for unit in plan.order for message in keys[unit].errors]
+        return keys, redo, messages + curated.unmatched(plan.order)
+    derived = _derive(with_units, previous, curated, redo)
+    messages = []
+    lineage = derived.tables["lineage"]
+    for unit in plan.order:
+        if unit in redo:
+            errors = tuple(e.text for e in derived.errors if e.ward_slug == unit)
+            # The next build reads this lineage back as its previous: a key for that too.
+            own_lineage = lineage[lineage["ward_slug"] == unit]
+            again = units.digest([bases[unit], _previous_key(own_lineage)])
+            keys[unit] = units.UnitKeys(plan.inputs[unit], (*keys[unit].derived, again), errors)
+        messages += keys[unit].errors
+    messages += curated.unmatched(plan.order)
+    for name in UNIT_TABLES:
+        tagged = units.tag(derived.tables[name], name)
+        with_units[name] = plan.memo.merge(name, tagged, plan.order, redo)
+    return keys, redo, messages
+
+
+def _intact(out_dir: Path, build_id: str) -> bool:
+    """out_dir holds build `build_id`, every file as its datapackage.json says."""
+    try:
+        manifest, _ = read_build(
+            out_dir, DATAPACKAGE_NAME, lambda m: build_files(m) or (), attempts=1
+        )
+    except (FileNotFoundError, OSError, ValueError, StoreError):
+        return False
+    return published_build_id_of(manifest) == build_id and build_files(manifest) is not None
+
+
+def _derive(
+    core: Mapping[str, pd.DataFrame],
+    previous: pd.DataFrame | None,
+    curated: Curated,
+    redo: list[str],
+) -> UnitDerived:
+    """derive_unit for these units at once: their core tables, previous lineage ids and
+    curated rows."""
+    wanted = set(redo)
+    own = {
+        name: frame[frame[units.UNIT].isin(wanted)].drop(columns=units.UNIT).reset_index(drop=True)
+        for name, frame in core.items()
+    }
+    if previous is not None:
+        previous = previous[previous["ward_slug"].isin(wanted)]
+    lineage_overrides, theme_overrides = curated.for_wards(wanted)
+    return derive_unit(own, previous, lineage_overrides, theme_overrides)
+
+
+def _with_rows(frame: pd.DataFrame, rows: list[Row]) -> pd.DataFrame:
+    """parse_report plus rows of its own (the manifest's, a curated file's), in path order."""
+    if not rows:
+        return frame
+    both = pd.concat([frame, make_frame(PARSE_REPORT, rows)], ignore_index=True)
+    return both.sort_values("path", kind="stable").reset_index(drop=True)
+
+
+def _core(
+    raw_dir: Path,
+    by_unit: Mapping[str, list[_Version]],
+    cache: ParseCache,
+    parse: ParseFn,
+    result: BuildResult,
+) -> dict[str, pd.DataFrame]:
+    """These units' core tables, parse report rows, versions and changes: every stored
+    version parsed (or read from the cache), the latest policy of each ward and year kept."""
+    report: list[Row] = []
+    candidates: list[_Parsed] = []
+    stored: list[_Parsed] = []  # every stored version, parsed: the versions table
+    versions = [version for unit_versions in by_unit.values() for version in unit_versions]
+    unit_of = {version.path: unit for unit, vs in by_unit.items() for version in vs}
+    for version in versions:
+        unit = unit_of[version.path]
+        item = _parse_one(raw_dir, version.path, version.record, unit, cache, parse, result)
+        stored.append(item)
+        if not version.latest:
+            note = f"older version of {version.first.url}; latest is {version.latest_path}"
+            report.append(_report_row(version.path, version.first, None, "superseded", [note]))
+        elif item.policy is None:
+            report.append(_report_row(version.path, version.first, None, "error", item.messages))
+        else:
+            candidates.append(item)
 
     by_policy: dict[str, list[_Parsed]] = {}
     for item in candidates:
@@ -230,10 +521,11 @@ def _run_build(
             item
         )
     flattened = []
+    first_of = {version.path: version.first for version in versions}
     for pid, items in sorted(by_policy.items()):
         kept, *others = sorted(items, key=_preference, reverse=True)
         assert kept.policy is not None
-        record = first_seen[kept.path]
+        record = first_of[kept.path]
         flattened.append(
             flatten(
                 kept.policy,
@@ -254,51 +546,25 @@ def _run_build(
                     other.path, other.record, other.policy, "superseded", [note, *other.messages]
                 )
             )
-
     tables = make_tables(flattened, report)
-    check_tables(tables, raw_files)
-    if not allow_shrink:
-        check_shrink(previous_counts(store.resolve_published(out_dir)), row_counts(tables))
     held_paths = {row["path"] for row in report if row["status"] in ("ok", "warning")}
-    versions = [
+    inputs = [
         VersionInput(
-            first_seen[item.path],
+            first_of[item.path],
             item.policy,
             item.path in held_paths,
             tuple(item.messages[len(item.policy.warnings) :] if item.policy else item.messages),
         )
         for item in stored
     ]
-    derived = derive_tables(tables, versions, previous_table(out_dir, "lineage"), data_dir)
-    # The parsed policies are all in the tables now: let them go before the files are
-    # rendered (at 10,000 pages they are half the build's memory).
-    for held in (stored, candidates, versions, flattened, by_policy):
-        held.clear()
-    if derived.problems:
-        # a curated data file's unusable row: an error row, named by the file
-        report += [_report_row(path, None, None, "error", [msg]) for path, msg in derived.problems]
-        tables["parse_report"] = make_frame(PARSE_REPORT, report)
-    tables |= derived.tables
-    check_derived(tables, DERIVED_TABLES)
-    result.tables = tables
-
-    def write(staging: Path) -> None:
-        # The files are rendered here, and their bytes let go before the database is built.
-        atomic.write_files(staging, render_outputs(tables, out_dir, dt.datetime.now(dt.UTC)))
-        write_database_into(staging, tables)
-        if extra_outputs is not None:
-            extra_outputs(staging, tables)
-
-    published = publish_outputs(out_dir, {}, write)
-    result.written = sorted([*published.changed, *published.removed])
-    result.build_id = published.build_id
-    return result
+    return tables | {"versions": versions_table(inputs), "changes": changes_table(inputs)}
 
 
 def _parse_one(
     raw_dir: Path,
     path: str,
     record: RawRecord,
+    unit: str,
     cache: ParseCache,
     parse: ParseFn,
     result: BuildResult,
@@ -330,8 +596,9 @@ def _parse_one(
         cache.put(sha256, cached)
     if isinstance(cached, str):
         return _Parsed(path, record, None, [cached])
-    messages = list(cached.warnings)
-    stored_slug = record.ward_slug or path.split("/")[0]
-    if stored_slug != cached.ward_slug:
-        messages.append(f"page names ward {cached.ward_slug} but is stored under {stored_slug}")
-    return _Parsed(path, record, cached, messages)
+    if cached.ward_slug != unit:
+        # A ward's rows come from its own folder only (publish.units): the registry or the
+        # store is wrong, and the page is not guessed into another ward's tables.
+        note = f"page names ward {cached.ward_slug} but is stored under {unit}: not used"
+        return _Parsed(path, record, None, [*cached.warnings, note])
+    return _Parsed(path, record, cached, list(cached.warnings))
