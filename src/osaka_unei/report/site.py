@@ -25,7 +25,6 @@ import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -879,48 +878,48 @@ def render_site(
     written = []
     templates: dict[str, jinja2.Template] = {}
     common_inputs = repr(sorted(common.items()))
-    with _Writer(hashes if hashes is not None else {}) as writer:
-        for name, (template, inputs, make) in sorted(pages.items()):
-            root = "../" * name.count("/")
-            page_inputs = inputs()
-            if not isinstance(page_inputs, str):
-                page_inputs = repr(page_inputs)
-            digest = _digest(code, template, root, common_inputs, page_inputs)
-            digests[name] = digest
-            path = out_dir / name
-            writer.folder(path.parent)
-            source = previous / name if previous is not None else None
-            if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
-                assert source is not None and previous_hashes is not None
-                _keep(source, path)
-                writer.hashes[name] = previous_hashes[name]
-            elif template in ("item", "ward"):
-                context = make()
-                head, middle, tail = shells[root]
-                if template == "item":
-                    title = html.escape(f"{context['title']}({context['ward']})")
-                    main = item_main(context)
-                else:
-                    title, main = str(markup_escape(context["ward"])), ward_main(context)
-                writer.write(name, path, head + title + middle + main + tail)
+    writer = _Writer(hashes if hashes is not None else {})
+    for name, (template, inputs, make) in sorted(pages.items()):
+        root = "../" * name.count("/")
+        page_inputs = inputs()
+        if not isinstance(page_inputs, str):
+            page_inputs = repr(page_inputs)
+        digest = _digest(code, template, root, common_inputs, page_inputs)
+        digests[name] = digest
+        path = out_dir / name
+        writer.folder(path.parent)
+        source = previous / name if previous is not None else None
+        if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
+            assert source is not None and previous_hashes is not None
+            _keep(source, path)
+            writer.hashes[name] = previous_hashes[name]
+        elif template in ("item", "ward"):
+            context = make()
+            head, middle, tail = shells[root]
+            if template == "item":
+                title = html.escape(f"{context['title']}({context['ward']})")
+                main = item_main(context)
             else:
-                if template not in templates:
-                    templates[template] = env.get_template(template)
-                context = make()
-                writer.write(
-                    name,
-                    path,
-                    templates[template].render(**common, **context, root=root, chrome=chrome[root]),
-                )
-            written.append(path)
-        # the search index and the static files: made from everything, cheap to write
-        extra = {name: _static(name) for name in STATIC}
-        extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
-        extra[DIGESTS_NAME] = json.dumps(digests, indent=0, sort_keys=True) + "\n"
-        for name, text in extra.items():
-            path = out_dir / name
-            writer.write(name, path, text)
-            written.append(path)
+                title, main = str(markup_escape(context["ward"])), ward_main(context)
+            writer.write(name, path, head + title + middle + main + tail)
+        else:
+            if template not in templates:
+                templates[template] = env.get_template(template)
+            context = make()
+            writer.write(
+                name,
+                path,
+                templates[template].render(**common, **context, root=root, chrome=chrome[root]),
+            )
+        written.append(path)
+    # the search index and the static files: made from everything, cheap to write
+    extra = {name: _static(name) for name in STATIC}
+    extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
+    extra[DIGESTS_NAME] = json.dumps(digests, indent=0, sort_keys=True) + "\n"
+    for name, text in extra.items():
+        path = out_dir / name
+        writer.write(name, path, text)
+        written.append(path)
     return sorted(written)
 
 
@@ -983,27 +982,14 @@ class _Texts:
 
 
 class _Writer:
-    """Writes the pages by a few threads while the next ones are drawn: creating a file can
-    wait for the disk (the file system's journal, busy with others' writes), and waits
-    with the GIL released. Leaving the block waits for every write; the first error is
-    raised then. `hashes`: each file's file_hash, made from the bytes written."""
-
-    THREADS = 4
+    """Writes the site's files, each file's hash (file_hash) made from the bytes written into
+    `hashes`, and each folder made once. In the drawing thread: on one core, writer threads
+    cost more than they save (the digests' hashing releases the GIL and waits to get it
+    back from them)."""
 
     def __init__(self, hashes: dict[str, str]) -> None:
-        self._pool = ThreadPoolExecutor(self.THREADS, "report-write")
-        self._pending: list[tuple[str, Future[str]]] = []
         self._folders: set[Path] = set()
         self.hashes = hashes
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
-        self._pool.shutdown(wait=True)
-        if kind is None:  # else the drawing's own error is the one raised
-            for name, future in self._pending:
-                self.hashes[name] = future.result()
 
     def folder(self, path: Path) -> None:
         if path not in self._folders:
@@ -1011,7 +997,7 @@ class _Writer:
             self._folders.add(path)
 
     def write(self, name: str, path: Path, text: str) -> None:
-        self._pending.append((name, self._pool.submit(_write, path, text.encode("utf-8"))))
+        self.hashes[name] = _write(path, text.encode("utf-8"))
 
 
 def _write(path: Path, data: bytes) -> str:
