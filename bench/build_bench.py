@@ -67,7 +67,7 @@ REPORT_WRAPPED = (
     ("osaka_unei.publish.report", "load", "load"),
     ("osaka_unei.report", "render_site", "render"),
     ("osaka_unei.publish.report", "publish_outputs", "publish"),
-    ("osaka_unei.publish.atomic", "_fsync_file", "publish.fsync"),
+    ("osaka_unei.publish.atomic", "fsync_files", "publish.fsync"),
 )
 
 

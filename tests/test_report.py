@@ -517,6 +517,65 @@ def test_unchanged_pages_keep_their_bytes(
     assert read_digests(second).keys() == read_digests(first).keys()
 
 
+def test_published_report_keeps_unchanged_pages_in_place(
+    tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Published as `osaka-unei report` publishes it: the hashes render_site hands over (made
+    from the bytes it wrote, not read back) are the files'; after one amount changes, only
+    the pages whose inputs changed are replaced, every other page is the same file (same
+    inode and mtime), and the manifest names each file's bytes."""
+    import json
+
+    from osaka_unei.publish.outputs import publish_outputs
+    from osaka_unei.published import build_files
+
+    out = tmp_path / "report"
+    manifest = "report-inputs.json"
+
+    def publish(frames: dict[str, pd.DataFrame], when: dt.datetime) -> dict[str, str]:
+        previous = build_files(json.loads((out / manifest).read_text())) if out.is_dir() else None
+        hashes: dict[str, str] = {}
+
+        def render(staging: Path) -> None:
+            render_site(
+                frames,
+                coverage,
+                when,
+                staging,
+                previous=out if previous else None,
+                previous_digests=read_digests(out if previous else None),
+                previous_hashes=previous,
+                hashes=hashes,
+            )
+            assert hashes == {
+                n: file_hash((staging / n).read_bytes()) for n in _site_files(staging)
+            }
+
+        publish_outputs(out, {}, render, manifest=manifest, known=hashes)
+        files = build_files(json.loads((out / manifest).read_text()))
+        assert files is not None
+        on_disk = {n: file_hash((out / n).read_bytes()) for n in _site_files(out)}
+        assert files == {n: h for n, h in on_disk.items() if n != manifest}
+        return files
+
+    publish(tables, BUILT)
+    before = {name: (out / name).stat() for name in _site_files(out)}
+    changed = dict(tables)
+    nodes = tables["nodes"]
+    hit = (nodes["policy_id"] == "minato-2022") & (nodes["node_key"] == "1.1.1")
+    changed["nodes"] = nodes.assign(thousand_yen=nodes["thousand_yen"].mask(hit, 40000))
+    publish(changed, BUILT + dt.timedelta(days=1))
+    after = {name: (out / name).stat() for name in _site_files(out)}
+    assert after.keys() == before.keys()
+    moved = {
+        name
+        for name, stat in after.items()
+        if name.endswith(".html")
+        and (stat.st_ino, stat.st_mtime_ns) != (before[name].st_ino, before[name].st_mtime_ns)
+    }
+    assert moved == {"wards/minato.html", "items/minato-initiative-2022-1-2-2.html"}
+
+
 def test_downloads_and_dictionary(
     tables: dict[str, pd.DataFrame], coverage: pd.DataFrame, tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ published meanwhile, a few times at most, then one clear error.
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +58,15 @@ def ward_categories(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def load(
-    name: str | None = None, processed_dir: Path | str | None = None
+    name: str | None = None,
+    processed_dir: Path | str | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> pd.DataFrame | dict[str, pd.DataFrame]:
     """The dataset's tables as DataFrames (all, by name, or the one named), all from one
-    build. Nullable integers load as Int64, dates (policies.published) as datetime64 and
-    `ward` as a Categorical in the city's order (ward_categories).
+    build; with `only`, of all the tables those of these names (no other is read). Nullable
+    integers load as Int64, dates (policies.published) as datetime64 and `ward` as a
+    Categorical in the city's order (ward_categories).
 
     NotBuiltError (a FileNotFoundError) when nothing is built; published.NotWhole (a
     StoreError, a ValueError) when the
@@ -72,7 +77,12 @@ def load(
         resources = _resources(package)
         if name is not None and name not in resources:
             raise BadInputError(f"unknown table {name!r}; tables: {', '.join(resources)}")
-        return [resources[table][0] for table in (resources if name is None else [name])]
+        return [resources[table][0] for table in resources if chosen(table)]
+
+    def chosen(table: str) -> bool:
+        if name is not None:
+            return table == name
+        return only is None or table in only
 
     try:
         package, files = read_build(folder, DATAPACKAGE_NAME, wanted)
@@ -84,7 +94,7 @@ def load(
     frames = {
         table: _read(files[path], dates)
         for table, (path, dates) in resources.items()
-        if name is None or table == name
+        if chosen(table)
     }
     return frames[name] if name is not None else frames
 

@@ -81,6 +81,7 @@ def publish_outputs(
     *,
     wait: float = DEFAULT_WAIT,
     manifest: str = DATAPACKAGE_NAME,
+    known: Mapping[str, str] | None = None,
 ) -> atomic.Published:
     """Publish files (and what `extra` adds) as out_dir's new build, at stable paths.
 
@@ -89,7 +90,8 @@ def publish_outputs(
     build equal to the published one changes nothing (files keep their bytes, mtimes and
     inodes). `manifest` (a JSON file among the outputs, or made) is written last and names
     the build and every file's sha256. Waits up to `wait` seconds for another build in the
-    same folder (Busy after that)."""
+    same folder (Busy after that). known: hashes of files `extra` writes, which it may fill
+    as it writes them (file_hash of the bytes written): those are not read again."""
     with atomic.lock(atomic.lock_path(out_dir), wait):
         atomic.recover(out_dir)  # finish (or clean up) what a killed build left
         staging = atomic.new_staging(out_dir)
@@ -100,4 +102,4 @@ def publish_outputs(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return atomic.publish_dir(staging, out_dir, manifest)
+        return atomic.publish_dir(staging, out_dir, manifest, known)

@@ -32,6 +32,10 @@ def built_at(processed_dir: Path) -> dt.datetime:
     return dt.datetime.fromisoformat(stats["built_at"].replace("Z", "+00:00"))
 
 
+# The tables the site is drawn from (report.site; `themes` only says whether nodes are
+# tagged; parse_report makes the coverage): the others are not read.
+REPORT_TABLES = ("policies", "nodes", "themes", "theme_codebook", "changes", "parse_report")
+
 # Beside the pages: what the site was made from, so an unchanged one is not drawn again.
 INPUTS_NAME = "report-inputs.json"
 
@@ -83,8 +87,11 @@ def write_report(
     from osaka_unei.publish.catalog import PUBLISHED_TABLES
     from osaka_unei.report import Download, coverage_frame, read_digests, render_site
 
-    tables = load(processed_dir=processed_dir)
+    tables = load(processed_dir=processed_dir, only=REPORT_TABLES)
     assert isinstance(tables, dict)
+    if "nodes" not in tables:  # a build without the node model: made from all the tables
+        tables = load(processed_dir=processed_dir)
+        assert isinstance(tables, dict)
     known = (
         pd.read_csv(registry, dtype={"page_id": str})
         if registry.is_file()
@@ -93,6 +100,7 @@ def write_report(
     coverage = coverage_frame(known, store.read_manifest(raw_dir), tables["parse_report"])
     when = built_at(processed_dir)
     written: list[str] = []
+    hashes: dict[str, str] = {}  # of the files render_site writes: not read again to publish
 
     def render(staging: Path) -> None:
         paths = render_site(
@@ -107,9 +115,10 @@ def write_report(
             previous=out_dir if published is not None else None,
             previous_digests=read_digests(out_dir if published is not None else None),
             previous_hashes=published,
+            hashes=hashes,
         )
         written.extend(path.relative_to(staging).as_posix() for path in paths)
         (staging / INPUTS_NAME).write_text(json.dumps({"inputs": inputs}) + "\n", "utf-8")
 
-    publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME)
+    publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME, known=hashes)
     return written

@@ -17,14 +17,19 @@ from osaka_unei.amounts import NO_AMOUNT, SUMMED_TITLE
 from osaka_unei.dataset.values import clean, int_or_none, missing
 
 
+def _int(value: Any) -> int | None:
+    # an int as it is (most amounts, read as plain Python values): pd.isna only for the rest
+    return value if type(value) is int else int_or_none(value)
+
+
 def fmt_amount(value: Any) -> str:
     """32550 → '32,550' (千円 in the header); a missing amount is a dash, never 0."""
-    return amounts.amount_text(int_or_none(value))
+    return amounts.amount_text(_int(value))
 
 
 def fmt_yen(value: Any) -> str:
     """32550 → '32,550 千円'; a missing amount is a dash."""
-    return amounts.amount_text(int_or_none(value), unit=True)
+    return amounts.amount_text(_int(value), unit=True)
 
 
 def fmt_count(value: Any) -> str:

@@ -15,6 +15,7 @@ that page's data last changed.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -23,7 +24,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 import jinja2
 import pandas as pd
 from markupsafe import Markup
+from markupsafe import escape as markup_escape
 
 from osaka_unei.analysis.themes import UNTAGGED, codebook_frame
 from osaka_unei.dataset.tables import TableSpec
@@ -51,6 +53,7 @@ from osaka_unei.report.figures import (
 from osaka_unei.report.itempage import item_main
 from osaka_unei.report.nodes import LEVEL_JA, report_nodes
 from osaka_unei.report.search import search_index_js
+from osaka_unei.report.wardpage import ward_main
 from osaka_unei.wards import SITE_URL, SLUG_WARDS, WARD_SLUGS
 
 CITY_URL = SITE_URL
@@ -83,9 +86,36 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _NULL = re.compile(r"\bnull\b", re.IGNORECASE)
 
 
+class _CompiledTemplates(jinja2.FileSystemBytecodeCache):
+    """The templates compiled once and kept between runs (jinja2's cache in the temporary
+    folder, its own and private; an entry holds its template's source checksum, so a
+    changed template is compiled again): a report that redraws a few pages need not
+    compile every template (~15-40 ms each). Best effort: an entry that cannot be read or
+    written is compiled as if there were none."""
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        try:
+            super().load_bytecode(bucket)
+        except Exception:  # a damaged entry is a miss
+            bucket.reset()
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+@functools.cache
+def _compiled_templates() -> jinja2.BytecodeCache | None:
+    try:
+        return _CompiledTemplates()
+    except (OSError, RuntimeError):  # no private temporary folder: compile every time
+        return None
+
+
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("osaka_unei.report", "templates"),
+        bytecode_cache=_compiled_templates(),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -236,10 +266,26 @@ def _node_order(key: str) -> tuple[int, ...]:
     return tuple(int(part) for part in key.split("."))
 
 
+# The nodes' columns no page shows (the policy's are read from `policies`): not converted.
+_NODE_UNUSED = frozenset(
+    (
+        "ward",
+        "ward_slug",
+        "fiscal_year",
+        "issue_position",
+        "strategy_position",
+        "position",
+        "budget_thousand_yen",
+        "parent_lineage_id",
+    )
+)
+
+
 def _model(tables: Mapping[str, pd.DataFrame]) -> Model:
     policies = _policies(tables["policies"])
     by_policy = {p.policy_id: p for p in policies}
     frame = report_nodes(tables)
+    frame = frame[[c for c in frame.columns if c not in _NODE_UNUSED]]
     nodes = [n for n in _records(frame) if n["policy_id"] in by_policy]
     nodes.sort(key=lambda n: (n["policy_id"], _node_order(n["node_key"])))
     by_key = {(n["policy_id"], n["node_key"]): n for n in nodes}
@@ -461,29 +507,87 @@ def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, 
     }
 
 
-def _changes_by_policy(tables: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, Any]]]:
-    changes = tables.get("changes")
-    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    if changes is None or changes.empty:
+# The changes' columns an item page uses (to find a node's rows, and to list them).
+_CHANGE_USED = frozenset(
+    (
+        "policy_id",
+        "level",
+        "code",
+        "title",
+        "old_value",
+        "new_value",
+        "change",
+        "comparison",
+        "old_budget_thousand_yen",
+        "new_budget_thousand_yen",
+        "to_fetched_at",
+    )
+)
+
+
+class Changes:
+    """The `changes` rows, indexed for `of(node)`: the rows about a node are those of its
+    policy at its level with its code (a coded node), or uncoded with its title as the
+    title, old or new value (an uncoded node); in the table's order."""
+
+    def __init__(self, tables: Mapping[str, pd.DataFrame]) -> None:
+        self.coded: dict[tuple[str, Any, Any], list[dict[str, Any]]] = defaultdict(list)
+        self.uncoded: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+        self._found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._lines: dict[int, dict[str, Any]] = {}  # id(row) → _change_line(row)
+        frame = tables.get("changes")
+        if frame is None or frame.empty:
+            return
+        for row in _records(frame[[c for c in frame.columns if c in _CHANGE_USED]]):
+            code = row.get("code")
+            if code is None:
+                self.uncoded[(row["policy_id"], row.get("level"))].append(row)
+            else:
+                self.coded[(row["policy_id"], row.get("level"), code)].append(row)
+
+    def of(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
+        key = (node["policy_id"], node["node_key"])
+        found = self._found.get(key)
+        if found is None:
+            if node["code"] is not None:
+                found = self.coded.get((node["policy_id"], node["level"], node["code"]), [])
+            else:
+                title = node["title"]
+                found = [
+                    row
+                    for row in self.uncoded.get((node["policy_id"], node["level"]), [])
+                    if title in (row.get("title"), row.get("old_value"), row.get("new_value"))
+                ]
+            self._found[key] = found
         return found
-    for row in _records(changes):
-        found[row["policy_id"]].append(row)
-    return found
 
+    def text(self, node: Mapping[str, Any]) -> str:
+        """The node's changes as text for a digest: each row's fields the page shows (its
+        line is made of them), without formatting them."""
+        return repr(
+            [
+                (
+                    row.get("comparison"),
+                    row.get("change"),
+                    row.get("old_value"),
+                    row.get("new_value"),
+                    row.get("old_budget_thousand_yen"),
+                    row.get("new_budget_thousand_yen"),
+                    None if row.get("to_fetched_at") is None else _day(row["to_fetched_at"]),
+                )
+                for row in self.of(node)
+            ]
+        )
 
-def _node_changes(node: dict[str, Any], rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The changes rows about this node: same level, and the same code (a coded node) or its
-    title (old or new)."""
-    found = []
-    for row in rows:
-        if row.get("level") != node["level"]:
-            continue
-        same_code = node["code"] is not None and row.get("code") == node["code"]
-        uncoded = row.get("code") is None and node["code"] is None
-        titled = node["title"] in (row.get("title"), row.get("old_value"), row.get("new_value"))
-        if same_code or (uncoded and titled):
-            found.append(row)
-    return found
+    def lines(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The node's changes as the item page lists them (each row's made once)."""
+        found = []
+        for row in self.of(node):
+            line = self._lines.get(id(row))
+            if line is None:
+                line = self._lines[id(row)] = _change_line(row)
+            found.append(line)
+        return found
 
 
 def _change_line(row: dict[str, Any]) -> dict[str, Any]:
@@ -497,8 +601,14 @@ def _change_line(row: dict[str, Any]) -> dict[str, Any]:
         "change": CHANGE_JA.get(str(row.get("change")), str(row.get("change"))),
         "old": "" if old is None else str(old),
         "new": "" if new is None else str(new),
-        "when": f"{pd.Timestamp(when):%Y-%m-%d}" if when is not None else "",
+        "when": _day(when) if when is not None else "",
     }
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(when: Any) -> str:
+    """A time as its date, '2026-04-02' (versions share a few fetch times: each made once)."""
+    return f"{pd.Timestamp(when):%Y-%m-%d}"
 
 
 def _themes_of(value: Any, names: Mapping[str, tuple[str, str]]) -> list[tuple[str, str]]:
@@ -507,9 +617,7 @@ def _themes_of(value: Any, names: Mapping[str, tuple[str, str]]) -> list[tuple[s
     return [names.get(t, (t, t)) for t in str(value).split(";") if t]
 
 
-def _item_context(
-    lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]
-) -> dict[str, Any]:
+def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, Any]:
     group = model.items[lineage_id]
     latest = group[-1]
     ward = model.by_policy[latest["policy_id"]].ward
@@ -545,9 +653,7 @@ def _item_context(
                 ],
                 "themes": themes,
                 "sdgs": goals,
-                "changes": [
-                    _change_line(r) for r in _node_changes(node, changes.get(p.policy_id, []))
-                ],
+                "changes": changes.lines(node),
                 "amount": amount_text(node["thousand_yen"], node["printed"]),
             }
         )
@@ -636,10 +742,11 @@ def _dictionary_context(specs: Sequence[TableSpec]) -> dict[str, Any]:
     }
 
 
-def _digest(code: str, inputs: Any) -> str:
-    """A page's inputs digest: its template, the report's code and its data (repr of plain
-    values and frozen dataclasses: deterministic)."""
-    return hashlib.sha256((code + repr(inputs)).encode("utf-8")).hexdigest()
+def _digest(code: str, *parts: str) -> str:
+    """A page's inputs digest: the report's code, its template and its data (the parts:
+    reprs of plain values and frozen dataclasses, deterministic, one a line: a repr holds
+    no line break)."""
+    return hashlib.sha256("\n".join((code, *parts)).encode("utf-8")).hexdigest()
 
 
 def render_site(
@@ -655,6 +762,7 @@ def render_site(
     previous: Path | None = None,
     previous_digests: Mapping[str, str] | None = None,
     previous_hashes: Mapping[str, str] | None = None,
+    hashes: dict[str, str] | None = None,
 ) -> list[Path]:
     """Write the site into out_dir; return the files written, sorted (with the digests file,
     DIGESTS_NAME, among them).
@@ -663,7 +771,9 @@ def render_site(
     `nodes`, `themes`, `lineage`, `sdgs`, `changes` and `theme_codebook` are optional).
     coverage: `coverage_frame(...)`. downloads: the published files (name, size), linked as
     data_href + name; specs: every published table's column specs (the dictionary).
-    out_dir is written into as is (the caller publishes it atomically)."""
+    out_dir is written into as is (the caller publishes it atomically); `hashes`, if given,
+    gets each file's hash (published.file_hash, made from the bytes written, or the
+    previous report's for a page kept), by name, so that publishing need not read them."""
     env = _environment()
     model = _model(tables)
     code = code_digest()
@@ -677,7 +787,8 @@ def render_site(
         "has_data": bool(downloads),
         "has_dictionary": bool(specs),
     }
-    changes = _changes_by_policy(tables)
+    changes = Changes(tables)
+    texts = _Texts(model, changes)
     wards_nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for node in model.nodes:
         wards_nodes[model.by_policy[node["policy_id"]].ward_slug].append(node)
@@ -698,22 +809,30 @@ def render_site(
     )
     pages["index.html"] = ("index.html", index_context, index_context)
 
-    def ward_inputs(slug: str) -> tuple[Any, ...]:
-        return (
-            [p for p in model.policies if p.ward_slug == slug],
-            [_node_inputs(n) for n in wards_nodes[slug]],
+    coverage_years: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for row in _records(coverage):
+        coverage_years[int(row["fiscal_year"])].append(row)
+
+    def ward_inputs(slug: str) -> str:
+        return "\n".join(
+            [
+                *(texts.policy[p.policy_id] for p in model.policies if p.ward_slug == slug),
+                *(texts.node(n) for n in wards_nodes[slug]),
+            ]
         )
 
-    def year_inputs(y: int) -> tuple[Any, ...]:
-        return (
-            [p for p in model.policies if p.fiscal_year == y],
-            _records(coverage[coverage["fiscal_year"] == y]),
-            [_node_inputs(n) for n in years_issues[y]],
+    def year_inputs(y: int) -> str:
+        return "\n".join(
+            [
+                *(texts.policy[p.policy_id] for p in model.policies if p.fiscal_year == y),
+                repr(coverage_years.get(y, [])),
+                *(texts.node(n) for n in years_issues[y]),
+            ]
         )
 
     for slug in ward_slugs:
         pages[f"wards/{slug}.html"] = (
-            "ward.html",
+            "ward",  # written in Python (wardpage.py) into the shell template
             functools.partial(ward_inputs, slug),
             functools.partial(_ward_context, slug, model),
         )
@@ -726,7 +845,7 @@ def render_site(
     for lineage_id in sorted(model.items):
         pages[item_file(lineage_id)] = (
             "item",  # written in Python (itempage.py) into the shell template
-            functools.partial(_item_inputs, lineage_id, model, changes),
+            functools.partial(texts.item, lineage_id),
             functools.partial(_item_context, lineage_id, model, changes),
         )
     if downloads:
@@ -759,38 +878,48 @@ def render_site(
     written = []
     templates: dict[str, jinja2.Template] = {}
     common_inputs = repr(sorted(common.items()))
+    writer = _Writer(hashes if hashes is not None else {})
     for name, (template, inputs, make) in sorted(pages.items()):
         root = "../" * name.count("/")
-        digest = _digest(code, (template, root, common_inputs, inputs()))
+        page_inputs = inputs()
+        if not isinstance(page_inputs, str):
+            page_inputs = repr(page_inputs)
+        digest = _digest(code, template, root, common_inputs, page_inputs)
         digests[name] = digest
         path = out_dir / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        writer.folder(path.parent)
         source = previous / name if previous is not None else None
         if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
-            assert source is not None
+            assert source is not None and previous_hashes is not None
             _keep(source, path)
-        elif template == "item":
+            writer.hashes[name] = previous_hashes[name]
+        elif template in ("item", "ward"):
             context = make()
             head, middle, tail = shells[root]
-            title = html.escape(f"{context['title']}({context['ward']})")
-            text = head + title + middle + item_main(context) + tail
-            path.write_bytes(text.encode("utf-8"))
+            if template == "item":
+                title = html.escape(f"{context['title']}({context['ward']})")
+                main = item_main(context)
+            else:
+                title, main = str(markup_escape(context["ward"])), ward_main(context)
+            writer.write(name, path, head + title + middle + main + tail)
         else:
             if template not in templates:
                 templates[template] = env.get_template(template)
-            text = templates[template].render(**common, **make(), root=root, chrome=chrome[root])
-            path.write_bytes(text.encode("utf-8"))
+            context = make()
+            writer.write(
+                name,
+                path,
+                templates[template].render(**common, **context, root=root, chrome=chrome[root]),
+            )
         written.append(path)
     # the search index and the static files: made from everything, cheap to write
     extra = {name: _static(name) for name in STATIC}
     extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
+    extra[DIGESTS_NAME] = json.dumps(digests, indent=0, sort_keys=True) + "\n"
     for name, text in extra.items():
         path = out_dir / name
-        path.write_bytes(text.encode("utf-8"))
+        writer.write(name, path, text)
         written.append(path)
-    path = out_dir / DIGESTS_NAME
-    path.write_text(json.dumps(digests, indent=0, sort_keys=True) + "\n", "utf-8")
-    written.append(path)
     return sorted(written)
 
 
@@ -814,33 +943,77 @@ def _node_inputs(node: Mapping[str, Any]) -> tuple[Any, ...]:
     return tuple(node.get(name) for name in _NODE_INPUTS)
 
 
-def _item_inputs(lineage_id: str, model: Model, changes: Mapping[str, list[dict[str, Any]]]) -> Any:
-    """What an item page shows: its nodes, their parents, policies and changes."""
-    found = []
-    for node in model.items[lineage_id]:
-        pid = node["policy_id"]
-        parents = []
-        key = node["parent_key"]
-        while key and (parent := model.by_key.get((pid, key))) is not None:
-            parents.append((parent["level"], parent["code"], parent["title"]))
-            key = parent["parent_key"]
-        found.append(
-            (
-                _node_inputs(node),
-                parents,
-                model.by_policy[pid],
-                _node_changes(node, changes.get(pid, [])),
-            )
-        )
-    return found
+class _Texts:
+    """The inputs of the pages as text for their digests, each node's and policy's made once
+    (a node is on its ward's page, maybe its year's, and its item's)."""
+
+    def __init__(self, model: Model, changes: Changes) -> None:
+        self.model = model
+        self.changes = changes
+        self.policy = {p.policy_id: repr(p) for p in model.policies}
+        self._nodes: dict[tuple[str, str], str] = {}
+
+    def node(self, node: Mapping[str, Any]) -> str:
+        key = (node["policy_id"], node["node_key"])
+        text = self._nodes.get(key)
+        if text is None:
+            text = self._nodes[key] = repr(_node_inputs(node))
+        return text
+
+    def item(self, lineage_id: str) -> str:
+        """What an item page shows: its nodes, their parents, policies and changes (as the
+        page lists them)."""
+        model = self.model
+        found = []
+        for node in model.items[lineage_id]:
+            pid = node["policy_id"]
+            parents = []
+            key = node["parent_key"]
+            while key and (parent := model.by_key.get((pid, key))) is not None:
+                parents.append((parent["level"], parent["code"], parent["title"]))
+                key = parent["parent_key"]
+            found += [
+                self.node(node),
+                repr(parents),
+                self.policy[pid],
+                self.changes.text(node),
+            ]
+        return "\n".join(found)
+
+
+class _Writer:
+    """Writes the site's files, each file's hash (file_hash) made from the bytes written into
+    `hashes`, and each folder made once. In the drawing thread: on one core, writer threads
+    cost more than they save (the digests' hashing releases the GIL and waits to get it
+    back from them)."""
+
+    def __init__(self, hashes: dict[str, str]) -> None:
+        self._folders: set[Path] = set()
+        self.hashes = hashes
+
+    def folder(self, path: Path) -> None:
+        if path not in self._folders:
+            path.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path)
+
+    def write(self, name: str, path: Path, text: str) -> None:
+        self.hashes[name] = _write(path, text.encode("utf-8"))
+
+
+def _write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return file_hash(data)
 
 
 def _intact(source: Path | None, expected: str | None) -> bool:
     """Whether the previous report's page is there with the bytes its manifest names (a
     page edited or damaged since is drawn again, never kept)."""
-    if source is None or expected is None or not source.is_file():
+    if source is None or expected is None:
         return False
-    return file_hash(source.read_bytes()) == expected
+    try:
+        return file_hash(source.read_bytes()) == expected
+    except OSError:  # not there, or not a file
+        return False
 
 
 def _keep(source: Path, path: Path) -> None:
