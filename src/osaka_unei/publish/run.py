@@ -36,7 +36,15 @@ from osaka_unei.dataset.checks import (
     row_counts,
 )
 from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
-from osaka_unei.dataset.flatten import Source, as_utc, flatten, make_frame, make_tables, policy_id
+from osaka_unei.dataset.flatten import (
+    Source,
+    as_utc,
+    flatten,
+    make_frame,
+    make_tables,
+    policy_id,
+    ward_of,
+)
 from osaka_unei.dataset.load import previous_table
 from osaka_unei.dataset.tables import PARSE_REPORT, TABLES
 from osaka_unei.dataset.values import clean
@@ -251,13 +259,15 @@ def _inputs_key(raw_dir: Path, unit: str, versions: list[_Version]) -> str:
     )
 
 
-def _previous_key(previous: pd.DataFrame | None) -> str:
-    """The previous lineage ids a unit's lineage keeps (lineage.assign_ids), as a key."""
-    if previous is None or previous.empty:
-        return units.digest([])
-    columns = ("policy_id", "level", "issue_position", "strategy_position", "position")
-    rows = zip(*(previous[c] for c in (*columns, "lineage_id")), strict=True)
-    return units.digest(sorted(tuple(str(clean(v)) for v in row) for row in rows))
+def _previous_keys(previous: pd.DataFrame | None) -> dict[str, str]:
+    """Ward → the previous lineage ids its lineage keeps (lineage.assign_ids), as a key."""
+    rows: dict[str, list[tuple[str, ...]]] = {}
+    if previous is not None and not previous.empty:
+        columns = ("policy_id", "level", "issue_position", "strategy_position", "position")
+        values = zip(*(previous[c].tolist() for c in (*columns, "lineage_id")), strict=True)
+        for row in values:
+            rows.setdefault(ward_of(row[0]), []).append(tuple(str(clean(v)) for v in row))
+    return {ward: units.digest(sorted(ward_rows)) for ward, ward_rows in rows.items()}
 
 
 def _derived_key(inputs: str, overrides: list[Override], themes: pd.DataFrame | None) -> str:
@@ -428,11 +438,12 @@ def _derived_tables(
     keys: dict[str, units.UnitKeys] = {}
     bases: dict[str, str] = {}  # each unit's derived key, but for its previous lineage ids
     redo: list[str] = []
+    no_ids = units.digest([])
+    given = _previous_keys(previous)
     for unit in plan.order:
         lineage_overrides, theme_overrides = curated.for_wards({unit})
-        own = None if previous is None else previous[previous["ward_slug"] == unit]
         bases[unit] = _derived_key(plan.inputs[unit], lineage_overrides, theme_overrides)
-        key = units.digest([bases[unit], _previous_key(own)])
+        key = units.digest([bases[unit], given.get(unit, no_ids)])
         known = plan.memo.keys.get(unit)
         if unit not in plan.stale and known is not None and key in known.derived:
             keys[unit] = known
@@ -446,13 +457,12 @@ def _derived_tables(
         return keys, redo, messages + curated.unmatched(plan.order)
     derived = _derive(with_units, previous, curated, redo)
     messages = []
-    lineage = derived.tables["lineage"]
+    made = _previous_keys(derived.tables["lineage"])
     for unit in plan.order:
         if unit in redo:
             errors = tuple(e.text for e in derived.errors if e.ward_slug == unit)
             # The next build reads this lineage back as its previous: a key for that too.
-            own_lineage = lineage[lineage["ward_slug"] == unit]
-            again = units.digest([bases[unit], _previous_key(own_lineage)])
+            again = units.digest([bases[unit], made.get(unit, no_ids)])
             keys[unit] = units.UnitKeys(plan.inputs[unit], (*keys[unit].derived, again), errors)
         messages += keys[unit].errors
     messages += curated.unmatched(plan.order)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -104,20 +105,38 @@ class Memo:
     ) -> pd.DataFrame:
         """A table (with its UNIT column): the memo's rows of the units in order but not
         replaced, and the fresh rows (None: no unit made again), the units in order, each
-        unit's rows as they were."""
+        unit's rows as they were. The memo's rows are in unit order already: they are cut
+        into runs (slices, no copy), not sorted again."""
+        rank = {unit: n for n, unit in enumerate(order)}
+        gone = set(replaced)
+        pieces: list[tuple[int, pd.DataFrame]] = []
         old = self.tables.get(name)
-        if old is not None:
-            kept = set(order) - set(replaced)
-            old = old[old[UNIT].isin(kept)]
-        parts = [part for part in (old, fresh) if part is not None and not part.empty]
-        if not parts:  # no rows: a frame of the right columns and dtypes
+        if old is not None and len(old):
+            ranks = np.array([-1 if u in gone else rank.get(u, -1) for u in old[UNIT]])
+            kept = ranks[ranks >= 0]
+            if (np.diff(kept) < 0).any():  # not in unit order: sort them (never saved so)
+                old = old.iloc[np.argsort(ranks, kind="stable")]
+                ranks = np.sort(ranks, kind="stable")
+            edges = np.flatnonzero(np.diff(np.concatenate(([0], ranks >= 0, [0])).astype(int)))
+            pieces += [
+                (int(ranks[a]), old.iloc[a:b]) for a, b in zip(edges[::2], edges[1::2], strict=True)
+            ]
+        if fresh is not None and len(fresh):
+            ranks = np.array([rank[u] for u in fresh[UNIT]])
+            if (np.diff(ranks) < 0).any():
+                fresh = fresh.iloc[np.argsort(ranks, kind="stable")]
+                ranks = np.sort(ranks, kind="stable")
+            starts = np.flatnonzero(np.diff(ranks, prepend=-1))
+            ends = [*starts[1:], len(ranks)]
+            pieces += [(int(ranks[a]), fresh.iloc[a:b]) for a, b in zip(starts, ends, strict=True)]
+        if not pieces:  # no rows: a frame of the right columns and dtypes
             empty = fresh if fresh is not None else old
             assert empty is not None, "merge needs rows or a frame to take columns from"
-            return empty
-        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-        rank = {unit: n for n, unit in enumerate(order)}
-        position = frame[UNIT].map(rank).to_numpy()
-        return frame.iloc[position.argsort(kind="stable")].reset_index(drop=True)
+            return empty.iloc[:0]
+        pieces.sort(key=lambda piece: piece[0])
+        if len(pieces) == 1:
+            return pieces[0][1].reset_index(drop=True)
+        return pd.concat([piece for _, piece in pieces], ignore_index=True)
 
 
 def load(folder: Path, names: Iterable[str]) -> Memo:
