@@ -258,8 +258,10 @@ def collect_nodes(
     issues: pd.DataFrame,
     strategies: pd.DataFrame,
     initiatives: pd.DataFrame,
+    frame: pd.DataFrame | None = None,
 ) -> list[Node]:
-    """The core tables → one Node per row, in key order."""
+    """The core tables → one Node per row, in key order. `frame`: their nodes_frame, if
+    the caller has it."""
     slugs = {
         str(pid): (str(slug), int(year))
         for pid, slug, year in zip(
@@ -267,7 +269,9 @@ def collect_nodes(
         )
     }
     nodes: list[Node] = []
-    frame = nodes_frame({"issues": issues, "strategies": strategies, "initiatives": initiatives})
+    if frame is None:
+        levels = {"issues": issues, "strategies": strategies, "initiatives": initiatives}
+        frame = nodes_frame(levels)
     for row in frame.to_dict("records"):
         pid = str(row["policy_id"])
         if pid not in slugs:
@@ -913,9 +917,11 @@ def lineage_tables(
     initiatives: pd.DataFrame,
     previous: pd.DataFrame | None = None,
     overrides: Iterable[Override] = (),
+    frame: pd.DataFrame | None = None,
 ) -> LineageTables:
-    """The lineage table, the review queue of near misses and the override messages."""
-    nodes = collect_nodes(policies, issues, strategies, initiatives)
+    """The lineage table, the review queue of near misses and the override messages.
+    `frame`: the tables' nodes_frame, if the caller has it."""
+    nodes = collect_nodes(policies, issues, strategies, initiatives, frame)
     automatic, near = link_with_near_misses(nodes)
     apart: set[tuple[NodeKey, NodeKey]] = set()
     links, errors = apply_overrides(nodes, automatic, overrides, apart)

@@ -201,10 +201,12 @@ class _Node:
         return self.code if self.code else f"{self.key[1]}#{self.key[4] or self.key[2]}"
 
 
-def _nodes(tables: Mapping[str, pd.DataFrame]) -> list[_Node]:
+def _nodes(tables: Mapping[str, pd.DataFrame], frame: pd.DataFrame | None = None) -> list[_Node]:
     """Every node, initiatives first then strategies then issues (children before parents);
-    each node's parent is the node model's (parent_key)."""
-    frame = nodes_frame(tables)
+    each node's parent is the node model's (parent_key). `frame`: the tables' nodes_frame,
+    if the caller has it."""
+    if frame is None:
+        frame = nodes_frame(tables)
     keys: dict[tuple[str, str], NodeKey] = {
         (row["policy_id"], row["node_key"]): (
             row["policy_id"],
@@ -295,11 +297,12 @@ def tag_nodes(
     tables: Mapping[str, pd.DataFrame],
     overrides: pd.DataFrame | None = None,
     codebook: Codebook = CODEBOOK,
+    frame: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The THEMES table from keywords (and manual overrides): see the module docstring.
 
     `tables` needs `issues`, `strategies`, `initiatives` as published; `overrides` is what
-    `read_overrides` returns (or None)."""
+    `read_overrides` returns (or None); `frame` their nodes_frame, if the caller has it."""
     added: dict[NodeKey, Tags] = {}
     removed: dict[NodeKey, set[str]] = {}
     if overrides is not None:
@@ -313,7 +316,7 @@ def tag_nodes(
                 )
     final: dict[NodeKey, Tags] = {}
     inherited: dict[NodeKey, Tags] = {}
-    nodes = _nodes(tables)
+    nodes = _nodes(tables, frame)
     for node in nodes:  # children come before their parents
         gone = removed.get(node.key, set())
         tags = _drop(_keyword_tags(node.title, codebook), gone) | added.get(node.key, {})

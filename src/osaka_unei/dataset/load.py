@@ -10,7 +10,7 @@ published meanwhile, a few times at most, then one clear error.
 from __future__ import annotations
 
 import io
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +99,14 @@ def load(
     return frames[name] if name is not None else frames
 
 
-def previous_table(processed_dir: Path, name: str) -> pd.DataFrame | None:
+def previous_table(
+    processed_dir: Path, name: str, columns: Sequence[str] | None = None
+) -> pd.DataFrame | None:
     """A table of the build now published, or None (the first build, or a build that did
     not have it): what keeps ids stable from one build to the next. Read with the build's
     lock held (no publish under way), through the link of a checkout from before stable
-    paths where there is one."""
+    paths where there is one. `columns`: only these (all by default)."""
     path = resolve_published(processed_dir) / f"{name}.parquet"
-    return pd.read_parquet(path) if path.is_file() else None
+    if not path.is_file():
+        return None
+    return pd.read_parquet(path, columns=None if columns is None else list(columns))

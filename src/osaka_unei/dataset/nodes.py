@@ -264,14 +264,16 @@ def nodes_table(
     lineage: pd.DataFrame,
     themes: pd.DataFrame,
     theme_order: list[str],
+    frame: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """The published `nodes` table: nodes_frame + ward and year, lineage, themes, SDGs."""
-    nodes = nodes_frame(tables)
+    """The published `nodes` table: nodes_frame + ward and year, lineage, themes, SDGs.
+    `frame`: the tables' nodes_frame, if the caller has it."""
+    nodes = nodes_frame(tables) if frame is None else frame
     policies = tables["policies"][["policy_id", "ward", "ward_slug", "fiscal_year"]]
     nodes = nodes.merge(policies, on="policy_id", how="left", sort=False)
     keys = ["policy_id", "node_key"]
     if lineage.empty:
-        nodes["lineage_id"] = pd.NA
+        nodes = nodes.assign(lineage_id=pd.NA)  # a new frame: `frame` is the caller's
     else:
         nodes = nodes.merge(lineage[[*keys, "lineage_id"]], on=keys, how="left", sort=False)
     parents = nodes[[*keys, "lineage_id"]].rename(

@@ -27,7 +27,7 @@ from osaka_unei.analysis.themes import (
 )
 from osaka_unei.analysis.versions import VersionInput, versions_table
 from osaka_unei.dataset.flatten import ward_of
-from osaka_unei.dataset.nodes import nodes_table
+from osaka_unei.dataset.nodes import nodes_frame, nodes_table
 from osaka_unei.text import bounded
 
 DATA_DIR = Path("data")
@@ -117,6 +117,7 @@ def derive_unit(
 ) -> UnitDerived:
     """lineage, lineage_candidates, themes and nodes (the node model with the lineage and
     themes it was given) of the core tables of one unit, or of several at once."""
+    frame = nodes_frame(core)  # the node model, made once for the three that read it
     lineage = lineage_tables(
         core["policies"],
         core["issues"],
@@ -124,15 +125,16 @@ def derive_unit(
         core["initiatives"],
         previous=previous_lineage,
         overrides=lineage_overrides,
+        frame=frame,
     )
-    themes = add_sdgs(tag_nodes(core, theme_overrides), core["sdgs"])
+    themes = add_sdgs(tag_nodes(core, theme_overrides, frame=frame), core["sdgs"])
     theme_ids = codebook_frame()["theme"].tolist()
     return UnitDerived(
         {
             "lineage": lineage.lineage,
             "lineage_candidates": lineage.candidates,
             "themes": themes,
-            "nodes": nodes_table(core, lineage.lineage, themes, theme_ids),
+            "nodes": nodes_table(core, lineage.lineage, themes, theme_ids, frame),
         },
         lineage.errors,
     )

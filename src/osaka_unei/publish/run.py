@@ -88,6 +88,16 @@ ParseFn = Callable[[Path, str | None, str | None], WardPolicy]
 ExtraOutputs = Callable[[Path, Mapping[str, pd.DataFrame]], None]
 
 
+# What a build reads of the previous lineage table: the ids it keeps (lineage.assign_ids).
+PREVIOUS_LINEAGE_COLUMNS = (
+    "policy_id",
+    "ward_slug",
+    "level",
+    "issue_position",
+    "strategy_position",
+    "position",
+    "lineage_id",
+)
 CORE_NAMES = (*(spec.name for spec in TABLES), *PAGE_TABLES)  # a unit's, from its pages
 MEMO_TABLES = (*CORE_NAMES, *UNIT_TABLES)  # every table but the codebook, by unit
 
@@ -350,7 +360,7 @@ def _run_build(
         check_shrink(previous_counts(store.resolve_published(out_dir)), row_counts(tables))
 
     curated = read_curated(tables, data_dir)
-    previous = previous_table(out_dir, "lineage")
+    previous = previous_table(out_dir, "lineage", PREVIOUS_LINEAGE_COLUMNS)
     keys, redo, messages = _derived_tables(with_units, plan, curated, previous)
     tables |= {name: with_units[name].drop(columns=units.UNIT) for name in UNIT_TABLES}
     tables["theme_codebook"] = codebook_frame()
