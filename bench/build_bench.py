@@ -311,7 +311,15 @@ def measure_report(
     figures["one_new_version"] = {
         "build": {
             k: build.get(k)
-            for k in ("seconds", "import_seconds", "parsed", "cached", "peak_rss_mb", "exit_code")
+            for k in (
+                "seconds",
+                "phases",
+                "import_seconds",
+                "parsed",
+                "cached",
+                "peak_rss_mb",
+                "exit_code",
+            )
         },
         "report": {k: report[k] for k in REPORT_KEYS if k in report},
     }
