@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -763,9 +763,11 @@ def render_site(
     previous_digests: Mapping[str, str] | None = None,
     previous_hashes: Mapping[str, str] | None = None,
     hashes: dict[str, str] | None = None,
+    kept: dict[str, str] | None = None,
+    intact: Callable[[Mapping[str, str]], Collection[str]] | None = None,
 ) -> list[Path]:
-    """Write the site into out_dir; return the files written, sorted (with the digests file,
-    DIGESTS_NAME, among them).
+    """Write the site into out_dir; return the site's files, sorted (with the digests file,
+    DIGESTS_NAME, among them; with `kept`, those it names are not written into out_dir).
 
     tables: the published tables (policies, issues, strategies, initiatives at least;
     `nodes`, `themes`, `lineage`, `sdgs`, `changes` and `theme_codebook` are optional).
@@ -773,7 +775,13 @@ def render_site(
     data_href + name; specs: every published table's column specs (the dictionary).
     out_dir is written into as is (the caller publishes it atomically); `hashes`, if given,
     gets each file's hash (published.file_hash, made from the bytes written, or the
-    previous report's for a page kept), by name, so that publishing need not read them."""
+    previous report's for a page kept), by name, so that publishing need not read them.
+
+    A page whose digest is unchanged is kept if the previous report's file is intact: has
+    the bytes previous_hashes names (`intact`, given name → hash, returns the names that
+    are; by default each file is read and hashed). It is hard-linked (else copied) into
+    out_dir, or, with `kept` given, not written at all: its name and hash go into `kept`,
+    for a publisher that carries the previous folder's file over (publish.atomic)."""
     env = _environment()
     model = _model(tables)
     code = code_digest()
@@ -877,23 +885,44 @@ def render_site(
     digests: dict[str, str] = {}
     written = []
     templates: dict[str, jinja2.Template] = {}
-    common_inputs = repr(sorted(common.items()))
+    # the theme names the pages show are the codebook's (a table of the build, not code)
+    common_inputs = repr((sorted(common.items()), sorted(model.theme_names.items())))
     writer = _Writer(hashes if hashes is not None else {})
-    for name, (template, inputs, make) in sorted(pages.items()):
-        root = "../" * name.count("/")
+    for name, (template, inputs, _) in pages.items():
         page_inputs = inputs()
         if not isinstance(page_inputs, str):
             page_inputs = repr(page_inputs)
-        digest = _digest(code, template, root, common_inputs, page_inputs)
-        digests[name] = digest
+        root = "../" * name.count("/")
+        digests[name] = _digest(code, template, root, common_inputs, page_inputs)
+    # the pages whose inputs are unchanged, if the previous report's file is intact
+    before = previous_hashes or {}
+    unchanged = {
+        name: before[name]
+        for name, digest in digests.items()
+        if old.get(name) == digest and name in before
+    }
+    if previous is None or not unchanged:
+        keep: Collection[str] = ()
+    elif intact is not None:
+        keep = set(intact(unchanged))
+    else:
+        keep = {name for name, digest in unchanged.items() if _intact(previous / name, digest)}
+    for name, (template, _, make) in sorted(pages.items()):
+        written.append(name)
+        if name in keep:
+            assert previous is not None
+            if kept is not None:
+                kept[name] = before[name]
+                continue
+            path = out_dir / name
+            writer.folder(path.parent)
+            _keep(previous / name, path)
+            writer.hashes[name] = before[name]
+            continue
+        root = "../" * name.count("/")
         path = out_dir / name
         writer.folder(path.parent)
-        source = previous / name if previous is not None else None
-        if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
-            assert source is not None and previous_hashes is not None
-            _keep(source, path)
-            writer.hashes[name] = previous_hashes[name]
-        elif template in ("item", "ward"):
+        if template in ("item", "ward"):
             context = make()
             head, middle, tail = shells[root]
             if template == "item":
@@ -911,16 +940,14 @@ def render_site(
                 path,
                 templates[template].render(**common, **context, root=root, chrome=chrome[root]),
             )
-        written.append(path)
     # the search index and the static files: made from everything, cheap to write
     extra = {name: _static(name) for name in STATIC}
     extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
     extra[DIGESTS_NAME] = json.dumps(digests, indent=0, sort_keys=True) + "\n"
     for name, text in extra.items():
-        path = out_dir / name
-        writer.write(name, path, text)
-        written.append(path)
-    return sorted(written)
+        writer.write(name, out_dir / name, text)
+        written.append(name)
+    return [out_dir / name for name in sorted(written)]
 
 
 _NODE_INPUTS = (
