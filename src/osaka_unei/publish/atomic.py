@@ -304,15 +304,28 @@ def _stat_key(stat: os.stat_result) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
 
 
+_index_read: dict[str, tuple[list[int], dict[str, list[Any]]]] = {}  # one parse a file state
+
+
 def _read_index(folder: Path) -> dict[str, list[Any]]:
+    path = index_path(folder)
     try:
-        found = json.loads(index_path(folder).read_bytes())
+        with path.open("rb") as handle:
+            state = _stat_key(os.fstat(handle.fileno()))
+            memo = _index_read.get(str(path))
+            if memo is not None and memo[0] == state:
+                return memo[1]
+            found = json.loads(handle.read())
     except (OSError, ValueError):
         return {}
     if not isinstance(found, dict) or found.get("version") != _INDEX_VERSION:
         return {}
     files = found.get("files")
-    return files if isinstance(files, dict) else {}
+    if not isinstance(files, dict):
+        return {}
+    _index_read.clear()
+    _index_read[str(path)] = (state, files)
+    return files
 
 
 class _Index:
@@ -368,17 +381,10 @@ def verified(folder: Path, expected: Mapping[str, str]) -> set[str]:
     return found
 
 
-def record_index(folder: Path, manifest_name: str) -> None:
-    """Write the stat index of folder's build (just published, lock held): every file whose
-    entry still holds, and every other file read now, after the probe time T, with the hash
-    its manifest names and a ctime before T (see above)."""
-    try:
-        manifest = json.loads((folder / manifest_name).read_bytes())
-    except (OSError, ValueError):
-        return
-    files = build_files(manifest) if isinstance(manifest, dict) else None
-    if not files:
-        return
+def record_index(folder: Path, files: Mapping[str, str]) -> None:
+    """Write the stat index of folder's build (just published, lock held; files: name →
+    hash, as its manifest names them): every file whose entry still holds, and every other
+    file read now, after the probe time T, with that hash and a ctime before T (see above)."""
     index = _Index(folder)
     path = index_path(folder)
     tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
@@ -467,7 +473,7 @@ def publish_dir(
     listed with their hash in the new manifest). Given (even empty), the publish also
     records the stat index that lets the next `verified` trust unchanged files cheaply."""
     try:
-        done = _publish(staging, folder, manifest_name, known or {}, kept)
+        done, files = _publish(staging, folder, manifest_name, known or {}, kept)
     except BaseException:
         # Before the journal the staging folder is only a leftover; after it, it holds the
         # committed build that the next build (or a reader) rolls forward from.
@@ -477,7 +483,7 @@ def publish_dir(
         raise
     if kept is not None:
         with contextlib.suppress(OSError):  # a cache: without it, files are read again
-            record_index(folder, manifest_name)
+            record_index(folder, files)
     return done
 
 
@@ -494,7 +500,8 @@ def _publish(
     manifest_name: str,
     known: Mapping[str, str],
     kept: Mapping[str, str] | None,
-) -> Published:
+) -> tuple[Published, dict[str, str]]:
+    """The publish, and the build's files (name → hash, the manifest's own not among them)."""
     names = [name for name in _files(staging) if name != manifest_name]
     hashes = {name: known.get(name) or hash_file(staging / name) for name in names}
     kept = dict(kept or {})
@@ -512,6 +519,7 @@ def _publish(
     except FileNotFoundError:
         base = {}
     build_id, manifest = stamp_manifest(base, hashes)
+    files = dict(hashes)
     (staging / manifest_name).write_bytes(manifest)
     hashes[manifest_name] = file_hash(manifest)
 
@@ -573,7 +581,7 @@ def _publish(
         )
         if not changed and not removed:
             shutil.rmtree(staging)
-            return Published(build_id, [], [])
+            return Published(build_id, [], []), files
         to_sync = changed
     # Every byte on disk before a name can point at it.
     dirs = {staging}
@@ -594,7 +602,7 @@ def _publish(
     }
     _write_journal(folder, journal)
     roll_forward(folder, journal)
-    return Published(build_id, changed, removed)
+    return Published(build_id, changed, removed), files
 
 
 def _blocked(folder: Path, name: str) -> bool:
