@@ -105,6 +105,8 @@ def write_report(
     hashes: dict[str, str] = {}  # of the files render_site writes: not read again to publish
     # the pages kept as the published report has them: not staged, carried over in place
     kept: dict[str, str] = {}
+    wards: dict[str, str] = {}  # each ward's items digest (report.site), kept in the manifest
+    previous_wards = current.get("wards") if published is not None else None
 
     def render(staging: Path) -> None:
         paths = render_site(
@@ -124,10 +126,13 @@ def write_report(
             # under the lock: each kept file is checked against the hash the published
             # manifest names (by the stat index where it holds, else read)
             intact=functools.partial(atomic.verified, out_dir),
+            previous_wards=previous_wards if isinstance(previous_wards, dict) else None,
+            wards=wards,
         )
         start = len(str(staging)) + 1
         written.extend(str(path)[start:] for path in paths)
-        (staging / INPUTS_NAME).write_text(json.dumps({"inputs": inputs}) + "\n", "utf-8")
+        manifest = {"inputs": inputs, "wards": dict(sorted(wards.items()))}
+        (staging / INPUTS_NAME).write_text(json.dumps(manifest) + "\n", "utf-8")
 
     publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME, known=hashes, kept=kept)
     return written
