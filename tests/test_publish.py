@@ -103,9 +103,14 @@ def csv_and_parquet_agree(out: Path) -> None:
 
 
 def leftovers(root: Path) -> list[str]:
-    """Anything a publish leaves beside its folder but the folder and the lock."""
+    """Anything a publish leaves beside its folder but the folder, the lock and the stat
+    index (a cache, written by a publish that carries files over)."""
     return sorted(
-        p.name for p in root.iterdir() if p.name.startswith(".") and p.name != ".build.lock"
+        p.name
+        for p in root.iterdir()
+        if p.name.startswith(".")
+        and p.name != ".build.lock"
+        and not p.name.endswith(atomic.INDEX_SUFFIX)
     )
 
 
@@ -432,6 +437,19 @@ SMALL = {
 }
 USER_FILES = {"notes.txt": b"mine"}
 KINDS = ["folder", *LINKS]
+# B's files that are A's too: a publish may carry them over from A's folder, unstaged
+KEPT = {name: published.file_hash(SMALL["A"][name]) for name in ("u.parquet", "u.csv")}
+# (kind, kept): every layout staging every file, and the carrying over of kept files
+PUBLISHES = [*((kind, False) for kind in KINDS), ("folder", True), ("symlink", True)]
+
+
+def publish_b(out: Path, kept: bool) -> None:
+    """Publish build B: every file staged, or A's unchanged files kept where they are."""
+    if kept:
+        staged = {name: data for name, data in SMALL["B"].items() if name not in KEPT}
+        outputs.publish_outputs(out, staged, kept=KEPT)
+    else:
+        outputs.publish_outputs(out, SMALL["B"])
 
 
 def state(out: Path) -> str:
@@ -489,13 +507,13 @@ def _patch_steps(monkeypatch: pytest.MonkeyPatch, on_call: Callable[[int, str], 
         monkeypatch.setattr(os, name, wrapper)
 
 
-def _count_steps(tmp_path: Path, kind: str, template: Path) -> list[str]:
+def _count_steps(tmp_path: Path, kind: str, template: Path, kept: bool = False) -> list[str]:
     out = _start(tmp_path / "count", kind, template)
     assert state(out) == "A"
     calls: list[str] = []
     with pytest.MonkeyPatch.context() as patch:
         _patch_steps(patch, lambda n, name: calls.append(name))
-        outputs.publish_outputs(out, SMALL["B"])
+        publish_b(out, kept)
     assert state(out) == "B"
     return calls
 
@@ -516,9 +534,11 @@ def _after_fault(root: Path, out: Path, kind: str) -> str:
     return seen
 
 
-@pytest.mark.parametrize("kind", KINDS)
-def test_a_failing_step_leaves_old_or_new(tmp_path: Path, template: Path, kind: str) -> None:
-    steps = _count_steps(tmp_path, kind, template)
+@pytest.mark.parametrize(("kind", "kept"), PUBLISHES)
+def test_a_failing_step_leaves_old_or_new(
+    tmp_path: Path, template: Path, kind: str, kept: bool
+) -> None:
+    steps = _count_steps(tmp_path, kind, template, kept)
     every = {"mkdir", "fsync", "open", "replace", "unlink"}  # replace: the journal, the files
     assert every | ({"rmdir"} if kind == "folder" else {"rename"}) <= set(steps)
     states = set()
@@ -533,7 +553,7 @@ def test_a_failing_step_leaves_old_or_new(tmp_path: Path, template: Path, kind: 
         with pytest.MonkeyPatch.context() as patch:
             _patch_steps(patch, fail_at)
             with contextlib.suppress(_Injected):
-                outputs.publish_outputs(out, SMALL["B"])
+                publish_b(out, kept)
         states.add(_after_fault(root, out, kind))
     assert states == {"A", "B"}
 
@@ -543,12 +563,12 @@ def _die_at(dying: int, n: int, name: str) -> None:
         os._exit(17)
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("kind", "kept"), PUBLISHES)
 def test_a_build_killed_before_any_step_leaves_old_or_new(
-    tmp_path: Path, template: Path, kind: str
+    tmp_path: Path, template: Path, kind: str, kept: bool
 ) -> None:
     """os._exit in a forked child just before each step: no cleanup of any kind runs."""
-    steps = _count_steps(tmp_path, kind, template)
+    steps = _count_steps(tmp_path, kind, template, kept)
     states = set()
     for dying in range(1, len(steps) + 1):
         root = tmp_path / f"kill-{dying}"
@@ -558,7 +578,7 @@ def test_a_build_killed_before_any_step_leaves_old_or_new(
             try:
                 with pytest.MonkeyPatch.context() as patch:
                     _patch_steps(patch, functools.partial(_die_at, dying))
-                    outputs.publish_outputs(out, SMALL["B"])
+                    publish_b(out, kept)
             finally:
                 os._exit(0)
         _, status = os.waitpid(pid, 0)
@@ -740,3 +760,76 @@ def test_second_build_waits_for_the_first(tmp_path: Path, held_lock: Any) -> Non
     assert time.monotonic() - started >= 0.5
     files = whole_build(tmp_path / "data" / "processed")
     assert sorted([*files, MANIFEST]) == sorted([*TABLE_FILES, *DESCRIPTORS])
+
+
+# --- the stat index: kept files known intact without reading them --------------------------
+
+
+def _tick(path: Path) -> None:
+    """Until the file system's clock is past path's ctime (a few ms at most)."""
+    probe = path.parent / ".tick"
+    while True:
+        probe.write_bytes(b"")
+        if probe.stat().st_ctime_ns > path.stat().st_ctime_ns:
+            probe.unlink()
+            return
+
+
+def test_the_stat_index_trusts_only_files_unchanged_since_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "report"
+    files = {"a.html": b"aaaa", "b.html": b"bbbb", "sub/c.html": b"cccc", "m.json": b"{}"}
+    outputs.publish_outputs(out, files, manifest="m.json", kept={})
+    hashes = {n: published.file_hash(d) for n, d in files.items() if n != "m.json"}
+    _tick(out / "sub" / "c.html")
+    atomic.record_index(out, hashes)  # as the next publish does: the files read once more
+    assert atomic.index_path(out).is_file()
+    with monkeypatch.context() as patch:  # trusted by their stat alone: not read
+        patch.setattr(atomic, "_read_regular", lambda *a, **k: pytest.fail("read"))
+        assert atomic.verified(out, hashes) == set(hashes)
+    # same size, same mtime, other bytes: the ctime moved, so a.html is read, and refused
+    stat = (out / "a.html").stat()
+    (out / "a.html").write_bytes(b"xxxx")
+    os.utime(out / "a.html", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    # a link with the right bytes in place of b.html: not the build's file
+    (tmp_path / "b-copy").write_bytes(b"bbbb")
+    (out / "b.html").unlink()
+    (out / "b.html").symlink_to(tmp_path / "b-copy")
+    assert atomic.verified(out, hashes) == {"sub/c.html"}
+    assert atomic.verified(out, {"a.html": published.file_hash(b"xxxx")}) == {"a.html"}
+    # a damaged index is only a cache: files are read again
+    atomic.index_path(out).write_bytes(b"{not json")
+    assert atomic.verified(out, hashes) == {"sub/c.html"}
+
+
+def test_kept_files_are_carried_over_or_refused(tmp_path: Path) -> None:
+    """A kept file is listed in the new manifest and left as it is (same inode, mtime and
+    ctime); one the published build does not hold with that hash is refused, before
+    anything is written."""
+    out = tmp_path / "report"
+    first = {"a.html": b"aaaa", "b.html": b"bbbb", "m.json": b"{}"}
+    outputs.publish_outputs(out, first, manifest="m.json", kept={})
+    before = (out / "a.html").stat()
+    kept = {"a.html": published.file_hash(b"aaaa")}
+    done = outputs.publish_outputs(
+        out, {"b.html": b"BBBB", "m.json": b"{}"}, manifest="m.json", kept=kept
+    )
+    assert sorted(done.changed) == ["b.html", "m.json"]
+    after = (out / "a.html").stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_ctime_ns) == (
+        before.st_ino,
+        before.st_mtime_ns,
+        before.st_ctime_ns,
+    )
+    _, got = published.read_build(out, "m.json", lambda m: ["a.html", "b.html"])
+    assert got == {"a.html": b"aaaa", "b.html": b"BBBB"}
+    snap = snapshot(out)
+    wrong = {"a.html": published.file_hash(b"other")}
+    with pytest.raises(store.StoreError, match="no longer holds files this build keeps"):
+        outputs.publish_outputs(out, {"m.json": b"{}"}, manifest="m.json", kept=wrong)
+    with pytest.raises(ValueError, match="both staged and kept"):
+        outputs.publish_outputs(
+            out, {"a.html": b"aaaa", "m.json": b"{}"}, manifest="m.json", kept=kept
+        )
+    assert snapshot(out) == snap

@@ -60,7 +60,7 @@ from osaka_unei.published import (
     read_journal,
     staging_prefix,
 )
-from osaka_unei.store import published_target
+from osaka_unei.store import published_target, resolve_published
 
 LOCK_NAME = ".build.lock"
 _CHUNK = 1 << 20
@@ -252,16 +252,17 @@ def _link_target(entry: Path) -> str | None:
         return None
 
 
-def _owned(folder: Path, manifest_name: str) -> set[str]:
-    """The files folder's build owns: those its manifest lists, and the manifest."""
+def _owned(folder: Path, manifest_name: str) -> dict[str, str]:
+    """The files folder's build owns, name → hash: those its manifest lists, and the
+    manifest (hash "": itself)."""
     try:
         manifest = json.loads((folder / manifest_name).read_bytes())
     except (FileNotFoundError, NotADirectoryError):
-        return set()
+        return {}
     except ValueError:
-        return set()  # not a manifest of ours: refused below as a file we do not own
+        return {}  # not a manifest of ours: refused below as a file we do not own
     files = build_files(manifest) if isinstance(manifest, dict) else None
-    return set() if files is None else {*files, manifest_name}
+    return {} if files is None else files | {manifest_name: ""}
 
 
 def _remove_empty_parents(folder: Path, name: str, touched: set[Path]) -> None:
@@ -275,6 +276,174 @@ def _remove_empty_parents(folder: Path, name: str, touched: set[Path]) -> None:
         parent = parent.parent
 
 
+# --- the stat index: files known intact without reading them ------------------------------
+#
+# Like git's index: beside the folder (``data/.report.index``, a cache, never published), each
+# file of the build with its sha256 and the (size, mtime, ctime, inode, device) it had when
+# its bytes were last read and found to have that hash. A file whose lstat still gives those
+# has not changed: any write, truncation, rename over it or chmod sets its ctime to the
+# current time, and ctime cannot be set by hand. The race git calls "racy clean" (a change
+# in the same clock tick as the stat, leaving ctime as it was) is closed by recording only
+# what cannot be racy: a file whose ctime is older than a time T taken, on the folder's own
+# file system clock (a probe file's ctime), before its bytes were read; a change after the
+# read has a ctime of T or later, which differs. So an entry is written only for a file read
+# and hashed after T (or one whose entry still holds), never for one only just renamed into
+# place; such a file is read on the next check, then trusted. An index that is missing,
+# damaged or stale costs reads, never a wrong answer (an entry holds only while its stat
+# does). Not trusted across clock steps backwards of the machine (as git's).
+
+INDEX_SUFFIX = ".index"
+_INDEX_VERSION = 1
+
+
+def index_path(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}{INDEX_SUFFIX}"
+
+
+def _stat_key(stat: os.stat_result) -> list[int]:
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino, stat.st_dev]
+
+
+_index_read: dict[str, tuple[list[int], dict[str, list[Any]]]] = {}  # one parse a file state
+
+
+def _read_index(folder: Path) -> dict[str, list[Any]]:
+    path = index_path(folder)
+    try:
+        with path.open("rb") as handle:
+            state = _stat_key(os.fstat(handle.fileno()))
+            memo = _index_read.get(str(path))
+            if memo is not None and memo[0] == state:
+                return memo[1]
+            found = json.loads(handle.read())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict) or found.get("version") != _INDEX_VERSION:
+        return {}
+    files = found.get("files")
+    if not isinstance(files, dict):
+        return {}
+    _index_read.clear()
+    _index_read[str(path)] = (state, files)
+    return files
+
+
+class _Index:
+    """The stat index of folder, read once: `holds(name, digest)` without reading the file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.entries = _read_index(folder)
+
+    def holds(self, name: str, digest: str, stat: os.stat_result | None = None) -> bool:
+        entry = self.entries.get(name)
+        if not isinstance(entry, list) or len(entry) != 6 or entry[0] != digest:
+            return False
+        if stat is None:
+            try:
+                stat = os.lstat(os.path.join(self.folder, name))
+            except OSError:
+                return False
+        return S_ISREG(stat.st_mode) and entry[1:] == _stat_key(stat)
+
+
+def _read_regular(path: str, *, strict: bool = False) -> bytes | None:
+    """A regular file's bytes, not through a symlink (None: missing, a link, not a file, or
+    unreadable; strict: an OSError is raised)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        try:
+            if not S_ISREG(os.fstat(fd).st_mode):
+                return None
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                return handle.read()
+        finally:
+            os.close(fd)
+    except OSError:
+        if strict:
+            raise
+        return None
+
+
+def verified(folder: Path, expected: Mapping[str, str]) -> set[str]:
+    """The names (of expected: name → "sha256:…") whose file in folder is a regular file with
+    those bytes: by the stat index where its entry holds, else read and hashed. Call with the
+    lock held (what is verified is then carried over by publish_dir(kept=…))."""
+    index = _Index(folder)
+    found = set()
+    for name, digest in expected.items():
+        if index.holds(name, digest):
+            found.add(name)
+            continue
+        data = _read_regular(os.path.join(folder, name))
+        if data is not None and file_hash(data) == digest:
+            found.add(name)
+    return found
+
+
+def record_index(folder: Path, files: Mapping[str, str]) -> None:
+    """Write the stat index of folder's build (just published, lock held; files: name →
+    hash, as its manifest names them): every file whose entry still holds, and every other
+    file read now, after the probe time T, with that hash and a ctime before T (see above)."""
+    index = _Index(folder)
+    path = index_path(folder)
+    tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        with tmp.open("wb") as handle:
+            probe = os.fstat(handle.fileno()).st_ctime_ns  # T, on the file system's clock
+            entries: dict[str, list[Any]] = {}
+            for name, digest in sorted(files.items()):
+                target = os.path.join(folder, name)
+                try:
+                    stat = os.lstat(target)
+                except OSError:
+                    continue
+                if not S_ISREG(stat.st_mode) or stat.st_ctime_ns >= probe:
+                    continue  # racy: read on the next check
+                if not index.holds(name, digest, stat):
+                    data = _read_regular(target)
+                    if data is None or file_hash(data) != digest:
+                        continue
+                    again = os.lstat(target)
+                    if _stat_key(again) != _stat_key(stat):
+                        continue
+                entries[name] = [digest, *_stat_key(stat)]
+            index_data = {"version": _INDEX_VERSION, "files": entries}
+            handle.write(json.dumps(index_data, separators=(",", ":")).encode())
+        os.replace(tmp, path)  # not fsynced: a cache (torn or lost, it is only read again)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def _stage_kept(staging: Path, source: Path, kept: Mapping[str, str]) -> None:
+    """Kept files written into the staging folder after all (a build renamed in whole),
+    from source, each checked against its hash."""
+    for name, digest in kept.items():
+        data = _read_regular(os.path.join(source, name), strict=True)
+        if data is None or file_hash(data) != digest:
+            raise StoreError(f"{source / name} changed while the build was published")
+        (staging / name).parent.mkdir(parents=True, exist_ok=True)
+        (staging / name).write_bytes(data)
+
+
+class _IndexCheck:
+    """Whether a staged file's bytes are those of folder's file by the stat index alone (the
+    previous manifest names the same hash and the index entry holds): no need to read it."""
+
+    def __init__(self, folder: Path, owned: Mapping[str, str]) -> None:
+        self.owned = owned
+        self.index = _Index(folder) if owned else None
+
+    def same(self, name: str, digest: str) -> bool:
+        return (
+            self.index is not None
+            and self.owned.get(name) == digest
+            and self.index.holds(name, digest)
+        )
+
+
 # --- publishing -------------------------------------------------------------------------
 
 
@@ -286,16 +455,25 @@ def new_staging(folder: Path) -> Path:
 
 
 def publish_dir(
-    staging: Path, folder: Path, manifest_name: str, known: Mapping[str, str] | None = None
+    staging: Path,
+    folder: Path,
+    manifest_name: str,
+    known: Mapping[str, str] | None = None,
+    kept: Mapping[str, str] | None = None,
 ) -> Published:
     """Publish the finished staging folder (beside folder, from new_staging) as folder's
     build; call with the lock held, after recover(). An unchanged build removes the staging
     folder and touches nothing else. Raises ValueError (one line), before anything is
     written, when a file the build would write is there and not the previous build's.
     known: the hashes (file_hash) of staged files whose writer made them from the bytes it
-    wrote, not read again; every other file is read and hashed."""
+    wrote, not read again; every other file is read and hashed.
+    kept: files of the new build that are not staged because folder holds them already,
+    name → hash, each checked by the caller under the lock (`verified`) to be a file of
+    folder's build with those bytes: carried over as they are (never renamed or removed,
+    listed with their hash in the new manifest). Given (even empty), the publish also
+    records the stat index that lets the next `verified` trust unchanged files cheaply."""
     try:
-        return _publish(staging, folder, manifest_name, known or {})
+        done, files = _publish(staging, folder, manifest_name, known or {}, kept)
     except BaseException:
         # Before the journal the staging folder is only a leftover; after it, it holds the
         # committed build that the next build (or a reader) rolls forward from.
@@ -303,6 +481,10 @@ def publish_dir(
         if journal is None or journal.get("staging") != staging.name:
             shutil.rmtree(staging, ignore_errors=True)
         raise
+    if kept is not None:
+        with contextlib.suppress(OSError):  # a cache: without it, files are read again
+            record_index(folder, files)
+    return done
 
 
 def _try_read_journal(folder: Path) -> dict[str, Any] | None:
@@ -313,19 +495,34 @@ def _try_read_journal(folder: Path) -> dict[str, Any] | None:
 
 
 def _publish(
-    staging: Path, folder: Path, manifest_name: str, known: Mapping[str, str]
-) -> Published:
+    staging: Path,
+    folder: Path,
+    manifest_name: str,
+    known: Mapping[str, str],
+    kept: Mapping[str, str] | None,
+) -> tuple[Published, dict[str, str]]:
+    """The publish, and the build's files (name → hash, the manifest's own not among them)."""
     names = [name for name in _files(staging) if name != manifest_name]
     hashes = {name: known.get(name) or hash_file(staging / name) for name in names}
+    kept = dict(kept or {})
+    if kept.keys() & {*hashes, manifest_name}:
+        raise ValueError("a file is both staged and kept: " + min(kept.keys() & {*hashes}))
+    link = _link_target(folder)
+    if kept and (link is not None or not folder.is_dir()):
+        # renamed in whole (the first build since the symlink layout): the kept files are
+        # staged after all, from the folder the link names, and checked again
+        _stage_kept(staging, resolve_published(folder), kept)
+        names, hashes, kept = sorted([*names, *kept]), hashes | kept, {}
+    hashes |= kept
     try:
         base = json.loads((staging / manifest_name).read_bytes())
     except FileNotFoundError:
         base = {}
     build_id, manifest = stamp_manifest(base, hashes)
+    files = dict(hashes)
     (staging / manifest_name).write_bytes(manifest)
     hashes[manifest_name] = file_hash(manifest)
 
-    link = _link_target(folder)
     whole = link is not None or not (folder.exists() or folder.is_symlink())
     if whole:  # the first build, or the first since the symlink layout: renamed in whole
         previous = folder.parent / link if link is not None else None
@@ -340,10 +537,12 @@ def _publish(
         if not folder.is_dir():
             raise StoreError(f"{folder} is neither a folder nor a link to a build")
         owned = _owned(folder, manifest_name)
+        index = _IndexCheck(folder, owned)
         changed = [  # str paths: for ~900 files pathlib's parsing is most of the time
             name
             for name in names
-            if not _same(os.path.join(folder, name), hashes[name], os.path.join(staging, name))
+            if not index.same(name, hashes[name])
+            and not _same(os.path.join(folder, name), hashes[name], os.path.join(staging, name))
         ]
         if (folder / manifest_name).is_symlink() or not _same(
             folder / manifest_name, hashes[manifest_name]
@@ -358,6 +557,15 @@ def _publish(
             or (folder / name).is_dir()
             or _blocked(folder, name)
         ]
+        # a kept file is the previous build's, with the same hash (the caller checked its
+        # bytes against the manifest it read; this is the manifest under the lock)
+        gone = sorted(name for name, digest in kept.items() if owned.get(name) != digest)
+        if gone:
+            raise StoreError(
+                f"{folder}'s build no longer holds files this build keeps ({gone[0]}"
+                + (f" and {len(gone) - 1} more" if gone[1:] else "")
+                + "): another build was published meanwhile; build again"
+            )
         if foreign:
             shown = ", ".join(foreign[:3]) + (
                 f" and {len(foreign) - 3} more" if foreign[3:] else ""
@@ -368,12 +576,12 @@ def _publish(
             )
         removed = sorted(
             name
-            for name in owned - set(hashes)
+            for name in owned.keys() - hashes.keys()
             if (folder / name).is_file() and not (folder / name).is_symlink()
         )
         if not changed and not removed:
             shutil.rmtree(staging)
-            return Published(build_id, [], [])
+            return Published(build_id, [], []), files
         to_sync = changed
     # Every byte on disk before a name can point at it.
     dirs = {staging}
@@ -394,7 +602,7 @@ def _publish(
     }
     _write_journal(folder, journal)
     roll_forward(folder, journal)
-    return Published(build_id, changed, removed)
+    return Published(build_id, changed, removed), files
 
 
 def _blocked(folder: Path, name: str) -> bool:

@@ -82,6 +82,7 @@ def publish_outputs(
     wait: float = DEFAULT_WAIT,
     manifest: str = DATAPACKAGE_NAME,
     known: Mapping[str, str] | None = None,
+    kept: Mapping[str, str] | None = None,
 ) -> atomic.Published:
     """Publish files (and what `extra` adds) as out_dir's new build, at stable paths.
 
@@ -91,7 +92,9 @@ def publish_outputs(
     inodes). `manifest` (a JSON file among the outputs, or made) is written last and names
     the build and every file's sha256. Waits up to `wait` seconds for another build in the
     same folder (Busy after that). known: hashes of files `extra` writes, which it may fill
-    as it writes them (file_hash of the bytes written): those are not read again."""
+    as it writes them (file_hash of the bytes written): those are not read again. kept:
+    files `extra` did not stage because out_dir's build holds them as they are, name →
+    hash, which it may fill as it checks them (atomic.verified): carried over untouched."""
     with atomic.lock(atomic.lock_path(out_dir), wait):
         atomic.recover(out_dir)  # finish (or clean up) what a killed build left
         staging = atomic.new_staging(out_dir)
@@ -102,4 +105,4 @@ def publish_outputs(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        return atomic.publish_dir(staging, out_dir, manifest, known)
+        return atomic.publish_dir(staging, out_dir, manifest, known, kept)

@@ -10,6 +10,7 @@ a no-op `make all` changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import os
@@ -22,6 +23,7 @@ from osaka_unei.dataset.checks import STATS_NAME
 from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
 from osaka_unei.dataset.load import load
 from osaka_unei.fetch.registry import REGISTRY_FIELDS
+from osaka_unei.publish import atomic
 from osaka_unei.publish.outputs import DEFAULT_WAIT, publish_outputs
 from osaka_unei.published import build_files, published_build_id, read_build
 
@@ -101,6 +103,10 @@ def write_report(
     when = built_at(processed_dir)
     written: list[str] = []
     hashes: dict[str, str] = {}  # of the files render_site writes: not read again to publish
+    # the pages kept as the published report has them: not staged, carried over in place
+    kept: dict[str, str] = {}
+    wards: dict[str, str] = {}  # each ward's items digest (report.site), kept in the manifest
+    previous_wards = current.get("wards") if published is not None else None
 
     def render(staging: Path) -> None:
         paths = render_site(
@@ -116,9 +122,17 @@ def write_report(
             previous_digests=read_digests(out_dir if published is not None else None),
             previous_hashes=published,
             hashes=hashes,
+            kept=kept,
+            # under the lock: each kept file is checked against the hash the published
+            # manifest names (by the stat index where it holds, else read)
+            intact=functools.partial(atomic.verified, out_dir),
+            previous_wards=previous_wards if isinstance(previous_wards, dict) else None,
+            wards=wards,
         )
-        written.extend(path.relative_to(staging).as_posix() for path in paths)
-        (staging / INPUTS_NAME).write_text(json.dumps({"inputs": inputs}) + "\n", "utf-8")
+        start = len(str(staging)) + 1
+        written.extend(str(path)[start:] for path in paths)
+        manifest = {"inputs": inputs, "wards": dict(sorted(wards.items()))}
+        (staging / INPUTS_NAME).write_text(json.dumps(manifest) + "\n", "utf-8")
 
-    publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME, known=hashes)
+    publish_outputs(out_dir, {}, render, wait=wait, manifest=INPUTS_NAME, known=hashes, kept=kept)
     return written

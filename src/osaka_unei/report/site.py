@@ -24,7 +24,7 @@ import json
 import os
 import re
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -165,17 +165,25 @@ def item_file(lineage_id: str) -> str:
     return f"items/{_SAFE.sub('_', lineage_id)}.html"
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts of plain Python values, None for every kind of missing value."""
-    names = list(frame.columns)
-    columns = []
-    for name in names:
+def _columns(frame: pd.DataFrame) -> dict[str, list[Any]]:
+    """Each column as a list of plain Python values, None for every kind of missing value."""
+    columns = {}
+    for name in frame.columns:
         column = frame[name]
         values = column.tolist()
         if column.hasnans:
             values = [None if m else v for v, m in zip(values, column.isna().tolist(), strict=True)]
-        columns.append(values)
-    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+        columns[name] = values
+    return columns
+
+
+def _records(
+    frame: pd.DataFrame, columns: dict[str, list[Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Rows as dicts of plain Python values, None for every kind of missing value."""
+    columns = _columns(frame) if columns is None else columns
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -525,6 +533,19 @@ _CHANGE_USED = frozenset(
 )
 
 
+_ROW_TEXT = (
+    "level",
+    "code",
+    "title",
+    "comparison",
+    "change",
+    "old_value",
+    "new_value",
+    "old_budget_thousand_yen",
+    "new_budget_thousand_yen",
+)
+
+
 class Changes:
     """The `changes` rows, indexed for `of(node)`: the rows about a node are those of its
     policy at its level with its code (a coded node), or uncoded with its title as the
@@ -535,10 +556,24 @@ class Changes:
         self.uncoded: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
         self._found: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._lines: dict[int, dict[str, Any]] = {}  # id(row) → _change_line(row)
+        self.by_policy: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         frame = tables.get("changes")
         if frame is None or frame.empty:
             return
-        for row in _records(frame[[c for c in frame.columns if c in _CHANGE_USED]]):
+        frame = frame[[c for c in frame.columns if c in _CHANGE_USED]]
+        columns = _columns(frame)
+        # each row as text for a ward's digest (rows_text): the fields `of` matches a node
+        # on and those `text` (and the item page) shows
+        n_rows = len(frame)
+        fields = [columns.get(name, [None] * n_rows) for name in _ROW_TEXT]
+        fields.append(
+            [None if t is None else _day(t) for t in columns.get("to_fetched_at", [None] * n_rows)]
+        )
+        for policy_id, row_text in zip(
+            columns["policy_id"], zip(*fields, strict=True), strict=True
+        ):
+            self.by_policy[policy_id].append(row_text)
+        for row in _records(frame, columns):
             code = row.get("code")
             if code is None:
                 self.uncoded[(row["policy_id"], row.get("level"))].append(row)
@@ -578,6 +613,10 @@ class Changes:
                 for row in self.of(node)
             ]
         )
+
+    def rows_text(self, policy_ids: Sequence[str]) -> str:
+        """Every row of these policies as text for a digest, in the table's order."""
+        return repr([self.by_policy.get(policy_id, []) for policy_id in policy_ids])
 
     def lines(self, node: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The node's changes as the item page lists them (each row's made once)."""
@@ -763,9 +802,13 @@ def render_site(
     previous_digests: Mapping[str, str] | None = None,
     previous_hashes: Mapping[str, str] | None = None,
     hashes: dict[str, str] | None = None,
+    kept: dict[str, str] | None = None,
+    intact: Callable[[Mapping[str, str]], Collection[str]] | None = None,
+    previous_wards: Mapping[str, str] | None = None,
+    wards: dict[str, str] | None = None,
 ) -> list[Path]:
-    """Write the site into out_dir; return the files written, sorted (with the digests file,
-    DIGESTS_NAME, among them).
+    """Write the site into out_dir; return the site's files, sorted (with the digests file,
+    DIGESTS_NAME, among them; with `kept`, those it names are not written into out_dir).
 
     tables: the published tables (policies, issues, strategies, initiatives at least;
     `nodes`, `themes`, `lineage`, `sdgs`, `changes` and `theme_codebook` are optional).
@@ -773,7 +816,17 @@ def render_site(
     data_href + name; specs: every published table's column specs (the dictionary).
     out_dir is written into as is (the caller publishes it atomically); `hashes`, if given,
     gets each file's hash (published.file_hash, made from the bytes written, or the
-    previous report's for a page kept), by name, so that publishing need not read them."""
+    previous report's for a page kept), by name, so that publishing need not read them.
+
+    A page whose digest is unchanged is kept if the previous report's file is intact: has
+    the bytes previous_hashes names (`intact`, given name → hash, returns the names that
+    are; by default each file is read and hashed). It is hard-linked (else copied) into
+    out_dir, or, with `kept` given, not written at all: its name and hash go into `kept`,
+    for a publisher that carries the previous folder's file over (publish.atomic).
+
+    wards gets, for each ward, a digest of everything its own item pages are made from
+    (`_ward_items_digest`); where previous_wards (the last report's) has the same, the
+    ward's own item pages keep their previous digests without their inputs being made."""
     env = _environment()
     model = _model(tables)
     code = code_digest()
@@ -813,6 +866,7 @@ def render_site(
     for row in _records(coverage):
         coverage_years[int(row["fiscal_year"])].append(row)
 
+    @functools.cache
     def ward_inputs(slug: str) -> str:
         return "\n".join(
             [
@@ -877,23 +931,75 @@ def render_site(
     digests: dict[str, str] = {}
     written = []
     templates: dict[str, jinja2.Template] = {}
-    common_inputs = repr(sorted(common.items()))
+    # the theme names the pages show are the codebook's (a table of the build, not code)
+    common_inputs = repr((sorted(common.items()), sorted(model.theme_names.items())))
     writer = _Writer(hashes if hashes is not None else {})
-    for name, (template, inputs, make) in sorted(pages.items()):
-        root = "../" * name.count("/")
+    # Each ward's own items (every node of the lineage in that ward; lineages are linked
+    # within a ward) are made from that ward's policies, nodes and changes only: when none
+    # of them, nor the code, changed, nor which items are the ward's own, their digests are
+    # the previous report's (an item of several wards is always digested on its own).
+    item_wards: dict[str, set[str]] = {}
+    for lineage_id, group in model.items.items():
+        item_wards[lineage_id] = {model.by_policy[n["policy_id"]].ward_slug for n in group}
+    own: dict[str, list[str]] = defaultdict(list)
+    for lineage_id in sorted(model.items):
+        if len(item_wards[lineage_id]) == 1:
+            own[next(iter(item_wards[lineage_id]))].append(lineage_id)
+    reused: dict[str, str] = {}
+    for slug in ward_slugs:
+        key = _digest(
+            code,
+            "items of a ward",
+            common_inputs,
+            ward_inputs(slug),
+            changes.rows_text([p.policy_id for p in model.policies if p.ward_slug == slug]),
+            repr(own[slug]),
+        )
+        if wards is not None:
+            wards[slug] = key
+        if (previous_wards or {}).get(slug) == key:
+            for lineage_id in own[slug]:
+                name = item_file(lineage_id)
+                if name in old:
+                    reused[name] = old[name]
+    for name, (template, inputs, _) in pages.items():
+        if name in reused:
+            digests[name] = reused[name]
+            continue
         page_inputs = inputs()
         if not isinstance(page_inputs, str):
             page_inputs = repr(page_inputs)
-        digest = _digest(code, template, root, common_inputs, page_inputs)
-        digests[name] = digest
+        root = "../" * name.count("/")
+        digests[name] = _digest(code, template, root, common_inputs, page_inputs)
+    # the pages whose inputs are unchanged, if the previous report's file is intact
+    before = previous_hashes or {}
+    unchanged = {
+        name: before[name]
+        for name, digest in digests.items()
+        if old.get(name) == digest and name in before
+    }
+    if previous is None or not unchanged:
+        keep: Collection[str] = ()
+    elif intact is not None:
+        keep = set(intact(unchanged))
+    else:
+        keep = {name for name, digest in unchanged.items() if _intact(previous / name, digest)}
+    for name, (template, _, make) in sorted(pages.items()):
+        written.append(name)
+        if name in keep:
+            assert previous is not None
+            if kept is not None:
+                kept[name] = before[name]
+                continue
+            path = out_dir / name
+            writer.folder(path.parent)
+            _keep(previous / name, path)
+            writer.hashes[name] = before[name]
+            continue
+        root = "../" * name.count("/")
         path = out_dir / name
         writer.folder(path.parent)
-        source = previous / name if previous is not None else None
-        if old.get(name) == digest and _intact(source, (previous_hashes or {}).get(name)):
-            assert source is not None and previous_hashes is not None
-            _keep(source, path)
-            writer.hashes[name] = previous_hashes[name]
-        elif template in ("item", "ward"):
+        if template in ("item", "ward"):
             context = make()
             head, middle, tail = shells[root]
             if template == "item":
@@ -911,16 +1017,14 @@ def render_site(
                 path,
                 templates[template].render(**common, **context, root=root, chrome=chrome[root]),
             )
-        written.append(path)
     # the search index and the static files: made from everything, cheap to write
     extra = {name: _static(name) for name in STATIC}
     extra["search-index.js"] = search_index_js(model.nodes, model.by_policy, _ward_href)
     extra[DIGESTS_NAME] = json.dumps(digests, indent=0, sort_keys=True) + "\n"
     for name, text in extra.items():
-        path = out_dir / name
-        writer.write(name, path, text)
-        written.append(path)
-    return sorted(written)
+        writer.write(name, out_dir / name, text)
+        written.append(name)
+    return [out_dir / name for name in sorted(written)]
 
 
 _NODE_INPUTS = (
