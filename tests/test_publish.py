@@ -783,7 +783,12 @@ def test_the_stat_index_trusts_only_files_unchanged_since_read(
     outputs.publish_outputs(out, files, manifest="m.json", kept={})
     hashes = {n: published.file_hash(d) for n, d in files.items() if n != "m.json"}
     _tick(out / "sub" / "c.html")
-    atomic.record_index(out, hashes)  # as the next publish does: the files read once more
+    # A publish that kept nothing (every file new) reads nothing back: no entry yet.
+    with monkeypatch.context() as patch:
+        patch.setattr(atomic, "_read_regular", lambda *a, **k: pytest.fail("read"))
+        atomic.record_index(out, hashes, read=False)
+    assert json.loads(atomic.index_path(out).read_bytes())["files"] == {}
+    atomic.record_index(out, hashes)  # as the next publish that keeps files does: read once
     assert atomic.index_path(out).is_file()
     with monkeypatch.context() as patch:  # trusted by their stat alone: not read
         patch.setattr(atomic, "_read_regular", lambda *a, **k: pytest.fail("read"))

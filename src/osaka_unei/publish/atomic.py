@@ -381,10 +381,12 @@ def verified(folder: Path, expected: Mapping[str, str]) -> set[str]:
     return found
 
 
-def record_index(folder: Path, files: Mapping[str, str]) -> None:
+def record_index(folder: Path, files: Mapping[str, str], read: bool = True) -> None:
     """Write the stat index of folder's build (just published, lock held; files: name →
-    hash, as its manifest names them): every file whose entry still holds, and every other
-    file read now, after the probe time T, with that hash and a ctime before T (see above)."""
+    hash, as its manifest names them): every file whose entry still holds, and (`read`)
+    every other file read now, after the probe time T, with that hash and a ctime before T
+    (see above). Without `read` (a build that kept nothing: every file is new) nothing is
+    read back: the next build that keeps files reads them once, then trusts them."""
     index = _Index(folder)
     path = index_path(folder)
     tmp = path.with_name(f"{path.name}.{secrets.token_hex(6)}.tmp")
@@ -401,6 +403,8 @@ def record_index(folder: Path, files: Mapping[str, str]) -> None:
                 if not S_ISREG(stat.st_mode) or stat.st_ctime_ns >= probe:
                     continue  # racy: read on the next check
                 if not index.holds(name, digest, stat):
+                    if not read:
+                        continue
                     data = _read_regular(target)
                     if data is None or file_hash(data) != digest:
                         continue
@@ -483,7 +487,7 @@ def publish_dir(
         raise
     if kept is not None:
         with contextlib.suppress(OSError):  # a cache: without it, files are read again
-            record_index(folder, files)
+            record_index(folder, files, read=bool(kept))
     return done
 
 
