@@ -299,41 +299,59 @@ def new_version(pages: list[Any]) -> Any:
     return dataclasses.replace(latest, data=data, version=max(p.version for p in pages) + 1)
 
 
+def best_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the fewest seconds among those that succeeded, with every run's seconds
+    (`seconds_runs`): the file system's journal commits make one run of ~900 file creations
+    vary by ±0.3 s, so each goal's step is run several times and its best kept."""
+    ok = [run for run in runs if run.get("exit_code") == 0] or runs
+    best = min(ok, key=lambda run: float(run.get("seconds") or "inf"))
+    return best | {"seconds_runs": [run.get("seconds") for run in runs]}
+
+
+ONE_BUILD_KEYS = ("seconds", "phases", "import_seconds", "parsed", "cached", "peak_rss_mb")
+
+
 def measure_report(
-    pages: list[Any], raw: Path, options: list[str], base: Path, one_core: bool
+    pages: list[Any], raw: Path, options: list[str], base: Path, one_core: bool, repeat: int = 1
 ) -> dict[str, Any]:
-    """The report of the whole store, then, after one page gets a new version, the build
-    and the report again (only the pages whose inputs changed are drawn)."""
-    site = ["--report", str(base / "site")]
-    full = run_child([*options, *site], one_core, base / "report.log")
-    figures: dict[str, Any] = {"report": {k: full[k] for k in REPORT_KEYS if k in full}}
+    """The report of the whole store (drawn from nothing `repeat` times, the best kept),
+    then `repeat` times one page gets a new version, and the build and the report run again
+    (only the pages whose inputs changed are drawn): the repetition whose build + report
+    took least is kept."""
+    site = base / "site"
+    fulls = []
+    for _ in range(repeat):
+        shutil.rmtree(site, ignore_errors=True)
+        fulls.append(run_child([*options, "--report", str(site)], one_core, base / "report.log"))
+    full = best_of(fulls)
+    figures: dict[str, Any] = {
+        "report": {k: full[k] for k in (*REPORT_KEYS, "seconds_runs") if k in full}
+    }
     if full["exit_code"] != 0:
         return figures
-    write_raw_store(raw, [new_version(pages)])
-    build = run_child(options, one_core, base / "build-one.log")
-    report = run_child([*options, *site], one_core, base / "report-one.log")
+    steps = []
+    added: list[Any] = []
+    for _ in range(repeat):  # a new version after another: each a real incremental step
+        added.append(new_version([*pages, *added]))
+        write_raw_store(raw, [added[-1]])
+        build = run_child(options, one_core, base / "build-one.log")
+        report = run_child([*options, "--report", str(site)], one_core, base / "report-one.log")
+        steps.append((build, report))
+    ok = [s for s in steps if s[0]["exit_code"] == 0 and s[1]["exit_code"] == 0] or steps
+    build, report = min(ok, key=lambda s: float(s[0]["seconds"]) + float(s[1]["seconds"]))
     figures["one_new_version"] = {
-        "build": {
-            k: build.get(k)
-            for k in (
-                "seconds",
-                "phases",
-                "import_seconds",
-                "parsed",
-                "cached",
-                "peak_rss_mb",
-                "exit_code",
-            )
-        },
+        "build": {k: build.get(k) for k in (*ONE_BUILD_KEYS, "exit_code")},
         "report": {k: report[k] for k in REPORT_KEYS if k in report},
+        "seconds_runs": [[b.get("seconds"), r.get("seconds")] for b, r in steps],
     }
     return figures
 
 
 def measure_build(
-    pages: list[Any], *, report: bool = True, one_core: bool = True
+    pages: list[Any], *, report: bool = True, one_core: bool = True, repeat: int = 1
 ) -> dict[str, Any]:
-    """Build from scratch, rebuild with nothing changed, and (if asked) render the report."""
+    """Build from scratch (`repeat` times, each from nothing, the best kept), rebuild with
+    nothing changed, and (if asked) render the report (measure_report)."""
     with tempfile.TemporaryDirectory(prefix="osaka-unei-bench-") as tmp:
         base = Path(tmp)
         raw, out, cache = base / "raw", base / "out", base / "cache"
@@ -341,7 +359,16 @@ def measure_build(
         (base / "data").mkdir()  # no curated overrides
         options = ["--raw", str(raw), "--out", str(out), "--cache", str(cache)]
         options += ["--data", str(base / "data")]
-        first = run_child([*options, "--search-index"], one_core, base / "build.log")
+        builds = []
+        for n in range(repeat):
+            if n:
+                for folder in (out, cache):
+                    shutil.rmtree(folder, ignore_errors=True)
+            extra = ["--search-index"] if n == 0 else []
+            builds.append(run_child([*options, *extra], one_core, base / "build.log"))
+        first = best_of(builds)
+        if "search_index" in builds[0]:
+            first["search_index"] = builds[0]["search_index"]
         figures: dict[str, Any] = {
             "pages": len(pages),
             "policies": len({(page.ward, page.fiscal_year) for page in pages}),
@@ -355,7 +382,7 @@ def measure_build(
                 for key in ("seconds", "parsed", "cached", "written", "phases", "peak_rss_mb")
             }
             if report:
-                figures |= measure_report(pages, raw, options, base, one_core)
+                figures |= measure_report(pages, raw, options, base, one_core, repeat)
         figures["output_mb"] = round(
             sum(path.stat().st_size for path in out.glob("*") if path.is_file()) / 1e6, 1
         )
@@ -375,6 +402,7 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=1000)
     parser.add_argument("--no-report", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each step, best kept")
     parser.add_argument("--keep", type=Path, help="write the raw store here and keep it")
     args = parser.parse_args()
     if args.child:
@@ -386,7 +414,8 @@ def main() -> int:
     if args.keep:
         write_raw_store(args.keep, pages)
         return 0
-    print(json.dumps(measure_build(pages, report=not args.no_report), indent=2))
+    figures = measure_build(pages, report=not args.no_report, repeat=args.repeat)
+    print(json.dumps(figures, indent=2))
     return 0
 
 
