@@ -72,14 +72,6 @@ def file_state(path: str | Path) -> tuple[int, int, int, int] | None:
     return (stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
-def frame_digest(frame: pd.DataFrame | None) -> str:
-    """sha256 of a frame's values (column names and order included)."""
-    if frame is None or frame.empty:
-        return "empty"
-    hashed = pd.util.hash_pandas_object(frame.astype(object), index=False).to_numpy()
-    return hashlib.sha256(",".join(frame.columns).encode() + hashed.tobytes()).hexdigest()
-
-
 @dataclass(frozen=True, slots=True)
 class UnitKeys:
     inputs: str
