@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -185,8 +186,10 @@ def _links(page: Any) -> list[str]:
 def wide_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The committed data with 港区 followed over three years (item pages of several
     years), the downloads beside it as data/processed is beside data/report."""
+    from osaka_unei.dataset.datapackage import DATAPACKAGE_NAME
     from osaka_unei.publish.catalog import PUBLISHED_TABLES
     from osaka_unei.publish.report import downloads
+    from osaka_unei.published import published_build_id
     from osaka_unei.report import Download
     from tests.report_data import PROCESSED
     from tests.test_report import _minato_years
@@ -200,7 +203,7 @@ def wide_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         BUILT,
         base / "report",
         downloads=[Download(n, s) for n, s in downloads(PROCESSED)],
-        build_id=PROCESSED.resolve().name,
+        build_id=published_build_id(PROCESSED, DATAPACKAGE_NAME),
         specs=PUBLISHED_TABLES,
     )
     return base / "report"
@@ -226,6 +229,9 @@ def test_readable_at_both_widths(browser: Any, wide_site: Path, width: int) -> N
                     assert target.is_file(), (name, url)
                 else:
                     assert url.startswith("https://www.city.osaka.lg.jp/"), (name, url)
+            if name == "data":  # the build the downloads are of, as datapackage.json names it
+                shown = page.evaluate("() => document.getElementById('build-id').textContent")
+                assert re.fullmatch(r"[0-9a-f]{16}", shown.strip()), shown
             _shot(page, f"report-{name}-{width}.png")
             if width == 390:
                 assert layout["sticky"] or name in ("item", "data"), name  # a box did scroll
