@@ -7,8 +7,13 @@ In: the context of site._item_context. Out: the HTML of the page's <main> conten
 
 from __future__ import annotations
 
-from html import escape
+import functools
+import html
 from typing import Any
+
+# Each distinct text escaped once per process: a parent's title is on the page of every
+# item beneath it, an item's title on each of its years' rows (only plain str come here).
+escape = functools.lru_cache(maxsize=1 << 16)(html.escape)
 
 SUMMED_NOTE = (
     '<p class="note">斜体の金額(<span class="summed" title="下位項目の合計">計</span>)は配下の'

@@ -245,9 +245,15 @@ def _policies(frame: pd.DataFrame) -> list[Policy]:
 
 
 def _figure(svg_text: str, caption: str) -> Markup:
-    return Markup('<figure class="chart">{}<figcaption>{}</figcaption></figure>').format(
-        Markup(svg_text), caption
+    # as Markup(...).format(Markup(svg_text), caption) writes it, without format's cost
+    return Markup(
+        f'<figure class="chart">{svg_text}<figcaption>{_caption(caption)}</figcaption></figure>'
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _caption(caption: str) -> str:
+    return str(markup_escape(caption))
 
 
 def _policy_total_cell(p: Policy) -> Markup:
