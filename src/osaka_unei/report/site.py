@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import gc
 import hashlib
 import html
 import json
@@ -28,7 +29,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import jinja2
 import pandas as pd
@@ -50,7 +51,7 @@ from osaka_unei.report.figures import (
     fmt_count,
     fmt_yen,
 )
-from osaka_unei.report.itempage import item_main
+from osaka_unei.report.itempage import goals_html, item_main, parents_html, themes_html
 from osaka_unei.report.nodes import LEVEL_JA, report_nodes
 from osaka_unei.report.search import search_index_js
 from osaka_unei.report.wardpage import ward_main
@@ -662,7 +663,58 @@ def _themes_of(value: Any, names: Mapping[str, tuple[str, str]]) -> list[tuple[s
     return [names.get(t, (t, t)) for t in str(value).split(";") if t]
 
 
-def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, Any]:
+class _ItemParts:
+    """What several item pages share, made once per site: a node's parents (every sibling's
+    are the same) and the themes and goals of a node's `themes` / `sdgs` values, each with
+    its HTML (itempage)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self._parents: dict[tuple[str, str], tuple[list[dict[str, Any]], str]] = {}
+        self._themes: dict[Any, tuple[list[tuple[str, str]], str]] = {}
+        self._goals: dict[Any, tuple[list[int], str]] = {}
+
+    def parents(self, policy_id: str, key: str | None) -> tuple[list[dict[str, Any]], str]:
+        if not key:
+            return [], ""
+        found = self._parents.get((policy_id, key))
+        if found is None:
+            chain = []
+            at: str | None = key
+            while at:
+                parent = self.model.by_key.get((policy_id, at))
+                if parent is None:
+                    break
+                chain.append(parent)
+                at = parent["parent_key"]
+            chain.reverse()
+            parents = [
+                {"level": LEVEL_JA[n["level"]], "label": n["label"], "title": n["title"]}
+                for n in chain
+            ]
+            found = self._parents[(policy_id, key)] = (parents, parents_html(parents))
+        return found
+
+    def themes(self, value: Any) -> tuple[list[tuple[str, str]], str]:
+        found = self._themes.get(value)
+        if found is None:
+            themes = _themes_of(value, self.model.theme_names)
+            found = self._themes[value] = (themes, themes_html(themes))
+        return found
+
+    def goals(self, value: Any) -> tuple[list[int], str]:
+        found = self._goals.get(value)
+        if found is None:
+            goals = [int(g) for g in str(value or "").split(";") if g]
+            found = self._goals[value] = (goals, goals_html(goals))
+        return found
+
+
+def _item_context(
+    lineage_id: str, model: Model, changes: Changes, parts: _ItemParts | None = None
+) -> dict[str, Any]:
+    if parts is None:
+        parts = _ItemParts(model)
     group = model.items[lineage_id]
     latest = group[-1]
     ward = model.by_policy[latest["policy_id"]].ward
@@ -672,18 +724,10 @@ def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, 
     all_goals: set[int] = set()
     for node in group:
         p = model.by_policy[node["policy_id"]]
-        parents = []
-        key = node["parent_key"]
-        while key:
-            parent = model.by_key.get((node["policy_id"], key))
-            if parent is None:
-                break
-            parents.append(parent)
-            key = parent["parent_key"]
-        parents.reverse()
-        themes = _themes_of(node.get("themes"), model.theme_names)
+        parents, parents_text = parts.parents(node["policy_id"], node["parent_key"])
+        themes, themes_text = parts.themes(node.get("themes"))
         all_themes.update(dict.fromkeys(themes))
-        goals = [int(g) for g in str(node.get("sdgs") or "").split(";") if g]
+        goals, goals_text = parts.goals(node.get("sdgs"))
         all_goals.update(goals)
         years.append(
             {
@@ -692,14 +736,15 @@ def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, 
                 "policy": p,
                 "node": node,
                 "renamed": previous_title is not None and node["title"] != previous_title,
-                "parents": [
-                    {"level": LEVEL_JA[n["level"]], "label": n["label"], "title": n["title"]}
-                    for n in parents
-                ],
+                "parents": parents,
                 "themes": themes,
                 "sdgs": goals,
                 "changes": changes.lines(node),
                 "amount": amount_text(node["thousand_yen"], node["printed"]),
+                # their HTML (itempage), made once for all the nodes that share them
+                "parents_html": parents_text,
+                "themes_html": themes_text,
+                "sdgs_html": goals_text,
             }
         )
         previous_title = node["title"]
@@ -794,6 +839,29 @@ def _digest(code: str, *parts: str) -> str:
     return hashlib.sha256("\n".join((code, *parts)).encode("utf-8")).hexdigest()
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _without_gc(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """The function run with the cyclic garbage collector paused: drawing makes ~10^5 small
+    objects (freed by reference counting, no cycles to speak of), whose allocations would
+    otherwise start collections that walk every object of the loaded tables again."""
+
+    @functools.wraps(function)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return run
+
+
+@_without_gc
 def render_site(
     tables: Mapping[str, pd.DataFrame],
     coverage: pd.DataFrame,
@@ -848,6 +916,7 @@ def render_site(
     }
     changes = Changes(tables)
     texts = _Texts(model, changes)
+    item_parts = _ItemParts(model)
     wards_nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for node in model.nodes:
         wards_nodes[model.by_policy[node["policy_id"]].ward_slug].append(node)
@@ -906,7 +975,7 @@ def render_site(
         pages[item_file(lineage_id)] = (
             "item",  # written in Python (itempage.py) into the shell template
             functools.partial(texts.item, lineage_id),
-            functools.partial(_item_context, lineage_id, model, changes),
+            functools.partial(_item_context, lineage_id, model, changes, item_parts),
         )
     if downloads:
         data = functools.cache(lambda: _data_context(downloads, build_id, specs, data_href))
