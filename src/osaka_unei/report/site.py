@@ -257,9 +257,13 @@ def _caption(caption: str) -> str:
     return str(markup_escape(caption))
 
 
+@functools.lru_cache(maxsize=4096)
 def _policy_total_cell(p: Policy) -> Markup:
-    return Markup('<td class="num" data-policy="{}" data-thousand-yen="{}">{}</td>').format(
-        p.policy_id, "" if p.total is None else p.total, fmt_amount(p.total)
+    # on the index, its ward's and its year's page: made once (as Markup.format writes it)
+    total = "" if p.total is None else markup_escape(p.total)
+    return Markup(
+        f'<td class="num" data-policy="{markup_escape(p.policy_id)}" '
+        f'data-thousand-yen="{total}">{markup_escape(fmt_amount(p.total))}</td>'
     )
 
 
@@ -465,9 +469,17 @@ def _ward_context(slug: str, model: Model) -> dict[str, Any]:
     }
 
 
-def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, Any]:
+def _year_context(
+    year: int,
+    model: Model,
+    coverage: pd.DataFrame,
+    coverage_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """coverage_rows: coverage's rows of the year, if already made (else made from it)."""
     own = {p.ward_slug: p for p in model.policies if p.fiscal_year == year}
-    cells = {r["ward_slug"]: r for r in _records(coverage[coverage["fiscal_year"] == year])}
+    if coverage_rows is None:
+        coverage_rows = _records(coverage[coverage["fiscal_year"] == year])
+    cells = {r["ward_slug"]: r for r in coverage_rows}
     rows = []
     for name, slug in WARD_SLUGS.items():
         status = str(cells[slug]["status"]) if slug in cells else "missing"
@@ -969,7 +981,7 @@ def render_site(
         pages[f"years/{year}.html"] = (
             "year.html",
             functools.partial(year_inputs, year),
-            functools.partial(_year_context, year, model, coverage),
+            functools.partial(_year_context, year, model, coverage, coverage_years.get(year, [])),
         )
     for lineage_id in sorted(model.items):
         pages[item_file(lineage_id)] = (
