@@ -585,14 +585,15 @@ class Changes:
         # on and those `text` (and the item page) shows
         n_rows = len(frame)
         fields = [columns.get(name, [None] * n_rows) for name in _ROW_TEXT]
-        fields.append(
-            [None if t is None else _day(t) for t in columns.get("to_fetched_at", [None] * n_rows)]
-        )
+        # each row's day (_day), made once per distinct time (versions share a few)
+        days = _days(frame["to_fetched_at"]) if "to_fetched_at" in columns else [None] * n_rows
+        fields.append(days)
         for policy_id, row_text in zip(
             columns["policy_id"], zip(*fields, strict=True), strict=True
         ):
             self.by_policy[policy_id].append(row_text)
-        for row in _records(frame, columns):
+        for row, day in zip(_records(frame, columns), days, strict=True):
+            row[_DAY] = day
             code = row.get("code")
             if code is None:
                 self.uncoded[(row["policy_id"], row.get("level"))].append(row)
@@ -627,7 +628,7 @@ class Changes:
                     row.get("new_value"),
                     row.get("old_budget_thousand_yen"),
                     row.get("new_budget_thousand_yen"),
-                    None if row.get("to_fetched_at") is None else _day(row["to_fetched_at"]),
+                    row[_DAY],
                 )
                 for row in self.of(node)
             ]
@@ -653,14 +654,28 @@ def _change_line(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("change") == "budget_changed":
         old = fmt_yen(row.get("old_budget_thousand_yen"))
         new = fmt_yen(row.get("new_budget_thousand_yen"))
-    when = row.get("to_fetched_at")
+    when = row[_DAY] if _DAY in row else _day_or_none(row.get("to_fetched_at"))
     return {
         "comparison": COMPARISON_JA.get(str(row.get("comparison")), str(row.get("comparison"))),
         "change": CHANGE_JA.get(str(row.get("change")), str(row.get("change"))),
         "old": "" if old is None else str(old),
         "new": "" if new is None else str(new),
-        "when": _day(when) if when is not None else "",
+        "when": when if when is not None else "",
     }
+
+
+_DAY = "_day"  # a changes row's to_fetched_at as _day makes it (Changes)
+
+
+def _day_or_none(when: Any) -> str | None:
+    return None if when is None else _day(when)
+
+
+def _days(column: pd.Series) -> list[str | None]:
+    """Each time's _day (None where missing), made once per distinct time."""
+    codes, uniques = pd.factorize(column)
+    made = [_day(when) for when in uniques]
+    return [None if code < 0 else made[code] for code in codes.tolist()]
 
 
 @functools.lru_cache(maxsize=4096)
