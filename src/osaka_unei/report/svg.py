@@ -81,22 +81,16 @@ def _plain(x: float, y: float, text: str, anchor: str, fill: str) -> str:
     return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}">{text}</text>'
 
 
-def year_bars(
-    points: Sequence[tuple[int, int | None, bool]], label: str, unit: str = "千円"
-) -> str:
-    """One bar per fiscal year (every year given has its place: a year without an amount is
-    a visible gap). points: (year, amount or None, summed)."""
-    # drawn for every item page: each number's text (digits and commas) needs no escaping
-    values = [v for _, v, _ in points if v is not None]
-    ticks = nice_ticks(max(values, default=0))
+@functools.lru_cache(maxsize=1024)
+def _year_bars_axes(ticks: tuple[int, ...], years: tuple[int, ...], unit: str) -> tuple[float, str]:
+    """year_bars' left margin, and its unit, grid and both axes: the same for every chart of
+    the same years with the same ticks (most item pages share one of a few)."""
     top = ticks[-1]
     tick_texts = [f"{t:,}" for t in ticks]
     left = max(text_width(t) for t in tick_texts) + 10
     step = 52
-    plot_w, plot_h = step * len(points), 150
-    width, height = left + plot_w + 10, plot_h + 58
-    y0 = 22  # room for the value labels above the highest bar
-    unit_e = escape(unit)
+    plot_w, plot_h = step * len(years), 150
+    y0 = 22
     body = [_text(4, 13, f"({unit})", fill=MUTED)]
     y_labels = []
     right = left + plot_w
@@ -108,9 +102,29 @@ def year_bars(
     base = y0 + plot_h
     x_labels = [
         _plain(left + n * step + step / 2, base + 16, str(year), "middle", INK)
-        for n, (year, _, _) in enumerate(points)
+        for n, year in enumerate(years)
     ]
     body.append(_axis("年度", x_labels))
+    return left, "".join(body)
+
+
+def year_bars(
+    points: Sequence[tuple[int, int | None, bool]], label: str, unit: str = "千円"
+) -> str:
+    """One bar per fiscal year (every year given has its place: a year without an amount is
+    a visible gap). points: (year, amount or None, summed)."""
+    # drawn for every item page: each number's text (digits and commas) needs no escaping
+    values = [v for _, v, _ in points if v is not None]
+    ticks = tuple(nice_ticks(max(values, default=0)))
+    top = ticks[-1]
+    step = 52
+    plot_w, plot_h = step * len(points), 150
+    y0 = 22  # room for the value labels above the highest bar
+    left, axes = _year_bars_axes(ticks, tuple(year for year, _, _ in points), unit)
+    width, height = left + plot_w + 10, plot_h + 58
+    unit_e = escape(unit)
+    body = [axes]
+    base = y0 + plot_h
     for n, (year, value, summed) in enumerate(points):
         x = left + n * step
         if value is None:
