@@ -16,6 +16,8 @@ from osaka_unei import amounts
 from osaka_unei.amounts import NO_AMOUNT, SUMMED_TITLE
 from osaka_unei.dataset.values import clean, int_or_none, missing
 
+_SUMMED_TITLE_E = str(escape(SUMMED_TITLE))
+
 
 def _int(value: Any) -> int | None:
     # an int as it is (most amounts, read as plain Python values): pd.isna only for the rest
@@ -50,10 +52,12 @@ def amount_text(value: Any, printed: Any) -> Markup:
     """An amount in running text: '32,550 千円', '19,915 千円 (計)' marked summed, or '—'."""
     if value is None:
         return Markup(NO_AMOUNT)
+    # digits, commas and the unit's and the mark's fixed words: nothing to escape (this is
+    # made for every node of every item page, so without markupsafe's format)
     text = amounts.amount_text(int(value), printed is not False, unit=True)
     if printed is False:
-        return Markup('<span class="summed" title="{}">{}</span>').format(SUMMED_TITLE, text)
-    return escape(text)
+        return Markup(f'<span class="summed" title="{_SUMMED_TITLE_E}">{text}</span>')
+    return Markup(text)
 
 
 def code_label(level: str, code: Any) -> str:

@@ -7,8 +7,13 @@ In: the context of site._item_context. Out: the HTML of the page's <main> conten
 
 from __future__ import annotations
 
-from html import escape
+import functools
+import html
 from typing import Any
+
+# Each distinct text escaped once per process: a parent's title is on the page of every
+# item beneath it, an item's title on each of its years' rows (only plain str come here).
+escape = functools.lru_cache(maxsize=1 << 16)(html.escape)
 
 SUMMED_NOTE = (
     '<p class="note">斜体の金額(<span class="summed" title="下位項目の合計">計</span>)は配下の'
@@ -17,7 +22,7 @@ SUMMED_NOTE = (
 )
 
 
-def _themes(themes: list[tuple[str, str]]) -> str:
+def themes_html(themes: list[tuple[str, str]]) -> str:
     if not themes:
         return "—"
     return "、".join(
@@ -25,8 +30,16 @@ def _themes(themes: list[tuple[str, str]]) -> str:
     )
 
 
-def _goals(goals: list[int]) -> str:
+def goals_html(goals: list[int]) -> str:
     return "、".join(f"目標{g}" for g in goals) if goals else "—"
+
+
+def parents_html(parents: list[dict[str, Any]]) -> str:
+    """A node's parents, in its row of the item's table ("" if it has none)."""
+    return " › ".join(
+        f'<span class="parent">{escape(q["label"])} {escape(q["title"] or "")}</span>'
+        for q in parents
+    )
 
 
 def item_main(c: dict[str, Any]) -> str:
@@ -49,8 +62,8 @@ def item_main(c: dict[str, Any]) -> str:
             + "</dd>"
         )
     out += [
-        f"  <dt>テーマ / themes</dt><dd>{_themes(c['themes'])}</dd>",
-        f"  <dt>SDGs</dt><dd>{_goals(c['sdgs'])}</dd>",
+        f"  <dt>テーマ / themes</dt><dd>{themes_html(c['themes'])}</dd>",
+        f"  <dt>SDGs</dt><dd>{goals_html(c['sdgs'])}</dd>",
         f"  <dt>ID</dt><dd><code>{escape(c['lineage_id'])}</code></dd>",
         "</dl>",
         "",
@@ -70,10 +83,7 @@ def item_main(c: dict[str, Any]) -> str:
             if y["renamed"]
             else ""
         )
-        parents = " › ".join(
-            f'<span class="parent">{escape(q["label"])} {escape(q["title"] or "")}</span>'
-            for q in y["parents"]
-        )
+        parents = y["parents_html"]
         source = (
             f'<a class="source" href="{escape(p.url)}">{escape(y["label"])}</a>' if p.url else "—"
         )
@@ -103,8 +113,8 @@ def item_main(c: dict[str, Any]) -> str:
         out.append(f"  <dt>金額 / amount</dt><dd>{y['amount']}</dd>")
         if n.get("description"):
             out.append(f"  <dt>説明 / description</dt><dd>{escape(n['description'])}</dd>")
-        out.append(f"  <dt>テーマ / themes</dt><dd>{_themes(y['themes'])}</dd>")
-        out.append(f"  <dt>SDGs</dt><dd>{_goals(y['sdgs'])}</dd>")
+        out.append(f"  <dt>テーマ / themes</dt><dd>{y['themes_html']}</dd>")
+        out.append(f"  <dt>SDGs</dt><dd>{y['sdgs_html']}</dd>")
         if y["changes"]:
             lines = []
             for ch in y["changes"]:

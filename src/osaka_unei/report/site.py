@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import gc
 import hashlib
 import html
 import json
@@ -28,7 +29,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import jinja2
 import pandas as pd
@@ -50,7 +51,7 @@ from osaka_unei.report.figures import (
     fmt_count,
     fmt_yen,
 )
-from osaka_unei.report.itempage import item_main
+from osaka_unei.report.itempage import goals_html, item_main, parents_html, themes_html
 from osaka_unei.report.nodes import LEVEL_JA, report_nodes
 from osaka_unei.report.search import search_index_js
 from osaka_unei.report.wardpage import ward_main
@@ -245,14 +246,24 @@ def _policies(frame: pd.DataFrame) -> list[Policy]:
 
 
 def _figure(svg_text: str, caption: str) -> Markup:
-    return Markup('<figure class="chart">{}<figcaption>{}</figcaption></figure>').format(
-        Markup(svg_text), caption
+    # as Markup(...).format(Markup(svg_text), caption) writes it, without format's cost
+    return Markup(
+        f'<figure class="chart">{svg_text}<figcaption>{_caption(caption)}</figcaption></figure>'
     )
 
 
+@functools.lru_cache(maxsize=64)
+def _caption(caption: str) -> str:
+    return str(markup_escape(caption))
+
+
+@functools.lru_cache(maxsize=4096)
 def _policy_total_cell(p: Policy) -> Markup:
-    return Markup('<td class="num" data-policy="{}" data-thousand-yen="{}">{}</td>').format(
-        p.policy_id, "" if p.total is None else p.total, fmt_amount(p.total)
+    # on the index, its ward's and its year's page: made once (as Markup.format writes it)
+    total = "" if p.total is None else markup_escape(p.total)
+    return Markup(
+        f'<td class="num" data-policy="{markup_escape(p.policy_id)}" '
+        f'data-thousand-yen="{total}">{markup_escape(fmt_amount(p.total))}</td>'
     )
 
 
@@ -458,9 +469,17 @@ def _ward_context(slug: str, model: Model) -> dict[str, Any]:
     }
 
 
-def _year_context(year: int, model: Model, coverage: pd.DataFrame) -> dict[str, Any]:
+def _year_context(
+    year: int,
+    model: Model,
+    coverage: pd.DataFrame,
+    coverage_rows: Sequence[Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """coverage_rows: coverage's rows of the year, if already made (else made from it)."""
     own = {p.ward_slug: p for p in model.policies if p.fiscal_year == year}
-    cells = {r["ward_slug"]: r for r in _records(coverage[coverage["fiscal_year"] == year])}
+    if coverage_rows is None:
+        coverage_rows = _records(coverage[coverage["fiscal_year"] == year])
+    cells = {r["ward_slug"]: r for r in coverage_rows}
     rows = []
     for name, slug in WARD_SLUGS.items():
         status = str(cells[slug]["status"]) if slug in cells else "missing"
@@ -566,14 +585,15 @@ class Changes:
         # on and those `text` (and the item page) shows
         n_rows = len(frame)
         fields = [columns.get(name, [None] * n_rows) for name in _ROW_TEXT]
-        fields.append(
-            [None if t is None else _day(t) for t in columns.get("to_fetched_at", [None] * n_rows)]
-        )
+        # each row's day (_day), made once per distinct time (versions share a few)
+        days = _days(frame["to_fetched_at"]) if "to_fetched_at" in columns else [None] * n_rows
+        fields.append(days)
         for policy_id, row_text in zip(
             columns["policy_id"], zip(*fields, strict=True), strict=True
         ):
             self.by_policy[policy_id].append(row_text)
-        for row in _records(frame, columns):
+        for row, day in zip(_records(frame, columns), days, strict=True):
+            row[_DAY] = day
             code = row.get("code")
             if code is None:
                 self.uncoded[(row["policy_id"], row.get("level"))].append(row)
@@ -608,7 +628,7 @@ class Changes:
                     row.get("new_value"),
                     row.get("old_budget_thousand_yen"),
                     row.get("new_budget_thousand_yen"),
-                    None if row.get("to_fetched_at") is None else _day(row["to_fetched_at"]),
+                    row[_DAY],
                 )
                 for row in self.of(node)
             ]
@@ -634,14 +654,28 @@ def _change_line(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("change") == "budget_changed":
         old = fmt_yen(row.get("old_budget_thousand_yen"))
         new = fmt_yen(row.get("new_budget_thousand_yen"))
-    when = row.get("to_fetched_at")
+    when = row[_DAY] if _DAY in row else _day_or_none(row.get("to_fetched_at"))
     return {
         "comparison": COMPARISON_JA.get(str(row.get("comparison")), str(row.get("comparison"))),
         "change": CHANGE_JA.get(str(row.get("change")), str(row.get("change"))),
         "old": "" if old is None else str(old),
         "new": "" if new is None else str(new),
-        "when": _day(when) if when is not None else "",
+        "when": when if when is not None else "",
     }
+
+
+_DAY = "_day"  # a changes row's to_fetched_at as _day makes it (Changes)
+
+
+def _day_or_none(when: Any) -> str | None:
+    return None if when is None else _day(when)
+
+
+def _days(column: pd.Series) -> list[str | None]:
+    """Each time's _day (None where missing), made once per distinct time."""
+    codes, uniques = pd.factorize(column)
+    made = [_day(when) for when in uniques]
+    return [None if code < 0 else made[code] for code in codes.tolist()]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -656,7 +690,58 @@ def _themes_of(value: Any, names: Mapping[str, tuple[str, str]]) -> list[tuple[s
     return [names.get(t, (t, t)) for t in str(value).split(";") if t]
 
 
-def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, Any]:
+class _ItemParts:
+    """What several item pages share, made once per site: a node's parents (every sibling's
+    are the same) and the themes and goals of a node's `themes` / `sdgs` values, each with
+    its HTML (itempage)."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self._parents: dict[tuple[str, str], tuple[list[dict[str, Any]], str]] = {}
+        self._themes: dict[Any, tuple[list[tuple[str, str]], str]] = {}
+        self._goals: dict[Any, tuple[list[int], str]] = {}
+
+    def parents(self, policy_id: str, key: str | None) -> tuple[list[dict[str, Any]], str]:
+        if not key:
+            return [], ""
+        found = self._parents.get((policy_id, key))
+        if found is None:
+            chain = []
+            at: str | None = key
+            while at:
+                parent = self.model.by_key.get((policy_id, at))
+                if parent is None:
+                    break
+                chain.append(parent)
+                at = parent["parent_key"]
+            chain.reverse()
+            parents = [
+                {"level": LEVEL_JA[n["level"]], "label": n["label"], "title": n["title"]}
+                for n in chain
+            ]
+            found = self._parents[(policy_id, key)] = (parents, parents_html(parents))
+        return found
+
+    def themes(self, value: Any) -> tuple[list[tuple[str, str]], str]:
+        found = self._themes.get(value)
+        if found is None:
+            themes = _themes_of(value, self.model.theme_names)
+            found = self._themes[value] = (themes, themes_html(themes))
+        return found
+
+    def goals(self, value: Any) -> tuple[list[int], str]:
+        found = self._goals.get(value)
+        if found is None:
+            goals = [int(g) for g in str(value or "").split(";") if g]
+            found = self._goals[value] = (goals, goals_html(goals))
+        return found
+
+
+def _item_context(
+    lineage_id: str, model: Model, changes: Changes, parts: _ItemParts | None = None
+) -> dict[str, Any]:
+    if parts is None:
+        parts = _ItemParts(model)
     group = model.items[lineage_id]
     latest = group[-1]
     ward = model.by_policy[latest["policy_id"]].ward
@@ -666,18 +751,10 @@ def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, 
     all_goals: set[int] = set()
     for node in group:
         p = model.by_policy[node["policy_id"]]
-        parents = []
-        key = node["parent_key"]
-        while key:
-            parent = model.by_key.get((node["policy_id"], key))
-            if parent is None:
-                break
-            parents.append(parent)
-            key = parent["parent_key"]
-        parents.reverse()
-        themes = _themes_of(node.get("themes"), model.theme_names)
+        parents, parents_text = parts.parents(node["policy_id"], node["parent_key"])
+        themes, themes_text = parts.themes(node.get("themes"))
         all_themes.update(dict.fromkeys(themes))
-        goals = [int(g) for g in str(node.get("sdgs") or "").split(";") if g]
+        goals, goals_text = parts.goals(node.get("sdgs"))
         all_goals.update(goals)
         years.append(
             {
@@ -686,14 +763,15 @@ def _item_context(lineage_id: str, model: Model, changes: Changes) -> dict[str, 
                 "policy": p,
                 "node": node,
                 "renamed": previous_title is not None and node["title"] != previous_title,
-                "parents": [
-                    {"level": LEVEL_JA[n["level"]], "label": n["label"], "title": n["title"]}
-                    for n in parents
-                ],
+                "parents": parents,
                 "themes": themes,
                 "sdgs": goals,
                 "changes": changes.lines(node),
                 "amount": amount_text(node["thousand_yen"], node["printed"]),
+                # their HTML (itempage), made once for all the nodes that share them
+                "parents_html": parents_text,
+                "themes_html": themes_text,
+                "sdgs_html": goals_text,
             }
         )
         previous_title = node["title"]
@@ -788,6 +866,29 @@ def _digest(code: str, *parts: str) -> str:
     return hashlib.sha256("\n".join((code, *parts)).encode("utf-8")).hexdigest()
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _without_gc(function: Callable[_P, _R]) -> Callable[_P, _R]:
+    """The function run with the cyclic garbage collector paused: drawing makes ~10^5 small
+    objects (freed by reference counting, no cycles to speak of), whose allocations would
+    otherwise start collections that walk every object of the loaded tables again."""
+
+    @functools.wraps(function)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+
+    return run
+
+
+@_without_gc
 def render_site(
     tables: Mapping[str, pd.DataFrame],
     coverage: pd.DataFrame,
@@ -842,6 +943,7 @@ def render_site(
     }
     changes = Changes(tables)
     texts = _Texts(model, changes)
+    item_parts = _ItemParts(model)
     wards_nodes: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for node in model.nodes:
         wards_nodes[model.by_policy[node["policy_id"]].ward_slug].append(node)
@@ -894,13 +996,13 @@ def render_site(
         pages[f"years/{year}.html"] = (
             "year.html",
             functools.partial(year_inputs, year),
-            functools.partial(_year_context, year, model, coverage),
+            functools.partial(_year_context, year, model, coverage, coverage_years.get(year, [])),
         )
     for lineage_id in sorted(model.items):
         pages[item_file(lineage_id)] = (
             "item",  # written in Python (itempage.py) into the shell template
             functools.partial(texts.item, lineage_id),
-            functools.partial(_item_context, lineage_id, model, changes),
+            functools.partial(_item_context, lineage_id, model, changes, item_parts),
         )
     if downloads:
         data = functools.cache(lambda: _data_context(downloads, build_id, specs, data_href))

@@ -10,6 +10,7 @@ fonts, so Japanese labels render wherever a CJK font is installed; every mark ha
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from html import escape
@@ -25,7 +26,9 @@ _WIDE = 12.0
 _NARROW = 7.0
 
 
+@functools.lru_cache(maxsize=4096)
 def text_width(text: str) -> float:
+    # each label's width made once (the same tick labels are on most charts)
     return sum(_NARROW if ord(ch) < 0x2000 else _WIDE for ch in text)
 
 
@@ -39,8 +42,10 @@ def nice_ticks(top: float, count: int = 4) -> list[int]:
         return [0, 1]
     raw = top / count
     power = 10 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
-    step = max(int(step), 1)
+    for m in (1, 2, 2.5, 5, 10):  # a loop, not next(generator): drawn once per chart
+        if m * power >= raw:
+            step = max(int(m * power), 1)
+            break
     ticks = [0]
     while ticks[-1] < top:
         ticks.append(ticks[-1] + step)
@@ -71,45 +76,68 @@ def _axis(name: str, labels: list[str]) -> str:
     )
 
 
+def _plain(x: float, y: float, text: str, anchor: str, fill: str) -> str:
+    """_text of a text that needs no escaping (digits, commas, a dash)."""
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}" fill="{fill}">{text}</text>'
+
+
+@functools.lru_cache(maxsize=1024)
+def _year_bars_axes(ticks: tuple[int, ...], years: tuple[int, ...], unit: str) -> tuple[float, str]:
+    """year_bars' left margin, and its unit, grid and both axes: the same for every chart of
+    the same years with the same ticks (most item pages share one of a few)."""
+    top = ticks[-1]
+    tick_texts = [f"{t:,}" for t in ticks]
+    left = max(text_width(t) for t in tick_texts) + 10
+    step = 52
+    plot_w, plot_h = step * len(years), 150
+    y0 = 22
+    body = [_text(4, 13, f"({unit})", fill=MUTED)]
+    y_labels = []
+    right = left + plot_w
+    for tick, text in zip(ticks, tick_texts, strict=True):
+        y = y0 + plot_h - plot_h * tick / top
+        body.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>')
+        y_labels.append(_plain(left - 4, y + 4, text, "end", MUTED))
+    body.append(_axis(unit, y_labels))
+    base = y0 + plot_h
+    x_labels = [
+        _plain(left + n * step + step / 2, base + 16, str(year), "middle", INK)
+        for n, year in enumerate(years)
+    ]
+    body.append(_axis("年度", x_labels))
+    return left, "".join(body)
+
+
 def year_bars(
     points: Sequence[tuple[int, int | None, bool]], label: str, unit: str = "千円"
 ) -> str:
     """One bar per fiscal year (every year given has its place: a year without an amount is
     a visible gap). points: (year, amount or None, summed)."""
+    # drawn for every item page: each number's text (digits and commas) needs no escaping
     values = [v for _, v, _ in points if v is not None]
-    ticks = nice_ticks(max(values, default=0))
+    ticks = tuple(nice_ticks(max(values, default=0)))
     top = ticks[-1]
-    left = max(text_width(amount(t)) for t in ticks) + 10
     step = 52
     plot_w, plot_h = step * len(points), 150
-    width, height = left + plot_w + 10, plot_h + 58
     y0 = 22  # room for the value labels above the highest bar
-    body = [_text(4, 13, f"({unit})", fill=MUTED)]
-    y_labels = []
-    for tick in ticks:
-        y = y0 + plot_h - plot_h * tick / top
-        body.append(
-            f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="{GRID}"/>'
-        )
-        y_labels.append(_text(left - 4, y + 4, amount(tick), "end", MUTED))
-    body.append(_axis(unit, y_labels))
-    x_labels = [
-        _text(left + n * step + step / 2, y0 + plot_h + 16, str(year), "middle")
-        for n, (year, _, _) in enumerate(points)
-    ]
-    body.append(_axis("年度", x_labels))
+    left, axes = _year_bars_axes(ticks, tuple(year for year, _, _ in points), unit)
+    width, height = left + plot_w + 10, plot_h + 58
+    unit_e = escape(unit)
+    body = [axes]
+    base = y0 + plot_h
     for n, (year, value, summed) in enumerate(points):
         x = left + n * step
         if value is None:
-            body.append(_text(x + step / 2, y0 + plot_h - 4, "—", "middle", MUTED))
+            body.append(_plain(x + step / 2, base - 4, "—", "middle", MUTED))
             continue
         h = plot_h * value / top
-        tip = f"{year}年度 {amount(value)} {unit}" + (" (下位項目の合計)" if summed else "")
+        text = f"{value:,}"
+        tip = f"{year}年度 {text} {unit_e}" + (" (下位項目の合計)" if summed else "")
         body.append(
-            f'<rect x="{x + 8}" y="{y0 + plot_h - h:.1f}" width="{step - 16}" height="{max(h, 0.5):.1f}" '
-            f'fill="{SUMMED if summed else BAR}"><title>{escape(tip)}</title></rect>'
+            f'<rect x="{x + 8}" y="{base - h:.1f}" width="{step - 16}" height="{max(h, 0.5):.1f}" '
+            f'fill="{SUMMED if summed else BAR}"><title>{tip}</title></rect>'
         )
-        body.append(_text(x + step / 2, y0 + plot_h - h - 4, amount(value), "middle"))
+        body.append(_plain(x + step / 2, base - h - 4, text, "middle", INK))
     body.append(_text(left + plot_w / 2, height - 6, "年度", "middle", MUTED))
     return _svg(width, height, label, body)
 

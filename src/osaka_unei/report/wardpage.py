@@ -9,6 +9,7 @@ as the templates escape (markupsafe: a Markup value as it is, anything else esca
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from markupsafe import escape
@@ -32,6 +33,14 @@ TREE_HEAD = (
 
 
 def _e(value: Any) -> str:
+    # a plain str escaped once per process (a Markup, equal to its str, is never cached)
+    if type(value) is str:
+        return _escape_str(value)
+    return str(escape(value))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _escape_str(value: str) -> str:
     return str(escape(value))
 
 
