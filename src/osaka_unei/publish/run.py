@@ -169,7 +169,7 @@ def _report_row(
         "url": record.url if record else None,
         "ward_slug": policy.ward_slug
         if policy
-        else _known_slug(record.ward_slug if record and record.ward_slug else path.split("/")[0]),
+        else _known_slug(_stored_slug(record, path)),
         "fiscal_year": policy.fiscal_year if policy else (record.fiscal_year if record else None),
         "status": status,
         "messages": " | ".join(messages) if messages else None,
@@ -214,8 +214,9 @@ def run_build(
         )
 
 
-def _stored_slug(record: RawRecord, path: str) -> str:
-    return record.ward_slug or path.split("/")[0]
+def _stored_slug(record: RawRecord | None, path: str) -> str:
+    """The ward a stored file belongs to: its record's, else its folder's."""
+    return (record.ward_slug if record else None) or path.split("/")[0]
 
 
 @dataclass(slots=True)
