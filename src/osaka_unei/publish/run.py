@@ -91,7 +91,6 @@ ExtraOutputs = Callable[[Path, Mapping[str, pd.DataFrame]], None]
 # What a build reads of the previous lineage table: the ids it keeps (lineage.assign_ids).
 PREVIOUS_LINEAGE_COLUMNS = (
     "policy_id",
-    "ward_slug",
     "level",
     "issue_position",
     "strategy_position",
@@ -167,9 +166,7 @@ def _report_row(
     return {
         "path": path,
         "url": record.url if record else None,
-        "ward_slug": policy.ward_slug
-        if policy
-        else _known_slug(_stored_slug(record, path)),
+        "ward_slug": policy.ward_slug if policy else _known_slug(_stored_slug(record, path)),
         "fiscal_year": policy.fiscal_year if policy else (record.fiscal_year if record else None),
         "status": status,
         "messages": " | ".join(messages) if messages else None,
@@ -508,7 +505,7 @@ def _derive(
         for name, frame in core.items()
     }
     if previous is not None:
-        previous = previous[previous["ward_slug"].isin(wanted)]
+        previous = previous[previous["policy_id"].map(ward_of).isin(wanted)]  # as its keys
     lineage_overrides, theme_overrides = curated.for_wards(wanted)
     return derive_unit(own, previous, lineage_overrides, theme_overrides)
 
