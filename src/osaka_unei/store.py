@@ -96,10 +96,15 @@ def remove_stale_temp_files(folder: Path, now: float, age: float = STALE_TEMP_SE
             path.unlink(missing_ok=True)
 
 
+def _relative_name(relpath: str) -> bool:
+    """Not empty, not absolute, no backslash: a name inside a folder, as far as its text goes."""
+    return bool(relpath) and not os.path.isabs(relpath) and "\\" not in relpath
+
+
 def inside(root: Path, relpath: str) -> Path | None:
     """root/relpath if it names a place inside root (no absolute path, no '..' out, no
     symlink out), else None: a manifest is data, and data must not pick what is read."""
-    if not relpath or Path(relpath).is_absolute() or "\\" in relpath:
+    if not _relative_name(relpath):
         return None
     path = root / relpath
     try:
@@ -118,7 +123,7 @@ def outside_paths(root: Path, relpaths: Iterable[str]) -> set[str]:
     folders: dict[str, str] = {}
     refused = set()
     for relpath in set(relpaths):
-        if not relpath or os.path.isabs(relpath) or "\\" in relpath:
+        if not _relative_name(relpath):
             refused.add(relpath)
             continue
         path = os.path.join(top, relpath)
