@@ -383,12 +383,12 @@ def _run_build(
     )
     where = str(out_dir.resolve())
     done = memo.published.get(where)
-    if extra_outputs is None and done is not None and done[0] == whole:
-        skip = _intact(out_dir, done[1])
-    else:
-        skip = False
-    if skip:
-        assert done is not None
+    if (
+        extra_outputs is None
+        and done is not None
+        and done[0] == whole
+        and _intact(out_dir, done[1])
+    ):
         result.build_id = done[1]
     else:
 
